@@ -1,0 +1,44 @@
+# jmimpute developer commands. Every target builds its own environment in .venv/ first.
+# `python3` resolves to 3.12 through .python-version (pyenv); python3.12 is tried first.
+PYTHON_BOOT ?= $(shell command -v python3.12 2>/dev/null || echo python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: setup demo test test-slow test-all lint bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON_BOOT) -c 'import sys; assert sys.version_info >= (3, 12), "jmimpute needs Python >= 3.12, found " + sys.version'
+	$(PYTHON_BOOT) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+## The main job: impute brandsma, print missingness, summary and convergence, write the completed sets.
+demo: setup
+	$(PY) examples/demo.py --out out/brandsma_imputed.csv
+
+lint: setup
+	$(PY) -m ruff check jmimpute tests benchmarks examples
+	$(PY) -m ruff format --check jmimpute tests benchmarks examples
+	$(PY) -m mypy
+
+## The default test run (lint, types, fast tests and one real end-to-end sampling test).
+test: lint
+	$(PY) -m pytest -q
+
+## Sampling-heavy tests (agreement with the reference posterior, latent vs collapsed, convergence).
+test-slow: setup
+	$(PY) -m pytest -q --runslow -m slow
+
+test-all: lint
+	$(PY) -m pytest -q --runslow
+
+## Speed against the R peers (run them when Rscript with mitml is found).
+bench: setup
+	$(PY) benchmarks/bench_impute.py
+
+clean:
+	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,34 @@
+"""jmimpute: Bayesian joint-model multiple imputation of multilevel data, sampled with NUTS.
+
+The verb chain, as in mitml::
+
+    import jmimpute as jm
+    data = jm.datasets.load_brandsma()
+    imp = jm.impute(data, "lpo + iqv ~ 1 + (1|sch)", m=20, random_seed=1)
+    imp.summary()       # missingness and convergence
+    imp.complete(1)     # a completed DataFrame
+"""
+
+from __future__ import annotations
+
+import logging
+
+__version__ = "0.1.0"
+
+from jmimpute import datasets
+from jmimpute.impute import ConvergenceWarning, impute
+from jmimpute.result import Imputation, ImputationSummary
+from jmimpute.spec import FormulaError, Priors
+
+logging.getLogger("jmimpute").addHandler(logging.NullHandler())
+
+__all__ = [
+    "ConvergenceWarning",
+    "FormulaError",
+    "Imputation",
+    "ImputationSummary",
+    "Priors",
+    "__version__",
+    "datasets",
+    "impute",
+]

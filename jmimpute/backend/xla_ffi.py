@@ -1,0 +1,153 @@
+# mypy: disable-error-code="call-arg"
+"""Expose the Numba kernel to JAX as an XLA FFI custom call.
+
+nutpie's JAX backend turns the PyMC model into one jitted JAX function. A likelihood
+written in ``jax.numpy`` compiles there to a few hundred tiny XLA kernels whose launch
+overhead (about 1-2 us each on this project's machines) dominates its cost; a
+``jax.pure_callback`` to NumPy costs about 400 us a call. A typed-FFI custom call runs
+the compiled Numba kernel inside XLA's own execution for about 1 us of overhead.
+
+The handler is a Numba ``cfunc`` that reads XLA's C call frame directly. The struct
+layouts below follow ``xla/ffi/api/c_api.h`` (API major version 0, shipped with jaxlib
+under ``jax.ffi.include_dir()``), which XLA keeps ABI-stable within a major version;
+:func:`ffi_available` checks the installed header before anything is registered, and
+the backend falls back to the pure PyTensor graph when it says no.
+
+Layout (x86-64 / aarch64, 8-byte words), as used by ``_handler``::
+
+    XLA_FFI_CallFrame: 0 struct_size, 1 extension_start, 2 api, 3 ctx, 4 stage (int32),
+                       5..9 args {struct_size, ext, size, types, args},
+                       10..14 rets {struct_size, ext, size, types, rets}
+    XLA_FFI_Buffer:    0 struct_size, 1 ext, 2 dtype (int32), 3 data, 4 rank, 5 dims
+    Metadata extension: 0 struct_size, 1 type (int32), 2 next, 3 metadata*
+    XLA_FFI_Metadata:  0 struct_size, 1..3 api_version {struct_size, ext, major|minor},
+                       4 traits (uint32), 5 state_type_id
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import logging
+import re
+from pathlib import Path
+
+import numpy as np
+from numba import carray, cfunc, njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+from jmimpute.backend.kernel import collapsed_value_and_grad
+
+_log = logging.getLogger(__name__)
+
+TARGET_NAME = "jmimpute_collapsed_loglik"
+_SUPPORTED_MAJOR = 0
+_API_MINOR = 5  # the minor version of the header this layout was written against
+_EXECUTE_STAGE = 3
+_METADATA_EXTENSION = 1
+_N_ARGS = 12
+_N_RETS = 4
+
+
+@intrinsic
+def _as_voidptr(typingctx, addr):  # pragma: no cover - compiled
+    """Reinterpret an integer address as ``void*``."""
+    if not isinstance(addr, types.Integer):
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.inttoptr(args[0], cgutils.voidptr_t)
+
+    return types.voidptr(addr), codegen
+
+
+@njit(cache=True)
+def _data(buffers, i):  # pragma: no cover - compiled
+    """Data pointer of the i-th XLA_FFI_Buffer in an args/rets array."""
+    return _as_voidptr(carray(_as_voidptr(buffers[i]), (6,), np.int64)[3])
+
+
+@njit(cache=True)
+def _dim(buffers, i, axis):  # pragma: no cover - compiled
+    """Extent of ``axis`` of the i-th XLA_FFI_Buffer."""
+    buf = carray(_as_voidptr(buffers[i]), (6,), np.int64)
+    return carray(_as_voidptr(buf[5]), (axis + 1,), np.int64)[axis]
+
+
+@cfunc(types.voidptr(types.voidptr), cache=True, error_model="numpy")
+def _handler(frame_ptr):  # pragma: no cover - compiled
+    frame = carray(frame_ptr, (15,), np.int64)
+    if frame[1] != 0:
+        ext = carray(_as_voidptr(frame[1]), (4,), np.int64)
+        if (ext[1] & 0xFFFFFFFF) == _METADATA_EXTENSION:
+            meta = carray(_as_voidptr(ext[3]), (6,), np.int64)
+            meta32 = carray(_as_voidptr(ext[3]), (12,), np.int32)
+            meta[1] = 24  # XLA_FFI_Api_Version_STRUCT_SIZE
+            meta[2] = 0
+            meta32[6] = _SUPPORTED_MAJOR
+            meta32[7] = _API_MINOR
+            meta32[8] = 0  # traits
+            meta[5] = 0  # XLA_FFI_UNKNOWN_TYPE_ID
+            return _as_voidptr(0)
+    if (frame[4] & 0xFFFFFFFF) != _EXECUTE_STAGE:
+        return _as_voidptr(0)
+    args = carray(_as_voidptr(frame[9]), (_N_ARGS,), np.int64)
+    rets = carray(_as_voidptr(frame[14]), (_N_RETS,), np.int64)
+    q, p = _dim(args, 2, 0), _dim(args, 2, 1)
+    d = _dim(args, 1, 0)
+    n_pat, r, n_cl = _dim(args, 8, 0), _dim(args, 8, 1), _dim(args, 8, 3)
+    f8 = np.float64
+    value = collapsed_value_and_grad(
+        carray(_data(args, 0), (p, p), f8),
+        carray(_data(args, 1), (d, d), f8),
+        carray(_data(args, 2), (q, p), f8),
+        carray(_data(args, 3), (n_pat, p), f8),
+        carray(_data(args, 4), (n_pat,), f8),
+        carray(_data(args, 5), (n_pat, p, p), f8),
+        carray(_data(args, 6), (n_pat, p, q), f8),
+        carray(_data(args, 7), (n_pat, q, q), f8),
+        carray(_data(args, 8), (n_pat, r, r, n_cl), f8),
+        carray(_data(args, 9), (n_pat, p, r, n_cl), f8),
+        carray(_data(args, 10), (n_pat, q, r, n_cl), f8),
+        carray(_data(args, 11), (1,), f8)[0],
+        carray(_data(rets, 1), (p, p), f8),
+        carray(_data(rets, 2), (d, d), f8),
+        carray(_data(rets, 3), (q, p), f8),
+    )
+    carray(_data(rets, 0), (1,), f8)[0] = value
+    return _as_voidptr(0)
+
+
+def _header_major_version() -> int | None:
+    """``XLA_FFI_API_MAJOR`` of the installed jaxlib, or None if it cannot be read."""
+    import jax.ffi
+
+    header = Path(jax.ffi.include_dir()) / "xla" / "ffi" / "api" / "c_api.h"
+    try:
+        text = header.read_text()
+    except OSError:
+        return None
+    match = re.search(r"#define XLA_FFI_API_MAJOR (\d+)", text)
+    return int(match.group(1)) if match else None
+
+
+@functools.cache
+def ffi_available() -> bool:
+    """Register the custom call once; False if this jaxlib's FFI layout is not the known one."""
+    major = _header_major_version()
+    if major != _SUPPORTED_MAJOR:
+        _log.info("XLA FFI major version %s is not %s; using the PyTensor graph", major, 0)
+        return False
+    try:
+        import jax
+
+        make_capsule = ctypes.pythonapi.PyCapsule_New
+        make_capsule.restype = ctypes.py_object
+        make_capsule.argtypes = (ctypes.c_void_p, ctypes.c_char_p, ctypes.c_void_p)
+        capsule = make_capsule(_handler.address, None, None)
+        jax.ffi.register_ffi_target(TARGET_NAME, capsule, platform="cpu", api_version=1)
+    except Exception as err:  # pragma: no cover - depends on the installed jaxlib
+        _log.info("could not register the XLA FFI target (%s); using the PyTensor graph", err)
+        return False
+    return True

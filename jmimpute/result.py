@@ -1,0 +1,228 @@
+"""The result of :func:`jmimpute.impute`: imputed cells, posterior and diagnostics.
+
+Following mitml, the result stores only the imputed cells (dims ``imputation`` x ``cell``,
+with coordinates naming each cell's row and column) and builds completed data sets on
+request; the user's DataFrame is copied once and never modified.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from typing import Literal, overload
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from jmimpute.diagnostics import ESS_MIN, RHAT_MAX, group_table, parameter_table
+from jmimpute.missingness import missing_table
+from jmimpute.spec.model import ImputationSpec
+
+
+@dataclass(frozen=True)
+class ImputationSummary:
+    """Missingness per variable and the convergence table of an imputation run."""
+
+    formula: str
+    m: int
+    method: str
+    sampler: str
+    missing: pd.DataFrame
+    convergence: pd.DataFrame
+
+    @property
+    def converged(self) -> bool:
+        """Whether every parameter group meets the R-hat and ESS thresholds."""
+        return bool(self.convergence["ok"].all())
+
+    def _verdict(self) -> str:
+        if self.converged:
+            return (
+                f"Converged: every parameter has R-hat <= {RHAT_MAX} and bulk and tail "
+                f"ESS >= {ESS_MIN}."
+            )
+        bad = self.convergence[~self.convergence["ok"]].index.tolist()
+        return (
+            f"NOT converged in {', '.join(bad)} (R-hat > {RHAT_MAX} or ESS < {ESS_MIN}): "
+            "raise `tune` and `draws` and check the trace before trusting the imputations."
+        )
+
+    def __str__(self) -> str:
+        conv = self.convergence.drop(columns="ok").copy()
+        with pd.option_context("display.width", 120, "display.max_columns", 20):
+            return "\n".join(
+                [
+                    f"Multilevel joint-model imputation: {self.formula}",
+                    f"m = {self.m} imputations, method = {self.method}, sampler = {self.sampler}",
+                    "",
+                    "Missing values:",
+                    self.missing.to_string(float_format=lambda v: f"{v:.3f}"),
+                    "",
+                    "Convergence of the imputation model (rank-normalised R-hat, ESS):",
+                    conv.to_string(float_format=lambda v: f"{v:.3f}"),
+                    "",
+                    self._verdict(),
+                ]
+            )
+
+    __repr__ = __str__
+
+    def _repr_html_(self) -> str:
+        return (
+            f"<h4>Multilevel joint-model imputation: <code>{html.escape(self.formula)}</code></h4>"
+            f"<p>m = {self.m}, method = {self.method}, sampler = {self.sampler}</p>"
+            f"<p><b>Missing values</b></p>{self.missing.to_html(float_format='{:.3f}'.format)}"
+            f"<p><b>Convergence</b></p>"
+            f"{self.convergence.to_html(float_format='{:.3f}'.format)}"
+            f"<p>{html.escape(self._verdict())}</p>"
+        )
+
+
+class Imputation:
+    """Multiply imputed data from a Bayesian joint model.
+
+    Create it with :func:`jmimpute.impute`. The ``m`` imputations are posterior draws of
+    the missing cells, taken from retained NUTS draws spaced evenly over all chains.
+
+    Attributes
+    ----------
+    spec : ImputationSpec
+        What was asked.
+    posterior : xarray.DataTree
+        ``posterior`` (imputation-model parameters on the data's scale: ``beta``,
+        ``sigma``, ``psi``), ``standardised_posterior`` (the same on the internal
+        standardised scale), ``sample_stats`` and ``imputations`` (the imputed cells).
+    """
+
+    def __init__(self, data: pd.DataFrame, spec: ImputationSpec, posterior: xr.DataTree) -> None:
+        self._data = data
+        self.spec = spec
+        self.posterior = posterior
+        self._params: pd.DataFrame | None = None
+
+    # -- basic facts ----------------------------------------------------------------
+    @property
+    def m(self) -> int:
+        """Number of imputations."""
+        return int(self.imputed.sizes["imputation"])
+
+    @property
+    def imputed(self) -> xr.DataArray:
+        """The imputed cells, dims ``(imputation, cell)``, coords ``row`` and ``column``."""
+        return self.posterior["imputations"].dataset["imputed"]
+
+    @property
+    def data(self) -> pd.DataFrame:
+        """A copy of the incomplete data."""
+        return self._data.copy(deep=True)
+
+    # -- completed data sets ---------------------------------------------------------
+    @overload
+    def complete(self, which: int = 1, *, include: bool = False) -> pd.DataFrame: ...
+
+    @overload
+    def complete(self, which: Literal["long"], *, include: bool = False) -> pd.DataFrame: ...
+
+    @overload
+    def complete(self, which: Literal["all"], *, include: bool = False) -> list[pd.DataFrame]: ...
+
+    def complete(
+        self, which: int | str = 1, *, include: bool = False
+    ) -> pd.DataFrame | list[pd.DataFrame]:
+        """Build completed data sets.
+
+        Parameters
+        ----------
+        which : int, "long" or "all", default 1
+            An imputation number ``1 .. m`` (1-based, as in mice and mitml); ``"long"`` for
+            all of them stacked with an ``.imp`` column (1..m) and an ``.id`` column (the
+            original row label), mice's long layout; ``"all"`` for a list of m frames.
+        include : bool, default False
+            With ``"long"`` or ``"all"``, also include the incomplete data as imputation 0.
+
+        Returns
+        -------
+        pandas.DataFrame or list of pandas.DataFrame
+
+        Examples
+        --------
+        >>> imp.complete(1)  # doctest: +SKIP
+        >>> imp.complete("long").groupby(".imp").lpo.mean()  # doctest: +SKIP
+        """
+        if which == "long":
+            frames = self._all(include)
+            stacked = []
+            for k, frame in zip(range(0 if include else 1, self.m + 1), frames, strict=True):
+                front = pd.DataFrame({".imp": k, ".id": frame.index}, index=frame.index)
+                stacked.append(pd.concat([front, frame], axis=1))
+            return pd.concat(stacked, ignore_index=True)
+        if which == "all":
+            return self._all(include)
+        if isinstance(which, bool) or not isinstance(which, int | np.integer):
+            raise TypeError(
+                f"`which` must be an imputation number 1..{self.m}, 'long' or 'all'; got {which!r}"
+            )
+        if not 1 <= which <= self.m:
+            raise ValueError(
+                f"`which` must be between 1 and m={self.m} (imputations are numbered from 1, "
+                f"as in mice and mitml); got {which}"
+            )
+        return self._completed(int(which))
+
+    def _all(self, include: bool) -> list[pd.DataFrame]:
+        frames = [self._completed(k) for k in range(1, self.m + 1)]
+        return [self.data, *frames] if include else frames
+
+    def _completed(self, k: int) -> pd.DataFrame:
+        out = self._data.copy(deep=True)
+        cells = self.imputed.sel(imputation=k)
+        rows = cells["row"].to_numpy()
+        columns = cells["column"].to_numpy()
+        values = cells.to_numpy()
+        for name in self.spec.targets:
+            sel = columns == name
+            col = out[name].to_numpy(dtype="float64", na_value=np.nan, copy=True)
+            col[rows[sel]] = values[sel]
+            out[name] = col
+        return out
+
+    # -- diagnostics -----------------------------------------------------------------
+    def convergence(self) -> pd.DataFrame:
+        """R-hat, bulk and tail ESS of every imputation-model parameter."""
+        if self._params is None:
+            self._params = parameter_table(self.posterior["posterior"].dataset)
+        return self._params
+
+    def rhat(self) -> pd.DataFrame:
+        """Max R-hat and min ESS per parameter group, naming the worst parameter.
+
+        Groups: fixed effects, level-1 covariance, cluster covariance.
+        """
+        return group_table(self.convergence())
+
+    def missingness(self) -> pd.DataFrame:
+        """Missing values per target."""
+        return missing_table(self._data, self.spec.targets)
+
+    def summary(self) -> ImputationSummary:
+        """Missingness per variable and the convergence table."""
+        return ImputationSummary(
+            formula=self.spec.level1.text,
+            m=self.m,
+            method=self.spec.method,
+            sampler=f"{self.spec.sampler.sampler}"
+            + (f"/{self.spec.sampler.backend}" if self.spec.sampler.sampler == "nutpie" else ""),
+            missing=self.missingness(),
+            convergence=self.rhat(),
+        )
+
+    def __repr__(self) -> str:
+        n_cells = int(self.imputed.sizes["cell"])
+        return (
+            f"<Imputation: {self.spec.level1.text!r}, m={self.m}, {n_cells} imputed cells "
+            f"in {len(self.spec.targets)} variables, method={self.spec.method}>"
+        )
+
+    def _repr_html_(self) -> str:
+        return self.summary()._repr_html_()

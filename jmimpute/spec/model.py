@@ -1,0 +1,203 @@
+"""The imputation specification: formulas, priors, method and sampler settings.
+
+:func:`build_spec` checks every argument that can be checked without the data and
+returns frozen dataclasses; :mod:`jmimpute.validate` checks them against the data.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from jmimpute.spec.formula import Formula, parse_formula
+from jmimpute.spec.priors import Priors
+
+Method = Literal["collapsed", "latent"]
+SamplerName = Literal["nutpie", "pymc"]
+Backend = Literal["numba", "jax"]
+
+METHODS: tuple[str, ...] = ("collapsed", "latent")
+SAMPLERS: tuple[str, ...] = ("nutpie", "pymc")
+BACKENDS: tuple[str, ...] = ("numba", "jax")
+
+
+@dataclass(frozen=True)
+class SamplerSettings:
+    """How NUTS is run.
+
+    Attributes
+    ----------
+    chains, tune, draws : int
+        Chains, warm-up iterations and retained draws per chain.
+    sampler : {"nutpie", "pymc"}
+        nutpie (default) or PyMC's own NUTS.
+    backend : {"numba", "jax"}
+        nutpie's compilation backend (ignored by the PyMC sampler).
+    cores : int or None
+        Chains run in parallel; None picks a sensible number for the backend.
+    target_accept : float
+        NUTS target acceptance rate.
+    progressbar : bool
+        Show progress bars.
+    """
+
+    chains: int = 4
+    tune: int = 1000
+    draws: int = 1000
+    sampler: str = "nutpie"
+    backend: str = "numba"
+    cores: int | None = None
+    target_accept: float = 0.8
+    progressbar: bool = True
+
+    @property
+    def retained(self) -> int:
+        """Total retained draws over all chains."""
+        return self.chains * self.draws
+
+
+@dataclass(frozen=True)
+class ImputationSpec:
+    """Everything :func:`jmimpute.impute` was asked to do, validated.
+
+    Attributes
+    ----------
+    level1 : Formula
+        The level-1 formula, with its random term and cluster variable.
+    m : int
+        Number of imputations.
+    method : {"collapsed", "latent"}
+        ``"collapsed"`` integrates the random effects and missing cells out of the NUTS
+        target and draws them exactly afterwards; ``"latent"`` samples them with NUTS.
+    priors : Priors
+    sampler : SamplerSettings
+    """
+
+    level1: Formula
+    m: int = 5
+    method: str = "collapsed"
+    priors: Priors = field(default_factory=Priors)
+    sampler: SamplerSettings = field(default_factory=SamplerSettings)
+
+    @property
+    def cluster(self) -> str:
+        """The cluster variable."""
+        assert self.level1.cluster is not None  # guaranteed by build_spec
+        return self.level1.cluster
+
+    @property
+    def targets(self) -> tuple[str, ...]:
+        """The incomplete level-1 variables."""
+        return self.level1.targets
+
+
+def _positive_int(name: str, value: object, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(
+            f"`{name}` must be an integer >= {minimum}, got {type(value).__name__} {value!r}"
+        )
+    if value < minimum:
+        raise ValueError(f"`{name}` must be an integer >= {minimum}, got {value}")
+    return int(value)
+
+
+def _choice(name: str, value: object, options: Sequence[str]) -> str:
+    if value not in options:
+        valid = ", ".join(repr(o) for o in options)
+        raise ValueError(f"`{name}` must be one of {valid}; got {value!r}")
+    return str(value)
+
+
+def _level1_formula(formula: object) -> Formula:
+    if isinstance(formula, str):
+        parsed = parse_formula(formula)
+    elif isinstance(formula, Sequence) and not isinstance(formula, str):
+        items = list(formula)
+        if len(items) == 1 and isinstance(items[0], str):
+            parsed = parse_formula(items[0])
+        else:
+            raise NotImplementedError(
+                "`formula` as a list (level-1 and level-2 formulas) is not supported yet; "
+                "pass the level-1 formula alone, for example 'lpo + iqv ~ 1 + (1|sch)'"
+            )
+    else:
+        raise TypeError(
+            "`formula` must be a string such as 'lpo + iqv ~ 1 + (1|sch)', got "
+            f"{type(formula).__name__}: {formula!r}"
+        )
+    if not parsed.has_random:
+        raise ValueError(
+            f"`formula` {parsed.text!r} has no random term naming the cluster variable; "
+            f"add one, for example '{parsed.text} + (1|cluster)'"
+        )
+    return parsed
+
+
+def build_spec(
+    formula: object,
+    *,
+    m: object = 5,
+    method: object = "collapsed",
+    priors: object = None,
+    chains: object = 4,
+    tune: object = 1000,
+    draws: object = 1000,
+    sampler: object = "nutpie",
+    backend: object = "numba",
+    cores: object = None,
+    target_accept: object = 0.8,
+    progressbar: object = True,
+) -> ImputationSpec:
+    """Check the arguments of :func:`jmimpute.impute` that do not need the data.
+
+    Returns
+    -------
+    ImputationSpec
+
+    Raises
+    ------
+    TypeError, ValueError
+        Naming the argument, the value received and what is expected.
+    """
+    level1 = _level1_formula(formula)
+    if priors is None:
+        priors = Priors()
+    if not isinstance(priors, Priors):
+        raise TypeError(
+            f"`priors` must be a jmimpute.Priors, got {type(priors).__name__}; "
+            "for example priors=jm.Priors(psi_sd=0.5)"
+        )
+    n_chains = _positive_int("chains", chains)
+    n_draws = _positive_int("draws", draws)
+    n_tune = _positive_int("tune", tune, minimum=0)
+    n_m = _positive_int("m", m)
+    if n_m > n_chains * n_draws:
+        raise ValueError(
+            f"`m`={n_m} imputations need at least as many retained draws, but chains * draws "
+            f"= {n_chains} * {n_draws} = {n_chains * n_draws}; raise `draws` to at least "
+            f"{-(-n_m // n_chains)} or lower `m`"
+        )
+    n_cores = None if cores is None else _positive_int("cores", cores)
+    if isinstance(target_accept, bool) or not isinstance(target_accept, numbers.Real):
+        raise TypeError(f"`target_accept` must be a number in (0, 1), got {target_accept!r}")
+    if not 0.0 < float(target_accept) < 1.0:
+        raise ValueError(f"`target_accept` must lie in (0, 1), got {target_accept}")
+    settings = SamplerSettings(
+        chains=n_chains,
+        tune=n_tune,
+        draws=n_draws,
+        sampler=_choice("sampler", sampler, SAMPLERS),
+        backend=_choice("backend", backend, BACKENDS),
+        cores=n_cores,
+        target_accept=float(target_accept),
+        progressbar=bool(progressbar),
+    )
+    return ImputationSpec(
+        level1=level1,
+        m=n_m,
+        method=_choice("method", method, METHODS),
+        priors=priors,
+        sampler=settings,
+    )
