@@ -31,4 +31,5 @@ __all__ = [
     "__version__",
     "datasets",
     "impute",
+    "testing",
 ]

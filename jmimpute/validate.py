@@ -46,7 +46,9 @@ def check_data_frame(data: object) -> pd.DataFrame:
 def _check_columns(data: pd.DataFrame, spec: ImputationSpec) -> None:
     for name in spec.level1.variables:
         if name not in data.columns:
-            close = difflib.get_close_matches(str(name), [str(c) for c in data.columns], n=3)
+            close = difflib.get_close_matches(
+                str(name), [str(c) for c in data.columns], n=3, cutoff=0.5
+            )
             hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
             raise ValueError(
                 f"`formula` names {name!r}, which is not a column of `data`.{hint} "
@@ -105,9 +107,9 @@ def _check_targets(data: pd.DataFrame, spec: ImputationSpec) -> None:
             )
         if np.unique(observed).size < 2:
             raise ValueError(
-                f"target {name!r} has the same observed value ({observed[0]!r}) in every row "
-                "where it is observed; a constant cannot be modelled as normal: leave it out "
-                "of the formula"
+                f"target {name!r} has the same observed value ({float(observed[0]):g}) in "
+                "every row where it is observed; a constant cannot be modelled as normal: "
+                "leave it out of the formula"
             )
 
 

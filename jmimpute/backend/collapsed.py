@@ -82,21 +82,21 @@ def collapsed_loglik(
     prec, sig_logdet = pattern_precisions(sigma, stats.masks)
 
     # sum_i r_i' Sigma_o^{-1} r_i = sum_k tr(P_k C_k(B))
-    syx = pt.as_tensor(stats.syx)
-    cross = pt.einsum("kpq,qv->kpv", syx, beta)
+    cross = pt.as_tensor(stats.syx) @ beta
     centred = (
         pt.as_tensor(stats.syy)
         - cross
         - cross.transpose(0, 2, 1)
-        + pt.einsum("qp,kqs,sv->kpv", beta, pt.as_tensor(stats.sxx), beta)
+        + beta.T @ pt.as_tensor(stats.sxx) @ beta
     )
     resid_quad = (prec * centred).sum()
 
     # M_j = Psi^{-1} + sum_k (zz_jk kron P_k);   b_j = vec_r((sum_k P_k R_jk)')
-    kron = pt.einsum("jklm,kab->jlamb", pt.as_tensor(stats.zz), prec).reshape((n_clusters, d, d))
-    m_mat = psi_inv[None, :, :] + kron
-    resid_jk = pt.as_tensor(stats.syz) - pt.einsum("qa,jkql->jkal", beta, pt.as_tensor(stats.sxz))
-    b_vec = pt.einsum("kab,jkbl->jla", prec, resid_jk).reshape((n_clusters, d))
+    zz = pt.as_tensor(stats.zz)
+    kron = (zz[:, :, :, None, :, None] * prec[None, :, None, :, None, :]).sum(axis=1)
+    m_mat = psi_inv[None, :, :] + kron.reshape((n_clusters, d, d))
+    resid_jk = pt.as_tensor(stats.syz) - beta.T @ pt.as_tensor(stats.sxz)
+    b_vec = (prec[None] @ resid_jk).sum(axis=1).transpose(0, 2, 1).reshape((n_clusters, d))
     m_logdet, m_quad = logdet_and_quad(m_mat, b_vec, d)
 
     return -0.5 * (

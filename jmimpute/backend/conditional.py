@@ -63,14 +63,10 @@ def _pattern_precisions(sigma: np.ndarray, masks: np.ndarray) -> np.ndarray:
     return prec
 
 
-def draw_random_effects(
-    stats: PatternStats,
-    beta: np.ndarray,
-    sigma: np.ndarray,
-    psi: np.ndarray,
-    rng: np.random.Generator,
-) -> np.ndarray:
-    """Draw every cluster's random effects from their conditional given the observed data.
+def random_effect_conditional(
+    stats: PatternStats, beta: np.ndarray, sigma: np.ndarray, psi: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and precision factor of every cluster's random effects given the observed data.
 
     Parameters
     ----------
@@ -79,12 +75,13 @@ def draw_random_effects(
     sigma : ndarray, shape (p, p)
     psi : ndarray, shape (d, d)
         Random-effect covariance, effect-major order.
-    rng : numpy.random.Generator
 
     Returns
     -------
-    ndarray, shape (J, r, p)
-        ``U_j``; row ``l`` holds the effects of random-design column ``l``.
+    mean : ndarray, shape (J, d)
+        ``M_j^{-1} b_j``.
+    chol : ndarray, shape (J, d, d)
+        Lower Cholesky factor of the conditional precision ``M_j``.
     """
     n_cl, _, p, r = stats.syz.shape
     d = r * p
@@ -96,9 +93,48 @@ def draw_random_effects(
     b_vec = np.einsum("kab,jkbl->jla", prec, resid).reshape(n_cl, d)
     chol = np.linalg.cholesky(m_mat)
     mean = np.linalg.solve(m_mat, b_vec[..., None])[..., 0]
+    return mean, chol
+
+
+def draw_random_effects(
+    stats: PatternStats,
+    beta: np.ndarray,
+    sigma: np.ndarray,
+    psi: np.ndarray,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Draw every cluster's random effects from their conditional given the observed data.
+
+    Returns
+    -------
+    ndarray, shape (J, r, p)
+        ``U_j``; row ``l`` holds the effects of random-design column ``l``.
+    """
+    n_cl, _, p, r = stats.syz.shape
+    mean, chol = random_effect_conditional(stats, beta, sigma, psi)
     # L^{-T} e has covariance (L L')^{-1} = M^{-1}
-    noise = np.linalg.solve(np.swapaxes(chol, -1, -2), rng.standard_normal((n_cl, d, 1)))[..., 0]
-    return (mean + noise).reshape(n_cl, r, p)
+    noise = np.linalg.solve(np.swapaxes(chol, -1, -2), rng.standard_normal((n_cl, r * p, 1)))
+    return (mean + noise[..., 0]).reshape(n_cl, r, p)
+
+
+def missing_conditional(
+    design: Design, group: MissingGroup, beta: np.ndarray, sigma: np.ndarray, effects: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mean ``(n_g, n_m)`` and covariance factor ``(n_m, n_m)`` of a group's missing cells."""
+    rows = group.rows
+    mu = design.x[rows] @ beta + np.einsum(
+        "nl,nlp->np", design.z[rows], effects[design.cluster[rows]]
+    )
+    s_mm = sigma[np.ix_(group.missing, group.missing)]
+    mean = mu[:, group.missing]
+    if group.observed.size:
+        s_oo = sigma[np.ix_(group.observed, group.observed)]
+        s_mo = sigma[np.ix_(group.missing, group.observed)]
+        coef = np.linalg.solve(s_oo, s_mo.T).T  # S_mo S_oo^{-1}
+        resid = design.y[np.ix_(rows, group.observed)] - mu[:, group.observed]
+        mean = mean + resid @ coef.T
+        s_mm = s_mm - coef @ s_mo.T
+    return mean, np.linalg.cholesky(s_mm)
 
 
 def draw_missing(
@@ -119,20 +155,7 @@ def draw_missing(
     """
     out = np.empty(n_cells)
     for g in groups:
-        rows = g.rows
-        mu = design.x[rows] @ beta + np.einsum(
-            "nl,nlp->np", design.z[rows], effects[design.cluster[rows]]
-        )
-        s_mm = sigma[np.ix_(g.missing, g.missing)]
-        mean = mu[:, g.missing]
-        if g.observed.size:
-            s_oo = sigma[np.ix_(g.observed, g.observed)]
-            s_mo = sigma[np.ix_(g.missing, g.observed)]
-            coef = np.linalg.solve(s_oo, s_mo.T).T  # S_mo S_oo^{-1}
-            resid = design.y[np.ix_(rows, g.observed)] - mu[:, g.observed]
-            mean = mean + resid @ coef.T
-            s_mm = s_mm - coef @ s_mo.T
-        chol = np.linalg.cholesky(s_mm)
+        mean, chol = missing_conditional(design, g, beta, sigma, effects)
         draws = mean + rng.standard_normal(mean.shape) @ chol.T
         out[g.cells.ravel()] = draws.ravel()
     return out

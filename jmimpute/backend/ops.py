@@ -55,9 +55,9 @@ class CollapsedLoglik(Op):
             output_storage[i][0] = g
 
     def connection_pattern(self, node: Apply) -> list[list[bool]]:
-        """Only the log-likelihood output depends differentiably on the parameters."""
+        """Every output depends on the parameters; none on the (constant) statistics."""
         n_in = len(node.inputs)
-        return [[i < _N_PARAMS, False, False, False] for i in range(n_in)]
+        return [[i < _N_PARAMS] * 4 for i in range(n_in)]
 
     def pullback(self, inputs: Sequence, outputs: Sequence, cotangents: Sequence) -> list:
         """Vector-Jacobian product from the gradient outputs; no second derivatives."""

@@ -150,6 +150,8 @@ def _effect_list(
             if value in names:
                 raise FormulaError(text, pos, f"'{value}' appears twice")
             names.append(value)
+        elif kind == "op" and value in "+-~|)":
+            raise FormulaError(text, pos, "a term is missing here")
         elif kind == "op" and value == "(":
             if not allow_random:
                 raise FormulaError(text, pos, "random-effect terms cannot be nested here")

@@ -76,7 +76,7 @@ class ImputationSpec:
     """
 
     level1: Formula
-    m: int = 5
+    m: int = 10
     method: str = "collapsed"
     priors: Priors = field(default_factory=Priors)
     sampler: SamplerSettings = field(default_factory=SamplerSettings)
@@ -138,7 +138,7 @@ def _level1_formula(formula: object) -> Formula:
 def build_spec(
     formula: object,
     *,
-    m: object = 5,
+    m: object = 10,
     method: object = "collapsed",
     priors: object = None,
     chains: object = 4,

@@ -1,0 +1,142 @@
+"""End-to-end: simulate from the model, impute with NUTS, check recovery and invariants.
+
+This is the default run's real sampling test (4 chains x 1000 draws on 1000 rows).
+"""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import jmimpute as jm
+from jmimpute.testing import simulate_two_level
+
+SEED = 7
+
+
+@pytest.fixture(scope="module")
+def sim():
+    return simulate_two_level(n_clusters=50, cluster_size=20, p=3, missing_rate=0.2, seed=2024)
+
+
+@pytest.fixture(scope="module")
+def run(sim):
+    data = sim.data.copy(deep=True)
+    imp = jm.impute(data, sim.formula, m=5, random_seed=SEED, progressbar=False)
+    return data, imp
+
+
+def truth_table(sim, imp):
+    post = imp.posterior["posterior"]
+    rows = []
+    names = [f"y{v + 1}" for v in range(3)]
+    for (cov, var), true in np.ndenumerate(sim.beta):
+        cov_name = ["(Intercept)", "x"][cov]
+        rows.append((f"beta[{cov_name},{names[var]}]", post["beta"][:, :, cov, var], true))
+    for a in range(3):
+        for b in range(a + 1):
+            rows.append((f"sigma[{a},{b}]", post["sigma"][:, :, a, b], sim.sigma[a, b]))
+            rows.append((f"psi[{a},{b}]", post["psi"][:, :, a, b], sim.psi[a, b]))
+    return [(name, draws.to_numpy().ravel(), true) for name, draws, true in rows]
+
+
+def test_posterior_recovers_the_true_parameters(sim, run):
+    # 18 parameters. For a correct sampler each 95% interval misses the truth with
+    # probability 0.05, so demanding 18/18 would fail on ~60% of data sets; we allow up to
+    # 3 misses (P(>3 misses) ~ 1% for independent intervals) and require every truth within
+    # 3.5 posterior sd of the posterior mean (P(any beyond) ~ 1%). A biased sampler or a
+    # wrong back-transformation misses by many posterior sd.
+    _, imp = run
+    misses, z_scores = [], {}
+    for name, draws, true in truth_table(sim, imp):
+        lo, hi = np.quantile(draws, [0.025, 0.975])
+        if not lo <= true <= hi:
+            misses.append(name)
+        z_scores[name] = (draws.mean() - true) / draws.std()
+    worst = max(z_scores, key=lambda k: abs(z_scores[k]))
+    assert len(misses) <= 3, f"95% intervals missing the truth: {misses}"
+    assert abs(z_scores[worst]) < 3.5, f"{worst}: z = {z_scores[worst]:.2f}"
+
+
+def test_chains_converged(run):
+    _, imp = run
+    table = imp.rhat()
+    assert (table["max_r_hat"] <= 1.01).all(), table
+    assert (table["min_ess_bulk"] >= 400).all(), table
+
+
+def test_observed_cells_identical_and_only_missing_cells_imputed(sim, run):
+    data, imp = run
+    targets = ["y1", "y2", "y3"]
+    missing = data[targets].isna().to_numpy()
+    for k, frame in enumerate(imp.complete("all"), start=1):
+        assert frame.index.equals(data.index)
+        assert list(frame.columns) == list(data.columns)
+        values = frame[targets].to_numpy()
+        assert not np.isnan(values).any(), f"imputation {k} left holes"
+        np.testing.assert_array_equal(values[~missing], data[targets].to_numpy()[~missing])
+        pd.testing.assert_frame_equal(frame[["cluster", "x"]], data[["cluster", "x"]])
+    cells = imp.imputed
+    assert cells.sizes["cell"] == missing.sum()
+    assert missing[
+        cells["row"].to_numpy(), [targets.index(c) for c in cells["column"].values]
+    ].all()
+
+
+def test_imputations_differ_between_sets_and_are_plausible(sim, run):
+    _, imp = run
+    values = imp.imputed.to_numpy()
+    assert np.all(values.std(axis=0) > 0)
+    # imputed y3 (sd 10, mean 50) should look like draws on that scale, not standardised ones
+    y3 = imp.imputed.where(imp.imputed["column"] == "y3", drop=True).to_numpy()
+    assert 30 < y3.mean() < 70 and 5 < y3.std() < 20
+
+
+def test_input_frame_unchanged(sim, run):
+    data, _ = run
+    pd.testing.assert_frame_equal(data, sim.data)
+
+
+def test_same_seed_same_imputations(sim, run):
+    _, imp = run
+    again = jm.impute(sim.data, sim.formula, m=5, random_seed=SEED, progressbar=False)
+    np.testing.assert_array_equal(again.imputed.to_numpy(), imp.imputed.to_numpy())
+    np.testing.assert_array_equal(
+        again.posterior["posterior"]["beta"].to_numpy(),
+        imp.posterior["posterior"]["beta"].to_numpy(),
+    )
+
+
+def test_complete_layouts(run):
+    data, imp = run
+    long = imp.complete("long")
+    assert list(long.columns[:2]) == [".imp", ".id"]
+    assert long[".imp"].tolist() == [k for k in range(1, imp.m + 1) for _ in range(len(data))]
+    with_orig = imp.complete("long", include=True)
+    assert with_orig[".imp"].min() == 0
+    assert with_orig.loc[with_orig[".imp"] == 0, "y1"].isna().sum() == data["y1"].isna().sum()
+    pd.testing.assert_frame_equal(imp.complete(2), imp.complete("all")[1])
+
+
+@pytest.mark.parametrize(
+    ("which", "error", "message"),
+    [
+        (0, ValueError, "between 1 and m=5"),
+        (6, ValueError, "between 1 and m=5"),
+        ("wide", TypeError, "'long' or 'all'"),
+        (1.0, TypeError, "imputation number"),
+    ],
+)
+def test_complete_bad_argument(run, which, error, message):
+    _, imp = run
+    with pytest.raises(error, match=message):
+        imp.complete(which)
+
+
+def test_summary_and_repr(run):
+    _, imp = run
+    text = str(imp.summary())
+    assert "Missing values" in text and "fixed effects" in text and "Converged" in text
+    assert "<h4>" in imp._repr_html_()
+    assert "m=5" in repr(imp)
+    worst = imp.rhat().loc["cluster covariance", "worst_r_hat"]
+    assert worst.startswith("psi[")

@@ -1,0 +1,65 @@
+"""The collapsed sampler and the explicit-latent reference sample the same posterior.
+
+brandsma `lpo + iqv ~ 1 + (1|sch)`; both with 4 x 1000 draws. Each posterior mean must
+agree within 4 combined Monte Carlo standard errors (sd / sqrt(bulk ESS) per method); each
+posterior sd within 4 combined relative standard errors of an sd estimate,
+sqrt(1 / (2 ESS)) per method. The imputed values are compared through the mean imputed
+value per variable and imputation: the two sets of m = 40 means must agree within 4
+standard errors of their difference.
+"""
+
+import numpy as np
+import pytest
+from arviz_stats.base import array_stats
+
+import jmimpute as jm
+
+FORMULA = "lpo + iqv ~ 1 + (1|sch)"
+M = 40
+
+
+@pytest.fixture(scope="module")
+def pair():
+    data = jm.datasets.load_brandsma()
+    kwargs = {"m": M, "random_seed": 3, "progressbar": False}
+    return (
+        jm.impute(data, FORMULA, method="collapsed", **kwargs),
+        jm.impute(data, FORMULA, method="latent", **kwargs),
+    )
+
+
+def flat_parameters(imp):
+    post = imp.posterior["posterior"]
+    out = {}
+    for var in ("beta", "sigma", "psi"):
+        values = post[var].transpose("chain", "draw", ...).to_numpy()
+        for idx in np.ndindex(*values.shape[2:]):
+            out[f"{var}{list(idx)}"] = values[(slice(None), slice(None), *idx)]
+    return out
+
+
+@pytest.mark.slow
+def test_parameter_posteriors_agree(pair):
+    collapsed, latent = (flat_parameters(imp) for imp in pair)
+    for name, a in collapsed.items():
+        b = latent[name]
+        ess_a, ess_b = (
+            float(array_stats.ess(x, chain_axis=0, draw_axis=1, method="bulk")) for x in (a, b)
+        )
+        se_mean = np.hypot(a.std() / np.sqrt(ess_a), b.std() / np.sqrt(ess_b))
+        assert abs(a.mean() - b.mean()) <= 4 * se_mean, name
+        rel_se_sd = np.hypot(1 / np.sqrt(2 * ess_a), 1 / np.sqrt(2 * ess_b))
+        assert abs(a.std() / b.std() - 1) <= 4 * rel_se_sd, name
+
+
+@pytest.mark.slow
+def test_imputed_values_agree(pair):
+    collapsed, latent = pair
+    for variable in ("lpo", "iqv"):
+        means = []
+        for imp in (collapsed, latent):
+            cells = imp.imputed.where(imp.imputed["column"] == variable, drop=True)
+            means.append(cells.mean("cell").to_numpy())
+        a, b = means
+        se = np.hypot(a.std(ddof=1), b.std(ddof=1)) / np.sqrt(M)
+        assert abs(a.mean() - b.mean()) <= 4 * se, (variable, a.mean(), b.mean(), se)
