@@ -7,6 +7,7 @@ The verb chain, as in mitml::
     imp = jm.impute(data, "lpo + iqv ~ 1 + (1|sch)", m=20, random_seed=1)
     imp.summary()       # missingness and convergence
     imp.complete(1)     # a completed DataFrame
+    jm.pool(estimates, variances)   # Rubin's rules on plain arrays
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ import logging
 
 __version__ = "0.1.0"
 
-from jmimpute import datasets
+from jmimpute import datasets, testing
 from jmimpute.impute import ConvergenceWarning, impute
+from jmimpute.pooling import d1_test, d2_test, pool
 from jmimpute.result import Imputation, ImputationSummary
 from jmimpute.spec import FormulaError, Priors
 
@@ -29,7 +31,10 @@ __all__ = [
     "ImputationSummary",
     "Priors",
     "__version__",
+    "d1_test",
+    "d2_test",
     "datasets",
     "impute",
+    "pool",
     "testing",
 ]
