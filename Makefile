@@ -39,6 +39,7 @@ test-all: lint
 ## Speed against the R peers (run them when Rscript with mitml is found).
 bench: setup
 	$(PY) benchmarks/bench_impute.py
+	$(PY) benchmarks/bench_bambi.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache

@@ -17,6 +17,8 @@ import logging
 __version__ = "0.1.0"
 
 from jmimpute import datasets, testing
+from jmimpute.analysis.analyze import AnalysisError, analyze
+from jmimpute.analysis.derive import cluster_centre, cluster_mean
 from jmimpute.impute import ConvergenceWarning, impute
 from jmimpute.pooling import d1_test, d2_test, pool
 from jmimpute.result import Imputation, ImputationSummary
@@ -25,12 +27,16 @@ from jmimpute.spec import FormulaError, Priors
 logging.getLogger("jmimpute").addHandler(logging.NullHandler())
 
 __all__ = [
+    "AnalysisError",
     "ConvergenceWarning",
     "FormulaError",
     "Imputation",
     "ImputationSummary",
     "Priors",
     "__version__",
+    "analyze",
+    "cluster_centre",
+    "cluster_mean",
     "d1_test",
     "d2_test",
     "datasets",

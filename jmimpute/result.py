@@ -15,6 +15,12 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from jmimpute.analysis.derive import (
+    ClusterStatistic,
+    DeriveFunction,
+    apply_derived,
+    check_derived,
+)
 from jmimpute.diagnostics import ESS_MIN, RHAT_MAX, group_table, parameter_table
 from jmimpute.missingness import missing_table
 from jmimpute.spec.model import ImputationSpec
@@ -95,11 +101,73 @@ class Imputation:
         standardised scale), ``sample_stats`` and ``imputations`` (the imputed cells).
     """
 
-    def __init__(self, data: pd.DataFrame, spec: ImputationSpec, posterior: xr.DataTree) -> None:
+    def __init__(
+        self,
+        data: pd.DataFrame,
+        spec: ImputationSpec,
+        posterior: xr.DataTree,
+        derived: dict[str, ClusterStatistic | DeriveFunction] | None = None,
+    ) -> None:
         self._data = data
         self.spec = spec
         self.posterior = posterior
+        self._derived = dict(derived or {})
         self._params: pd.DataFrame | None = None
+
+    def with_columns(self, **derived: ClusterStatistic | DeriveFunction) -> Imputation:
+        """Attach variables derived from the imputed values to every completed data set.
+
+        Parameters
+        ----------
+        **derived
+            New column names mapped to :func:`jmimpute.cluster_mean`,
+            :func:`jmimpute.cluster_centre` or a function of the completed DataFrame. They are
+            computed on each completed set, after imputation, in the order given.
+
+        Returns
+        -------
+        Imputation
+            A new result sharing this one's imputations.
+
+        Examples
+        --------
+        >>> imp2 = imp.with_columns(iqm=jm.cluster_mean("iqv"))  # doctest: +SKIP
+        >>> imp2.complete(1)["iqm"]  # doctest: +SKIP
+        """
+        clash = [name for name in derived if name in self._data.columns]
+        if clash:
+            raise ValueError(
+                f"derived variable names {clash} are already columns of the data; choose "
+                "other names"
+            )
+        merged = self._derived | check_derived(derived)
+        out = Imputation(self._data, self.spec, self.posterior, merged)
+        out._params = self._params
+        return out
+
+    def subset(self, imputations: list[int] | range) -> Imputation:
+        """A result holding only the given imputations (numbered from 1), renumbered 1..k.
+
+        Examples
+        --------
+        >>> first_ten = imp.subset(range(1, 11))  # doctest: +SKIP
+        """
+        chosen = [int(k) for k in imputations]
+        bad = [k for k in chosen if not 1 <= k <= self.m]
+        if bad or not chosen:
+            raise ValueError(f"`imputations` must be numbers between 1 and m={self.m}; got {bad}")
+        cells = self.posterior["imputations"].to_dataset().sel(imputation=chosen)
+        cells = cells.assign_coords(imputation=np.arange(1, len(chosen) + 1))
+        tree = self.posterior.copy()
+        tree["imputations"] = xr.DataTree(cells)
+        out = Imputation(self._data, self.spec, tree, self._derived)
+        out._params = self._params
+        return out
+
+    @property
+    def derived(self) -> tuple[str, ...]:
+        """Names of the derived variables attached with :meth:`with_columns`."""
+        return tuple(self._derived)
 
     # -- basic facts ----------------------------------------------------------------
     @property
@@ -172,7 +240,11 @@ class Imputation:
 
     def _all(self, include: bool) -> list[pd.DataFrame]:
         frames = [self._completed(k) for k in range(1, self.m + 1)]
-        return [self.data, *frames] if include else frames
+        if not include:
+            return frames
+        # derived variables are not computed from incomplete data: NaN in imputation 0
+        original = self.data.assign(**dict.fromkeys(self._derived, np.nan))
+        return [original, *frames]
 
     def _completed(self, k: int) -> pd.DataFrame:
         out = self._data.copy(deep=True)
@@ -185,7 +257,7 @@ class Imputation:
             col = out[name].to_numpy(dtype="float64", na_value=np.nan, copy=True)
             col[rows[sel]] = values[sel]
             out[name] = col
-        return out
+        return apply_derived(out, self._derived, self.spec.cluster)
 
     # -- diagnostics -----------------------------------------------------------------
     def convergence(self) -> pd.DataFrame:

@@ -31,9 +31,8 @@ REFERENCE_ESS = 500
 
 
 @pytest.fixture(scope="module")
-def imp():
-    data = jm.datasets.load_brandsma()
-    return jm.impute(data, "lpo + iqv ~ 1 + (1|sch)", m=20, random_seed=1, progressbar=False)
+def imp(brandsma_imputation):
+    return brandsma_imputation
 
 
 def standardised_quantities(post):
