@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from jmimpute.spec.model import ImputationSpec
+from jmimpute.variables import Variable, resolve_variable
 
 _SHOW = 5  # how many offending rows or clusters an error lists
 
@@ -44,7 +45,8 @@ def check_data_frame(data: object) -> pd.DataFrame:
 
 
 def _check_columns(data: pd.DataFrame, spec: ImputationSpec) -> None:
-    for name in spec.level1.variables:
+    names = list(spec.level1.variables) + list(spec.level2.variables if spec.level2 else ())
+    for name in dict.fromkeys(names):
         if name not in data.columns:
             close = difflib.get_close_matches(
                 str(name), [str(c) for c in data.columns], n=3, cutoff=0.5
@@ -56,11 +58,19 @@ def _check_columns(data: pd.DataFrame, spec: ImputationSpec) -> None:
                 + (" ..." if data.shape[1] > 30 else "")
             )
     f = spec.level1
-    if f.cluster in f.targets or f.cluster in f.fixed or f.cluster in f.random:
+    used = {*f.targets, *f.fixed, *f.random, *(spec.level2.variables if spec.level2 else ())}
+    if f.cluster in used:
         raise ValueError(
             f"`formula` uses the cluster variable {f.cluster!r} as a target or predictor; "
             "it may only appear after '|' in the random term"
         )
+    if spec.level2 is not None:
+        clash = set(spec.level2.targets) & {*f.fixed, *f.random}
+        if clash:
+            raise ValueError(
+                f"{sorted(clash)} are imputed at level 2 and cannot be fully observed level-1 "
+                "covariates at the same time; leave them out of the level-1 right-hand side"
+            )
 
 
 def _check_cluster(data: pd.DataFrame, cluster: str) -> None:
@@ -80,42 +90,58 @@ def _check_cluster(data: pd.DataFrame, cluster: str) -> None:
         )
 
 
-def _check_targets(data: pd.DataFrame, spec: ImputationSpec) -> None:
-    for name in spec.targets:
+def _check_targets(
+    data: pd.DataFrame, spec: ImputationSpec, names: tuple[str, ...], level: int
+) -> tuple[Variable, ...]:
+    out = []
+    for name in names:
         col = data[name]
-        if _is_categorical(col):
-            raise TypeError(
-                f"target {name!r} has dtype {col.dtype}, but jmimpute models level-1 "
-                "targets as continuous for now. Support for categorical targets is planned: "
-                f"they will be declared with categorical=[{name!r}] or a pandas 'category' "
-                f"dtype. Until then convert {name!r} to numbers (for example "
-                f"data[{name!r}].cat.codes) if a continuous model is acceptable, or leave it "
-                "out of the formula."
-            )
-        values = col.to_numpy(dtype="float64", na_value=np.nan)
-        observed = values[~np.isnan(values)]
-        if observed.size == 0:
+        var = resolve_variable(col, name, level, spec.categorical, spec.ordinal)
+        if col.isna().all():
             raise ValueError(
                 f"target {name!r} is missing in every row; there is nothing to learn its "
                 "distribution from: leave it out of the formula"
             )
-        if not np.isfinite(observed).all():
-            bad = np.isinf(values)
+        if not var.latent:
+            values = col.to_numpy(dtype="float64", na_value=np.nan)
+            observed = values[~np.isnan(values)]
+            if not np.isfinite(observed).all():
+                bad = np.isinf(values)
+                raise ValueError(
+                    f"target {name!r} has infinite values (rows {_rows(data.index, bad)}); "
+                    "replace them with NaN to impute them, or fix them"
+                )
+            if np.unique(observed).size < 2:
+                raise ValueError(
+                    f"target {name!r} has the same observed value ({float(observed[0]):g}) in "
+                    "every row where it is observed; a constant cannot be modelled as normal: "
+                    "leave it out of the formula"
+                )
+        out.append(var)
+    return tuple(out)
+
+
+def _check_level2_constant(data: pd.DataFrame, spec: ImputationSpec) -> None:
+    """Level-2 targets and covariates must not vary within a cluster."""
+    assert spec.level2 is not None
+    cluster = data[spec.cluster]
+    for name in spec.level2.variables:
+        distinct = data[name].groupby(cluster, sort=False, observed=True).nunique(dropna=True)
+        varying = distinct[distinct > 1]
+        if len(varying):
+            shown = ", ".join(repr(c) for c in varying.index[:_SHOW])
+            more = len(varying) - min(len(varying), _SHOW)
             raise ValueError(
-                f"target {name!r} has infinite values (rows {_rows(data.index, bad)}); "
-                "replace them with NaN to impute them, or fix them"
-            )
-        if np.unique(observed).size < 2:
-            raise ValueError(
-                f"target {name!r} has the same observed value ({float(observed[0]):g}) in "
-                "every row where it is observed; a constant cannot be modelled as normal: "
-                "leave it out of the formula"
+                f"level-2 variable {name!r} varies within clusters of {spec.cluster!r} "
+                f"(clusters {shown}{f' and {more} more' if more else ''}); a level-2 "
+                "variable takes one value per cluster: fix the data or model it at level 1"
             )
 
 
 def _check_covariates(data: pd.DataFrame, spec: ImputationSpec) -> None:
     f = spec.level1
-    for name in dict.fromkeys([*f.fixed, *f.random]):
+    level2_cov = spec.level2.fixed if spec.level2 else ()
+    for name in dict.fromkeys([*f.fixed, *f.random, *level2_cov]):
         col = data[name]
         missing = col.isna().to_numpy()
         if missing.any():
@@ -144,8 +170,10 @@ def _check_covariates(data: pd.DataFrame, spec: ImputationSpec) -> None:
             )
 
 
-def validate(data: object, spec: ImputationSpec) -> pd.DataFrame:
-    """Check ``data`` against ``spec``; return it unchanged.
+def validate(
+    data: object, spec: ImputationSpec
+) -> tuple[pd.DataFrame, tuple[Variable, ...], tuple[Variable, ...]]:
+    """Check ``data`` against ``spec`` and decide each target's kind.
 
     Parameters
     ----------
@@ -155,12 +183,17 @@ def validate(data: object, spec: ImputationSpec) -> pd.DataFrame:
 
     Returns
     -------
-    pandas.DataFrame
+    frame : pandas.DataFrame
         The same object, now known to be a valid DataFrame for ``spec``.
+    level1, level2 : tuple of Variable
+        The level-1 and level-2 targets.
     """
     frame = check_data_frame(data)
     _check_columns(frame, spec)
     _check_cluster(frame, spec.cluster)
-    _check_targets(frame, spec)
+    level1 = _check_targets(frame, spec, spec.targets, 1)
+    level2 = _check_targets(frame, spec, spec.level2_targets, 2)
     _check_covariates(frame, spec)
-    return frame
+    if spec.level2 is not None:
+        _check_level2_constant(frame, spec)
+    return frame, level1, level2

@@ -38,7 +38,9 @@ def test_formula_variable_not_in_data(frame):
 
 
 def test_non_numeric_target_says_how_to_declare(frame):
-    with pytest.raises(TypeError, match=r"target 's' has dtype .*categorical=\['s'\]"):
+    with pytest.raises(
+        TypeError, match=r"target 's' holds non-numeric values .*categorical=\['s'\]"
+    ):
         run(frame, "y1 + s ~ 1 + (1|g)")
 
 

@@ -21,6 +21,7 @@ Backend = Literal["numba", "jax"]
 METHODS: tuple[str, ...] = ("collapsed", "latent")
 SAMPLERS: tuple[str, ...] = ("nutpie", "pymc")
 BACKENDS: tuple[str, ...] = ("numba", "jax")
+COVARIANCES: tuple[str, ...] = ("common", "random")
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,15 @@ class ImputationSpec:
     ----------
     level1 : Formula
         The level-1 formula, with its random term and cluster variable.
+    level2 : Formula or None
+        The level-2 formula: cluster-level targets and fully observed cluster-level
+        covariates, modelled jointly with the level-1 random effects.
+    categorical, ordinal : tuple of str
+        Targets declared unordered categorical (binary or nominal) or ordinal; pandas
+        ``category`` and ``bool`` columns are categorical without declaration.
+    cluster_covariance : {"common", "random"}
+        One level-1 covariance ``Sigma`` for all clusters, or cluster-specific ``Sigma_j``
+        varying around it (jomo's ``meth = "random"``).
     m : int
         Number of imputations.
     method : {"collapsed", "latent"}
@@ -76,6 +86,10 @@ class ImputationSpec:
     """
 
     level1: Formula
+    level2: Formula | None = None
+    categorical: tuple[str, ...] = ()
+    ordinal: tuple[str, ...] = ()
+    cluster_covariance: str = "common"
     m: int = 10
     method: str = "collapsed"
     priors: Priors = field(default_factory=Priors)
@@ -91,6 +105,18 @@ class ImputationSpec:
     def targets(self) -> tuple[str, ...]:
         """The incomplete level-1 variables."""
         return self.level1.targets
+
+    @property
+    def level2_targets(self) -> tuple[str, ...]:
+        """The incomplete level-2 variables."""
+        return self.level2.targets if self.level2 is not None else ()
+
+    @property
+    def formula_text(self) -> str:
+        """The formula(s) as written."""
+        if self.level2 is None:
+            return self.level1.text
+        return f"[{self.level1.text!r}, {self.level2.text!r}]"
 
 
 def _positive_int(name: str, value: object, minimum: int = 1) -> int:
@@ -110,34 +136,60 @@ def _choice(name: str, value: object, options: Sequence[str]) -> str:
     return str(value)
 
 
-def _level1_formula(formula: object) -> Formula:
+def _formulas(formula: object) -> tuple[Formula, Formula | None]:
+    """The level-1 formula and the optional level-2 formula (mitml's list form)."""
     if isinstance(formula, str):
-        parsed = parse_formula(formula)
-    elif isinstance(formula, Sequence) and not isinstance(formula, str):
+        items: list[object] = [formula]
+    elif isinstance(formula, Sequence):
         items = list(formula)
-        if len(items) == 1 and isinstance(items[0], str):
-            parsed = parse_formula(items[0])
-        else:
-            raise NotImplementedError(
-                "`formula` as a list (level-1 and level-2 formulas) is not supported yet; "
-                "pass the level-1 formula alone, for example 'lpo + iqv ~ 1 + (1|sch)'"
-            )
     else:
         raise TypeError(
-            "`formula` must be a string such as 'lpo + iqv ~ 1 + (1|sch)', got "
-            f"{type(formula).__name__}: {formula!r}"
+            "`formula` must be a string such as 'lpo + iqv ~ 1 + (1|sch)' or a list of a "
+            "level-1 and a level-2 formula such as ['lpo + iqv ~ 1 + (1|sch)', 'den ~ 1']; "
+            f"got {type(formula).__name__}: {formula!r}"
         )
-    if not parsed.has_random:
+    if not 1 <= len(items) <= 2 or not all(isinstance(f, str) for f in items):
         raise ValueError(
-            f"`formula` {parsed.text!r} has no random term naming the cluster variable; "
-            f"add one, for example '{parsed.text} + (1|cluster)'"
+            "`formula` as a list holds the level-1 formula and optionally one level-2 formula, "
+            f"as strings; got {formula!r}"
         )
-    return parsed
+    level1 = parse_formula(str(items[0]))
+    if not level1.has_random:
+        raise ValueError(
+            f"`formula` {level1.text!r} has no random term naming the cluster variable; "
+            f"add one, for example '{level1.text} + (1|cluster)'"
+        )
+    level2 = parse_formula(str(items[1])) if len(items) == 2 else None
+    if level2 is not None:
+        if level2.has_random:
+            raise ValueError(
+                f"the level-2 formula {level2.text!r} must not have a random term: level-2 "
+                "variables are modelled jointly with the level-1 random effects, e.g. 'den ~ 1'"
+            )
+        both = set(level1.targets) & set(level2.targets)
+        if both:
+            raise ValueError(
+                f"{sorted(both)} appear as targets in both the level-1 and the level-2 formula"
+            )
+    return level1, level2
+
+
+def _names(arg: str, value: object) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, Sequence) or not all(isinstance(v, str) for v in value):
+        raise TypeError(f"`{arg}` must be a list of column names; got {value!r}")
+    return tuple(dict.fromkeys(value))
 
 
 def build_spec(
     formula: object,
     *,
+    categorical: object = None,
+    ordinal: object = None,
+    cluster_covariance: object = "common",
     m: object = 10,
     method: object = "collapsed",
     priors: object = None,
@@ -161,7 +213,19 @@ def build_spec(
     TypeError, ValueError
         Naming the argument, the value received and what is expected.
     """
-    level1 = _level1_formula(formula)
+    level1, level2 = _formulas(formula)
+    cat_names = _names("categorical", categorical)
+    ord_names = _names("ordinal", ordinal)
+    overlap = set(cat_names) & set(ord_names)
+    if overlap:
+        raise ValueError(f"{sorted(overlap)} are declared both categorical and ordinal")
+    targets = set(level1.targets) | set(level2.targets if level2 else ())
+    stray = [n for n in (*cat_names, *ord_names) if n not in targets]
+    if stray:
+        raise ValueError(
+            f"`categorical`/`ordinal` name {stray}, which are not targets of `formula`; "
+            "declare only variables to impute (categorical covariates need no declaration)"
+        )
     if priors is None:
         priors = Priors()
     if not isinstance(priors, Priors):
@@ -196,6 +260,10 @@ def build_spec(
     )
     return ImputationSpec(
         level1=level1,
+        level2=level2,
+        categorical=cat_names,
+        ordinal=ord_names,
+        cluster_covariance=_choice("cluster_covariance", cluster_covariance, COVARIANCES),
         m=n_m,
         method=_choice("method", method, METHODS),
         priors=priors,
