@@ -1,9 +1,11 @@
 """Sufficient statistics of the collapsed likelihood, grouped by missingness pattern.
 
-Rows are grouped by the set of level-1 targets they observe (pattern ``k``) and by
+Rows are grouped by the set of level-1 dimensions they observe (pattern ``k``) and by
 (cluster, pattern). The collapsed log-likelihood (shared/design/collapsed-likelihood.md)
-then needs only these sums, so its cost does not grow with the number of rows.
-Everything here is plain NumPy, computed once from the data.
+then needs only these sums, so its cost does not grow with the number of rows. A
+categorical target observed in a row makes its latent dimensions "observed" there, with
+values sampled by NUTS: those rows are kept apart (:class:`LatentRows`) and their sums are
+added on every likelihood call. Everything here is plain NumPy, computed once.
 """
 
 from __future__ import annotations
@@ -20,21 +22,23 @@ class PatternStats:
     Attributes
     ----------
     masks : ndarray of bool, shape (K, p)
-        Which targets pattern ``k`` observes. Patterns observing nothing are left out.
+        Which dimensions pattern ``k`` observes. Patterns observing nothing are left out.
     n_k : ndarray, shape (K,)
-        Rows per pattern.
+        Rows per pattern (all rows, latent or not).
     syy, syx, sxx : ndarray
         ``sum y~ y~'`` (K, p, p), ``sum y~ x'`` (K, p, q), ``sum x x'`` (K, q, q), where
-        ``y~`` is the row's targets with missing cells set to 0.
+        ``y~`` is the row's values with unobserved cells set to 0. ``syy`` and ``syx`` sum
+        only the rows without latent values; ``sxx`` sums all rows.
     n_jk : ndarray, shape (J, K)
         Rows per (cluster, pattern).
     zz, syz, sxz : ndarray
-        Per (cluster, pattern): ``sum z z'`` (J, K, r, r), ``sum y~ z'`` (J, K, p, r) and
-        ``sum x z'`` (J, K, q, r), with ``z`` the random-effect design of the row.
+        Per (cluster, pattern): ``sum z z'`` (J, K, r, r), ``sum y~ z'`` (J, K, p, r, rows
+        without latent values) and ``sum x z'`` (J, K, q, r), with ``z`` the random-effect
+        design of the row.
     n_obs : int
-        Number of observed target cells.
+        Number of observed cells (latent cells of observed categorical values included).
     pattern : ndarray of int, shape (n,)
-        Pattern index of each row, ``-1`` for rows that observe no target.
+        Pattern index of each row, ``-1`` for rows that observe nothing.
     """
 
     masks: np.ndarray
@@ -51,12 +55,40 @@ class PatternStats:
 
     @property
     def n_patterns(self) -> int:
-        """Number of patterns with at least one observed target."""
+        """Number of patterns with at least one observed dimension."""
         return int(self.masks.shape[0])
 
 
+@dataclass(frozen=True)
+class LatentRows:
+    """The rows that hold latent values, whose sums depend on the sampled latents.
+
+    Attributes
+    ----------
+    rows : ndarray of int, shape (R,)
+        Row numbers in the data.
+    y : ndarray, shape (R, p)
+        Observed continuous values, 0 at latent and unobserved cells.
+    x, z : ndarray
+        Fixed and random design of those rows.
+    pattern, cluster : ndarray of int, shape (R,)
+    """
+
+    rows: np.ndarray
+    y: np.ndarray
+    x: np.ndarray
+    z: np.ndarray
+    pattern: np.ndarray
+    cluster: np.ndarray
+
+    @property
+    def n_rows(self) -> int:
+        """Number of rows holding latent values."""
+        return int(self.rows.size)
+
+
 def pattern_index(observed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Group rows by their observed-target pattern.
+    """Group rows by their observed-dimension pattern.
 
     Parameters
     ----------
@@ -65,8 +97,8 @@ def pattern_index(observed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     Returns
     -------
     masks : ndarray of bool, shape (K, p)
-        The distinct patterns that observe at least one target, in a stable order
-        (most observed first).
+        The distinct patterns that observe at least one dimension, complete rows first,
+        then by decreasing number observed.
     pattern : ndarray of int, shape (n,)
         Index into ``masks`` per row, ``-1`` where the row observes nothing.
     """
@@ -75,7 +107,6 @@ def pattern_index(observed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     keys = observed.astype(np.int64) @ weights
     full = int(weights.sum())
     uniq = np.unique(keys[keys > 0])
-    # order: complete rows first, then by decreasing number observed, then key
     counts = np.array([bin(int(u)).count("1") for u in uniq], dtype=np.int64)
     order = np.lexsort((-uniq, -counts)) if uniq.size else np.array([], dtype=np.int64)
     uniq = uniq[order]
@@ -84,8 +115,7 @@ def pattern_index(observed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     pattern = np.full(n, -1, dtype=np.int64)
     if uniq.size:
         order_sorted = np.argsort(uniq)
-        pos = np.searchsorted(uniq[order_sorted], keys)
-        pos = np.clip(pos, 0, uniq.size - 1)
+        pos = np.clip(np.searchsorted(uniq[order_sorted], keys), 0, uniq.size - 1)
         hit = uniq[order_sorted][pos] == keys
         pattern[hit] = order_sorted[pos[hit]]
     masks = ((uniq[:, None] & weights[None, :]) > 0) if uniq.size else np.zeros((0, p), bool)
@@ -93,14 +123,21 @@ def pattern_index(observed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def compute_stats(
-    y: np.ndarray, x: np.ndarray, z: np.ndarray, cluster: np.ndarray, n_clusters: int
-) -> PatternStats:
+    y: np.ndarray,
+    x: np.ndarray,
+    z: np.ndarray,
+    cluster: np.ndarray,
+    n_clusters: int,
+    *,
+    observed: np.ndarray | None = None,
+    latent: np.ndarray | None = None,
+) -> tuple[PatternStats, LatentRows]:
     """Compute the pattern statistics of the collapsed likelihood.
 
     Parameters
     ----------
     y : ndarray, shape (n, p)
-        Level-1 targets (standardised), NaN where missing.
+        Level-1 values (standardised); NaN where missing (and at latent cells).
     x : ndarray, shape (n, q)
         Fully observed fixed-effect design.
     z : ndarray, shape (n, r)
@@ -109,36 +146,46 @@ def compute_stats(
         Cluster code ``0 .. J-1`` per row.
     n_clusters : int
         ``J``.
+    observed : ndarray of bool, shape (n, p), optional
+        Which cells are observed; defaults to the non-NaN cells of ``y``.
+    latent : ndarray of bool, shape (n, p), optional
+        Which observed cells are latent (values sampled, not data).
 
     Returns
     -------
     PatternStats
+    LatentRows
     """
-    observed = ~np.isnan(y)
+    p = y.shape[1]
+    q, r = x.shape[1], z.shape[1]
+    if observed is None:
+        observed = ~np.isnan(y)
+    if latent is None:
+        latent = np.zeros_like(observed)
     masks, pattern = pattern_index(observed)
     n_pat = masks.shape[0]
-    p, q, r = y.shape[1], x.shape[1], z.shape[1]
-    keep = pattern >= 0
-    yt = np.where(observed, y, 0.0)[keep]
-    xk, zk, pk, ck = x[keep], z[keep], pattern[keep], cluster[keep]
+    has_latent = latent.any(axis=1)
+    values = np.where(observed & ~latent, np.nan_to_num(y), 0.0)
 
-    n_k = np.bincount(pk, minlength=n_pat).astype(float)
+    keep = pattern >= 0
+    plain = keep & ~has_latent
+    n_k = np.bincount(pattern[keep], minlength=n_pat).astype(float)
     syy = np.zeros((n_pat, p, p))
     syx = np.zeros((n_pat, p, q))
     sxx = np.zeros((n_pat, q, q))
-    np.add.at(syy, pk, yt[:, :, None] * yt[:, None, :])
-    np.add.at(syx, pk, yt[:, :, None] * xk[:, None, :])
-    np.add.at(sxx, pk, xk[:, :, None] * xk[:, None, :])
+    np.add.at(syy, pattern[plain], values[plain, :, None] * values[plain, None, :])
+    np.add.at(syx, pattern[plain], values[plain, :, None] * x[plain, None, :])
+    np.add.at(sxx, pattern[keep], x[keep, :, None] * x[keep, None, :])
 
     n_jk = np.zeros((n_clusters, n_pat))
-    np.add.at(n_jk, (ck, pk), 1.0)
+    np.add.at(n_jk, (cluster[keep], pattern[keep]), 1.0)
     zz = np.zeros((n_clusters, n_pat, r, r))
     syz = np.zeros((n_clusters, n_pat, p, r))
     sxz = np.zeros((n_clusters, n_pat, q, r))
-    np.add.at(zz, (ck, pk), zk[:, :, None] * zk[:, None, :])
-    np.add.at(syz, (ck, pk), yt[:, :, None] * zk[:, None, :])
-    np.add.at(sxz, (ck, pk), xk[:, :, None] * zk[:, None, :])
-    return PatternStats(
+    np.add.at(zz, (cluster[keep], pattern[keep]), z[keep, :, None] * z[keep, None, :])
+    np.add.at(syz, (cluster[plain], pattern[plain]), values[plain, :, None] * z[plain, None, :])
+    np.add.at(sxz, (cluster[keep], pattern[keep]), x[keep, :, None] * z[keep, None, :])
+    stats = PatternStats(
         masks=masks,
         n_k=n_k,
         syy=syy,
@@ -151,3 +198,13 @@ def compute_stats(
         n_obs=int(observed.sum()),
         pattern=pattern,
     )
+    rows = np.flatnonzero(has_latent)
+    lat = LatentRows(
+        rows=rows,
+        y=values[rows],
+        x=x[rows],
+        z=z[rows],
+        pattern=pattern[rows],
+        cluster=cluster[rows],
+    )
+    return stats, lat

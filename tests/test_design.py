@@ -2,8 +2,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from jmimpute.design import INTERCEPT, build_design
-from jmimpute.spec.formula import parse_formula
+from jmimpute.design import INTERCEPT
+
+from .helpers import design_for
 
 
 @pytest.fixture
@@ -24,16 +25,16 @@ def frame():
 
 def test_standardised_targets_and_inverse(frame):
     frame.loc[[0, 4], "y1"] = np.nan
-    d = build_design(frame, parse_formula("y1 + y2 ~ 1 + x + (1|g)"))
-    np.testing.assert_allclose(np.nanmean(d.y, axis=0), 0.0, atol=1e-12)
-    np.testing.assert_allclose(np.nanstd(d.y, axis=0, ddof=1), 1.0)
-    back = d.y_to_data(d.y[:, 0], np.zeros(d.n, dtype=int))
+    d = design_for(frame, "y1 + y2 ~ 1 + x + (1|g)")
+    np.testing.assert_allclose(np.nanmean(d.level1.values, axis=0), 0.0, atol=1e-12)
+    np.testing.assert_allclose(np.nanstd(d.level1.values, axis=0, ddof=1), 1.0)
+    back = d.y_to_data(d.level1.values[:, 0], np.zeros(d.n, dtype=int))
     np.testing.assert_allclose(back, frame["y1"].to_numpy(), equal_nan=True)
     assert list(d.cluster_labels) == list("abcde")
 
 
 def test_beta_and_psi_maps_give_the_same_predictions(frame):
-    d = build_design(frame, parse_formula("y1 + y2 ~ 1 + x + c + (1 + w|g)"))
+    d = design_for(frame, "y1 + y2 ~ 1 + x + c + (1 + w|g)")
     assert d.x_names == (INTERCEPT, "x", "c[lo]", "c[mid]")
     assert d.z_names == (INTERCEPT, "w")
     rng = np.random.default_rng(2)
@@ -53,7 +54,7 @@ def test_beta_and_psi_maps_give_the_same_predictions(frame):
 
 
 def test_no_intercept_means_no_centring(frame):
-    d = build_design(frame, parse_formula("y1 ~ 0 + x + (0 + w|g)"))
+    d = design_for(frame, "y1 ~ 0 + x + (0 + w|g)")
     assert d.x_names == ("x",)
     np.testing.assert_allclose(d.y_center, 0.0)
     np.testing.assert_allclose(d.x[:, 0], frame["x"] / frame["x"].std(ddof=1))
@@ -61,5 +62,5 @@ def test_no_intercept_means_no_centring(frame):
 
 def test_design_does_not_touch_the_data(frame):
     before = frame.copy(deep=True)
-    build_design(frame, parse_formula("y1 + y2 ~ 1 + x + c + (1 + w|g)"))
+    design_for(frame, "y1 + y2 ~ 1 + x + c + (1 + w|g)")
     pd.testing.assert_frame_equal(frame, before)

@@ -22,7 +22,8 @@ def test_statistics_equal_explicit_sums():
     x = rng.normal(size=(n, q))
     z = rng.normal(size=(n, r))
     cl = rng.integers(0, n_cl, n)
-    st = compute_stats(y, x, z, cl, n_cl)
+    st, latent = compute_stats(y, x, z, cl, n_cl)
+    assert latent.rows.size == 0
     yt = np.nan_to_num(y)
     for k in range(st.n_patterns):
         rows = st.pattern == k

@@ -1,9 +1,11 @@
 """The collapsed log-likelihood of the level-1 joint model, as a PyTensor graph.
 
-Random effects and missing cells are integrated out analytically (Woodbury identity and
-matrix determinant lemma; shared/design/collapsed-likelihood.md), so NUTS only sees the
-model parameters. The graph reads per-pattern and per-(cluster, pattern) sufficient
-statistics: one evaluation costs O(J K d^2 + K p^3) whatever the number of rows.
+The same quantity as :func:`jmimpute.backend.kernel.collapsed_value_and_grad`, written with
+PyTensor operations so that PyTensor differentiates it: the tested reference for the
+kernel's hand-derived gradient, and the fallback where the kernel's Op has no
+implementation (JAX without the XLA FFI target). It is much slower: in JAX it compiles to
+hundreds of tiny kernels, and the rows holding latent values enter through dense one-hot
+matrices.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import pytensor.tensor as pt
 from pytensor.tensor.variable import TensorVariable
 
 from jmimpute.backend.linalg import logdet_and_inverse, logdet_and_quad
-from jmimpute.suffstats import PatternStats
+from jmimpute.suffstats import LatentRows, PatternStats
 
 LOG_2PI = float(np.log(2.0 * np.pi))
 
@@ -26,8 +28,7 @@ def pattern_precisions(
     The observed block of each pattern is factorised in place: with ``D_k`` the diagonal
     observed indicator, ``D_k Sigma D_k + (I - D_k)`` is block diagonal (after a
     permutation) with blocks ``Sigma_oo`` and ``I``, so its inverse masked by ``D_k`` is
-    ``P_k`` and its log-determinant is ``log|Sigma_oo|``. This batches all patterns into
-    one factorisation of K same-sized matrices.
+    ``P_k`` and its log-determinant is ``log|Sigma_oo|``.
 
     Parameters
     ----------
@@ -49,14 +50,91 @@ def pattern_precisions(
     return inverse * outer, logdet
 
 
+def _with_latent_rows(
+    stats: PatternStats,
+    latent: LatentRows,
+    lat_cells: tuple[np.ndarray, np.ndarray],
+    zvals: TensorVariable,
+) -> tuple[TensorVariable, TensorVariable, TensorVariable]:
+    """``syy``, ``syx`` and ``syz`` with the latent rows' current values added."""
+    n_cl, n_pat = stats.n_jk.shape
+    syy = pt.as_tensor(stats.syy)
+    syx = pt.as_tensor(stats.syx)
+    syz = pt.as_tensor(stats.syz)
+    if latent.n_rows == 0:
+        return syy, syx, syz
+    local = {int(r): i for i, r in enumerate(latent.rows)}
+    p_dims = latent.y.shape[1]
+    lat_pos = np.array([local[int(r)] * p_dims + int(c) for r, c in zip(*lat_cells, strict=True)])
+    flat = pt.set_subtensor(pt.as_tensor(latent.y).ravel()[lat_pos], zvals)
+    y = flat.reshape(latent.y.shape)
+    one_k = (latent.pattern[None, :] == np.arange(n_pat)[:, None]).astype(float)  # (K, R)
+    pair = latent.cluster * n_pat + latent.pattern
+    one_jk = (pair[None, :] == np.arange(n_cl * n_pat)[:, None]).astype(float)  # (JK, R)
+    yy = y[:, :, None] * y[:, None, :]
+    yx = y[:, :, None] * latent.x[:, None, :]
+    yz = (y[:, :, None] * latent.z[:, None, :]).reshape((latent.n_rows, -1))
+    syy = syy + pt.tensordot(one_k, yy, axes=1)
+    syx = syx + pt.tensordot(one_k, yx, axes=1)
+    p, r = latent.y.shape[1], latent.z.shape[1]
+    syz = syz + (one_jk @ yz).reshape((n_cl, n_pat, p, r))
+    return syy, syx, syz
+
+
+def cluster_priors(
+    psi: TensorVariable,
+    resid2: TensorVariable,
+    d: int,
+    l2_masks: np.ndarray,
+    l2_pattern: np.ndarray,
+) -> tuple[TensorVariable, TensorVariable, TensorVariable]:
+    """Each cluster's Gaussian prior on its random effects, given its observed level-2 values.
+
+    For the clusters of level-2 pattern g (observed level-2 dimensions ``o``), with
+    ``S = Psi[(u, o), (u, o)]`` and ``Q = S^{-1}``: ``Lambda_g = Q_uu``,
+    ``h_j = -Q_uo f_o,j`` and the term ``-1/2 [log|S| + f_o' Q_oo f_o + |o| log 2 pi]``,
+    which is the level-2 density plus the prior's own part of the collapsed likelihood.
+
+    Returns
+    -------
+    lam : TensorVariable, shape (G, d, d)
+    h : TensorVariable, shape (J, d)
+    term : TensorVariable
+    """
+    n_cl = l2_pattern.shape[0]
+    lams, term = [], pt.as_tensor(0.0)
+    h = pt.zeros((n_cl, d))
+    for g, mask in enumerate(l2_masks):
+        obs = np.flatnonzero(mask)
+        idx = np.concatenate([np.arange(d), d + obs]).astype(np.int64)
+        members = np.flatnonzero(l2_pattern == g)
+        chol = pt.linalg.cholesky(psi[idx][:, idx])
+        inv_chol = pt.linalg.solve_triangular(chol, pt.eye(idx.size), lower=True)
+        q = inv_chol.T @ inv_chol
+        lams.append(q[:d, :d])
+        logdet = 2.0 * pt.log(pt.diagonal(chol)).sum()
+        term = term - 0.5 * members.size * logdet
+        if obs.size and members.size:
+            f_o = resid2[members][:, obs]
+            h = pt.set_subtensor(h[members], -(f_o @ q[:d, d:].T))
+            quad = ((f_o @ q[d:, d:]) * f_o).sum()
+            term = term - 0.5 * (quad + members.size * obs.size * LOG_2PI)
+    return pt.stack(lams), h, term
+
+
 def collapsed_loglik(
     beta: TensorVariable,
     sigma: TensorVariable,
-    psi_inv: TensorVariable,
-    psi_logdet: TensorVariable,
+    psi: TensorVariable,
+    resid2: TensorVariable,
+    l2_masks: np.ndarray,
+    l2_pattern: np.ndarray,
     stats: PatternStats,
+    latent: LatentRows,
+    lat_cells: tuple[np.ndarray, np.ndarray],
+    zvals: TensorVariable,
 ) -> TensorVariable:
-    """Log-likelihood of the observed targets with random effects and missing cells integrated out.
+    """Joint log-likelihood of the observed level-1 and level-2 data (the kernel's value).
 
     Parameters
     ----------
@@ -64,46 +142,48 @@ def collapsed_loglik(
         Fixed effects, shape (q, p).
     sigma : TensorVariable
         Level-1 covariance, shape (p, p).
-    psi_inv : TensorVariable
-        Inverse of the random-effect covariance, shape (d, d) with ``d = r p`` and the
-        random effects ordered effect-major (``l * p + v``).
-    psi_logdet : TensorVariable
-        ``log|Psi|``.
+    psi : TensorVariable
+        Joint covariance of random effects and level-2 residuals, shape (d + p2, d + p2).
+    resid2 : TensorVariable
+        Level-2 residuals, shape (J, p2).
+    l2_masks, l2_pattern : ndarray
+        Level-2 observed patterns and each cluster's pattern.
     stats : PatternStats
-        Sufficient statistics of the data.
+        Sums over the rows without latent values.
+    latent : LatentRows
+    lat_cells : tuple of ndarray
+        Rows and dimensions of the latent values.
+    zvals : TensorVariable
+        The latent values.
 
     Returns
     -------
     TensorVariable
-        Scalar log-likelihood.
+        Scalar; see :mod:`jmimpute.backend.kernel` for the formula.
     """
     n_clusters, _, p, r = stats.syz.shape
     d = r * p
+    lam, h, prior_term = cluster_priors(psi, resid2, d, l2_masks, l2_pattern)
     prec, sig_logdet = pattern_precisions(sigma, stats.masks)
+    syy, syx, syz = _with_latent_rows(stats, latent, lat_cells, zvals)
 
     # sum_i r_i' Sigma_o^{-1} r_i = sum_k tr(P_k C_k(B))
-    cross = pt.as_tensor(stats.syx) @ beta
-    centred = (
-        pt.as_tensor(stats.syy)
-        - cross
-        - cross.transpose(0, 2, 1)
-        + beta.T @ pt.as_tensor(stats.sxx) @ beta
-    )
+    cross = syx @ beta
+    centred = syy - cross - cross.transpose(0, 2, 1) + beta.T @ pt.as_tensor(stats.sxx) @ beta
     resid_quad = (prec * centred).sum()
 
-    # M_j = Psi^{-1} + sum_k (zz_jk kron P_k);   b_j = vec_r((sum_k P_k R_jk)')
+    # M_j = Lambda_g(j) + sum_k (zz_jk kron P_k);   b_j = h_j + vec_r((sum_k P_k R_jk)')
     zz = pt.as_tensor(stats.zz)
     kron = (zz[:, :, :, None, :, None] * prec[None, :, None, :, None, :]).sum(axis=1)
-    m_mat = psi_inv[None, :, :] + kron.reshape((n_clusters, d, d))
-    resid_jk = pt.as_tensor(stats.syz) - beta.T @ pt.as_tensor(stats.sxz)
-    b_vec = (prec[None] @ resid_jk).sum(axis=1).transpose(0, 2, 1).reshape((n_clusters, d))
+    m_mat = lam[np.asarray(l2_pattern, dtype=np.int64)] + kron.reshape((n_clusters, d, d))
+    resid_jk = syz - beta.T @ pt.as_tensor(stats.sxz)
+    b_vec = h + (prec[None] @ resid_jk).sum(axis=1).transpose(0, 2, 1).reshape((n_clusters, d))
     m_logdet, m_quad = logdet_and_quad(m_mat, b_vec, d)
 
-    return -0.5 * (
+    return prior_term - 0.5 * (
         stats.n_obs * LOG_2PI
         + (pt.as_tensor(stats.n_k) * sig_logdet).sum()
         + resid_quad
-        + n_clusters * psi_logdet
         + m_logdet.sum()
         - m_quad.sum()
     )

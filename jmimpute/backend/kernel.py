@@ -1,10 +1,22 @@
 """Compiled value and gradient of the collapsed log-likelihood (Numba).
 
-This is the hot path of the sampler. It evaluates the marginal log-likelihood of the
-observed level-1 targets (random effects and missing cells integrated out) and its
-gradient with respect to the Cholesky factors of the level-1 covariance ``Sigma`` and
-the random-effect covariance ``Psi``, and the fixed effects ``B``, in one pass over the
+This is the hot path of the sampler. It evaluates the log-likelihood of the observed
+level-1 targets given each cluster's Gaussian prior on its random effects, with the
+random effects and missing cells integrated out, and its gradient, in one pass over the
 per-pattern and per-(cluster, pattern) sufficient statistics.
+
+Each cluster's prior on ``u_j`` is given in information form, a precision ``Lambda_g``
+shared by the clusters of level-2 pattern ``g`` and a shift ``h_j = Lambda u_mean``: the
+caller (a PyTensor graph) derives them from ``Psi`` and the cluster's observed level-2
+values, and adds the prior's own terms. Without level-2 variables ``Lambda = Psi^{-1}``
+and ``h = 0``. The value returned is
+
+    -1/2 [ n_obs log 2 pi + sum_k n_k log|Sigma_oo,k| + sum_k tr(P_k C_k)
+           + sum_j (log|M_j| - b_j' M_j^{-1} b_j) ],
+    M_j = Lambda_g(j) + sum_k zz_jk kron P_k,   b_j = h_j + sum_k P_k R_jk.
+
+Rows may hold latent values (categorical targets): they are passed separately, added to
+the statistics on every call, and the gradient with respect to them is returned.
 
 Why hand-written: the same likelihood as a PyTensor graph (``collapsed.py``, kept as the
 tested reference) compiles either to a few hundred tiny XLA kernels with JAX, costing
@@ -17,9 +29,10 @@ Gradient derivation (entries of every matrix treated as free; ``l`` the log-like
 * ``dl/dM_j = -1/2 (M_j^{-1} + m_j m_j')`` with ``m_j = M_j^{-1} b_j``; ``dl/db_j = m_j``.
 * ``dl/dP_k = -1/2 C_k + sum_j [ sum_{lm} zz_jk[l,m] G_j[(l,.),(m,.)] + Mm_j R_jk' ]``.
 * ``dl/dSigma = -1/2 sum_k n_k P_k - sum_k P_k H_k P_k`` (``dP = -P dSigma P``).
-* ``dl/dPsi = -J/2 Psi^{-1} - Psi^{-1} (sum_j G_j) Psi^{-1}``.
+* ``dl/dLambda_g = sum_{j in g} G_j``; ``dl/dh_j = m_j``.
 * ``dl/dB = sum_k (S_yx,k' - S_xx,k B) P_k - sum_jk S_xz,jk (P_k Mm_j)'``.
 * For ``Sigma = L L'``: ``dl/dL = (F + F') L`` with ``F = dl/dSigma``.
+* A latent row ``y_i`` of pattern k in cluster j: ``dl/dy_i = P_k (B' x_i + Mm_j' z_i - y_i)``.
 """
 
 from __future__ import annotations
@@ -70,21 +83,6 @@ def _inverse_from_cholesky(low, n, work, out):  # pragma: no cover - compiled
                 acc += work[c, r] * work[c, s2]
             out[r, s2] = acc
             out[s2, r] = acc
-
-
-@njit(cache=True, nogil=True, error_model="numpy", fastmath=_FASTMATH)
-def _cholesky_solve(low, n, b, out):  # pragma: no cover - compiled
-    """``out = (L L')^{-1} b``."""
-    for i in range(n):
-        s = b[i]
-        for k in range(i):
-            s -= low[i, k] * out[k]
-        out[i] = s / low[i, i]
-    for i in range(n - 1, -1, -1):
-        s = out[i]
-        for k in range(i + 1, n):
-            s -= low[k, i] * out[k]
-        out[i] = s / low[i, i]
 
 
 @njit(cache=True, nogil=True, error_model="numpy", fastmath=_FASTMATH)
@@ -176,33 +174,106 @@ def _pattern_terms(lsig, beta, masks, n_k, syy, syx, sxx, prec, hess, g_beta):  
 
 
 @njit(cache=True, nogil=True, error_model="numpy", fastmath=_FASTMATH)
-def collapsed_value_and_grad(
-    lsig, lpsi, beta, masks, n_k, syy, syx, sxx, zz_t, syz_t, sxz_t, n_obs, g_lsig, g_lpsi, g_beta
+def _add_latent_rows(lat_y, lat_x, lat_z, lat_j, pat_bounds, syy, syx, syz_t):  # pragma: no cover
+    """Add the rows holding latent values to the statistics.
+
+    The rows are stored transposed (dims x rows) and sorted by pattern, so each sum is a
+    contiguous, vectorisable loop over one pattern's rows.
+    """
+    p = lat_y.shape[0]
+    q, r = lat_x.shape[0], lat_z.shape[0]
+    for k in range(pat_bounds.shape[0] - 1):
+        i0, i1 = int(pat_bounds[k]), int(pat_bounds[k + 1])
+        if i1 == i0:
+            continue
+        for a in range(p):
+            for b in range(a + 1):
+                acc = 0.0
+                for i in range(i0, i1):
+                    acc += lat_y[a, i] * lat_y[b, i]
+                syy[k, a, b] += acc
+                if b != a:
+                    syy[k, b, a] += acc
+            for c in range(q):
+                acc = 0.0
+                for i in range(i0, i1):
+                    acc += lat_y[a, i] * lat_x[c, i]
+                syx[k, a, c] += acc
+            for l1 in range(r):
+                for i in range(i0, i1):
+                    syz_t[k, a, l1, int(lat_j[i])] += lat_y[a, i] * lat_z[l1, i]
+
+
+@njit(cache=True, nogil=True, error_model="numpy", fastmath=_FASTMATH)
+def likelihood_given_priors(
+    lsig,
+    beta,
+    lam,
+    lam_idx,
+    h_t,
+    masks,
+    n_k,
+    syy0,
+    syx0,
+    sxx,
+    zz_t,
+    syz0_t,
+    sxz_t,
+    n_obs,
+    lat_y0,
+    lat_x,
+    lat_z,
+    lat_j,
+    pat_bounds,
+    lat_pos,
+    zvals,
+    g_lsig,
+    g_beta,
+    g_lam,
+    g_h,
+    g_z,
 ):  # pragma: no cover - compiled
-    """Collapsed log-likelihood and its gradient.
+    """Collapsed level-1 log-likelihood given each cluster's prior on ``u_j``, and its gradient.
 
     The cluster part works on arrays whose last axis runs over clusters, so that every
-    inner loop is a contiguous, vectorisable sweep over the J clusters (one tiny
-    factorisation per cluster would cost several times more in loop overhead).
+    inner loop is a contiguous, vectorisable sweep over the J clusters.
 
     Parameters
     ----------
     lsig : ndarray, shape (p, p)
         Lower Cholesky factor of ``Sigma``.
-    lpsi : ndarray, shape (d, d)
-        Lower Cholesky factor of ``Psi`` (``d = r p``, effect-major order).
     beta : ndarray, shape (q, p)
+    lam : ndarray, shape (G, d, d)
+        Prior precision of the random effects per level-2 pattern (``d = r p``,
+        effect-major order).
+    lam_idx : ndarray, shape (J,)
+        Level-2 pattern of each cluster (integer values as float).
+    h_t : ndarray, shape (d, J)
+        Prior information shift of each cluster.
     masks : ndarray of float (0/1), shape (K, p)
     n_k : ndarray, shape (K,)
-    syy, syx, sxx : ndarray
-        Per-pattern sums, shapes (K, p, p), (K, p, q), (K, q, q).
-    zz_t, syz_t, sxz_t : ndarray
+    syy0, syx0, sxx : ndarray
+        Per-pattern sums over the rows without latent values, shapes (K, p, p), (K, p, q),
+        (K, q, q).
+    zz_t, syz0_t, sxz_t : ndarray
         Per-(pattern, cluster) sums with clusters last: (K, r, r, J), (K, p, r, J),
-        (K, q, r, J). Clusters without observed data must be left out.
+        (K, q, r, J); ``syz0_t`` over the rows without latent values.
     n_obs : float
-        Number of observed cells.
-    g_lsig, g_lpsi, g_beta : ndarray
-        Outputs: gradients w.r.t. ``lsig``, ``lpsi`` (lower triangles) and ``beta``.
+        Number of observed cells (latent cells included).
+    lat_y0, lat_x, lat_z : ndarray
+        The R rows holding latent values, transposed (p x R, q x R, r x R) and sorted by
+        pattern: targets (latent cells 0), fixed and random design.
+    lat_j : ndarray, shape (R,)
+        Their cluster (integer values as float).
+    pat_bounds : ndarray, shape (K + 1,)
+        Rows ``pat_bounds[k] .. pat_bounds[k + 1]`` have pattern k.
+    lat_pos : ndarray, shape (L,)
+        Flat position ``column * R + row`` of each latent value in ``lat_y0``.
+    zvals : ndarray, shape (L,)
+        The latent values.
+    g_lsig, g_beta, g_lam, g_h, g_z : ndarray
+        Outputs: gradients w.r.t. ``lsig`` (lower triangle), ``beta``, ``lam``, ``h_t`` and
+        ``zvals``.
 
     Returns
     -------
@@ -214,8 +285,23 @@ def collapsed_value_and_grad(
     n_cl = zz_t.shape[3]
     d = r * p
     g_lsig[:, :] = 0.0
-    g_lpsi[:, :] = 0.0
     g_beta[:, :] = 0.0
+    g_lam[:, :, :] = 0.0
+    g_h[:, :] = 0.0
+
+    # statistics with the current latent values
+    syy = syy0.copy()
+    syx = syx0.copy()
+    syz_t = syz0_t.copy()
+    # explicit 2-D indexing: PyTensor may hand over arrays of any layout, and ravel() of a
+    # non-contiguous array is a copy
+    lat_y = np.empty(lat_y0.shape)
+    lat_y[:, :] = lat_y0
+    n_rows = lat_y.shape[1]
+    for i in range(zvals.shape[0]):
+        pos = int(lat_pos[i])
+        lat_y[pos // n_rows, pos % n_rows] = zvals[i]
+    _add_latent_rows(lat_y, lat_x, lat_z, lat_j, pat_bounds, syy, syx, syz_t)
 
     prec = np.zeros((n_pat, p, p))
     hess = np.zeros((n_pat, p, p))  # dl/dP_k
@@ -224,23 +310,14 @@ def collapsed_value_and_grad(
     if total == np.inf:
         return -np.inf
 
-    work = np.zeros((d, d))
-    psi_inv = np.zeros((d, d))
-    for a in range(d):
-        if not lpsi[a, a] > 0.0:
-            return -np.inf
-        total += n_cl * 2.0 * np.log(lpsi[a, a])
-    _inverse_from_cholesky(lpsi, d, work, psi_inv)
-
     # M_j (lower triangle), clusters last
     mv = np.empty((d, d, n_cl))
     for e1 in range(d):
         l1, a = e1 // p, e1 % p
         for e2 in range(e1 + 1):
             l2, b = e2 // p, e2 % p
-            v0 = psi_inv[e1, e2]
             for j in range(n_cl):
-                mv[e1, e2, j] = v0
+                mv[e1, e2, j] = lam[int(lam_idx[j]), e1, e2]
             for k in range(n_pat):
                 pk = prec[k, a, b]
                 if pk != 0.0:
@@ -258,8 +335,8 @@ def collapsed_value_and_grad(
                     if bc != 0.0:
                         for j in range(n_cl):
                             resid[k, b, l1, j] -= bc * sxz_t[k, c, l1, j]
-    # b_j[(l, a)] = sum_k (P_k R_jk)[a, l]
-    bv = np.zeros((d, n_cl))
+    # b_j[(l, a)] = h_j + sum_k (P_k R_jk)[a, l]
+    bv = h_t.copy()
     for l1 in range(r):
         for a in range(p):
             e1 = l1 * p + a
@@ -305,6 +382,7 @@ def collapsed_value_and_grad(
     for i in range(d):
         for j in range(n_cl):
             total -= bv[i, j] * mvec[i, j]
+            g_h[i, j] = mvec[i, j]
     # L_j^{-1} (lower), then G_j = dl/dM_j = -1/2 (M_j^{-1} + m_j m_j'), full symmetric
     linv = np.zeros((d, d, n_cl))
     for c in range(d):
@@ -317,22 +395,20 @@ def collapsed_value_and_grad(
             for j in range(n_cl):
                 linv[i, c, j] /= mv[i, i, j]
     gm = np.zeros((d, d, n_cl))
-    g_m = np.zeros((d, d))
     for e1 in range(d):
         for e2 in range(e1 + 1):
             for c in range(e1, d):
                 for j in range(n_cl):
                     gm[e1, e2, j] += linv[c, e1, j] * linv[c, e2, j]
-            acc = 0.0
             for j in range(n_cl):
                 val = -0.5 * (gm[e1, e2, j] + mvec[e1, j] * mvec[e2, j])
                 gm[e1, e2, j] = val
-                acc += val
-            g_m[e1, e2] = acc
+                g_lam[int(lam_idx[j]), e1, e2] += val
             if e2 != e1:
                 for j in range(n_cl):
                     gm[e2, e1, j] = gm[e1, e2, j]
-                g_m[e2, e1] = acc
+                for g in range(g_lam.shape[0]):
+                    g_lam[g, e2, e1] = g_lam[g, e1, e2]
 
     # dl/dP_k from M_j and b_j;  dl/dB from R_jk
     for k in range(n_pat):
@@ -359,23 +435,36 @@ def collapsed_value_and_grad(
                         for b in range(p):
                             g_beta[c, b] -= prec[k, b, a] * dot
 
-    # gradients w.r.t. the Cholesky factors
-    tmp = np.zeros((d, d))
-    f_psi = np.zeros((d, d))
-    for a in range(d):
-        for b in range(d):
-            acc = 0.0
-            for c in range(d):
-                acc += g_m[a, c] * psi_inv[c, b]
-            tmp[a, b] = acc
-    for a in range(d):
-        for b in range(d):
-            acc = 0.0
-            for c in range(d):
-                acc += psi_inv[a, c] * tmp[c, b]
-            f_psi[a, b] = -0.5 * n_cl * psi_inv[a, b] - acc
-    _chol_factor_grad(f_psi, lpsi, d, g_lpsi)
+    # latent values: dl/dy_i = P_k (B' x_i + Mm_j' z_i - y_i), read at the latent cells
+    if zvals.shape[0] > 0:
+        res = np.empty((p, n_rows))
+        g_rows = np.zeros((p, n_rows))
+        for k in range(n_pat):
+            i0, i1 = int(pat_bounds[k]), int(pat_bounds[k + 1])
+            if i1 == i0:
+                continue
+            for b in range(p):
+                for i in range(i0, i1):
+                    res[b, i] = -lat_y[b, i]
+                for c in range(q):
+                    bc = beta[c, b]
+                    for i in range(i0, i1):
+                        res[b, i] += bc * lat_x[c, i]
+                for l1 in range(r):
+                    e1 = l1 * p + b
+                    for i in range(i0, i1):
+                        res[b, i] += mvec[e1, int(lat_j[i])] * lat_z[l1, i]
+            for a in range(p):
+                for b in range(p):
+                    pab = prec[k, a, b]
+                    if pab != 0.0:
+                        for i in range(i0, i1):
+                            g_rows[a, i] += pab * res[b, i]
+        for i in range(zvals.shape[0]):
+            pos = int(lat_pos[i])
+            g_z[i] = g_rows[pos // n_rows, pos % n_rows]
 
+    # gradient w.r.t. the Cholesky factor of Sigma
     f_sig = np.zeros((p, p))
     ph = np.zeros((p, p))
     for k in range(n_pat):
@@ -393,3 +482,207 @@ def collapsed_value_and_grad(
                 f_sig[a, b] += -0.5 * n_k[k] * prec[k, a, b] - acc
     _chol_factor_grad(f_sig, lsig, p, g_lsig)
     return -0.5 * total
+
+
+@njit(cache=True, nogil=True, error_model="numpy", fastmath=_FASTMATH)
+def _cluster_priors(psi, resid2, l2_masks, l2_pattern, d, lam, qfull, h_t):  # pragma: no cover
+    """Each cluster's prior on ``u_j`` given its observed level-2 residuals.
+
+    For level-2 pattern g (observed dims ``o``), ``S = Psi[(u, o), (u, o)]``,
+    ``Q = S^{-1}``: ``Lambda_g = Q_uu``, ``h_j = -Q_uo f_o,j``. Fills ``lam`` (G, d, d),
+    ``qfull`` (G, D, D; Q scattered, zero at unobserved dims) and ``h_t`` (d, J); returns
+    ``-1/2 sum_g [n_g log|S| + sum_j f_j' Q_oo f_j + n_g |o| log 2 pi]``, or ``inf`` if an
+    ``S`` is not positive definite.
+    """
+    n_pat2, p2 = l2_masks.shape
+    n_dim = psi.shape[0]
+    n_cl = l2_pattern.shape[0]
+    idx = np.zeros(n_dim, dtype=np.int64)
+    sub = np.zeros((n_dim, n_dim))
+    inv = np.zeros((n_dim, n_dim))
+    work = np.zeros((n_dim, n_dim))
+    counts = np.zeros(n_pat2)
+    for j in range(n_cl):
+        counts[int(l2_pattern[j])] += 1.0
+    total = 0.0
+    h_t[:, :] = 0.0
+    qfull[:, :, :] = 0.0
+    for g in range(n_pat2):
+        ns = 0
+        for a in range(d):
+            idx[ns] = a
+            ns += 1
+        for a in range(p2):
+            if l2_masks[g, a] > 0.5:
+                idx[ns] = d + a
+                ns += 1
+        for a in range(ns):
+            for b in range(ns):
+                sub[a, b] = psi[idx[a], idx[b]]
+        if not _cholesky(sub, ns):
+            return np.inf
+        logdet = 0.0
+        for a in range(ns):
+            logdet += 2.0 * np.log(sub[a, a])
+        _inverse_from_cholesky(sub, ns, work, inv)
+        for a in range(ns):
+            for b in range(ns):
+                qfull[g, idx[a], idx[b]] = inv[a, b]
+        for a in range(d):
+            for b in range(d):
+                lam[g, a, b] = inv[a, b]
+        total += counts[g] * (logdet + (ns - d) * LOG_2PI)
+    for j in range(n_cl):
+        g = int(l2_pattern[j])
+        for a in range(p2):
+            if l2_masks[g, a] < 0.5:
+                continue
+            fa = resid2[j, a]
+            for e in range(d):
+                h_t[e, j] -= qfull[g, e, d + a] * fa
+            for b in range(p2):
+                if l2_masks[g, b] > 0.5:
+                    total += fa * qfull[g, d + a, d + b] * resid2[j, b]
+    return -0.5 * total
+
+
+@njit(cache=True, nogil=True, error_model="numpy", fastmath=_FASTMATH)
+def _cluster_priors_grad(
+    resid2, l2_masks, l2_pattern, d, qfull, g_lam, g_h, g_psi, g_resid2
+):  # pragma: no cover
+    """Back-propagate ``dl/dLambda_g`` and ``dl/dh_j`` (and the prior term) to ``Psi`` and f.
+
+    With ``G_Q`` the gradient w.r.t. ``Q`` (``[g_lam, -sum_j m_j f_j'; 0,
+    -1/2 sum_j f_j f_j']``), ``dl/dS = -Q G_Q Q - n_g/2 Q`` and
+    ``dl/df_j = -Q_uo' m_j - Q_oo f_j``.
+    """
+    n_pat2, p2 = l2_masks.shape
+    n_dim = qfull.shape[1]
+    n_cl = l2_pattern.shape[0]
+    g_psi[:, :] = 0.0
+    g_resid2[:, :] = 0.0
+    gq = np.zeros((n_dim, n_dim))
+    tmp = np.zeros((n_dim, n_dim))
+    for g in range(n_pat2):
+        gq[:, :] = 0.0
+        n_g = 0.0
+        for a in range(d):
+            for b in range(d):
+                gq[a, b] = g_lam[g, a, b]
+        for j in range(n_cl):
+            if int(l2_pattern[j]) != g:
+                continue
+            n_g += 1.0
+            for a in range(p2):
+                if l2_masks[g, a] < 0.5:
+                    continue
+                fa = resid2[j, a]
+                for e in range(d):
+                    gq[e, d + a] -= g_h[e, j] * fa
+                for b in range(p2):
+                    if l2_masks[g, b] > 0.5:
+                        gq[d + a, d + b] -= 0.5 * fa * resid2[j, b]
+        # dl/dS = -Q G_Q Q - n_g / 2 Q  (Q symmetric, zero outside the pattern's dims)
+        for a in range(n_dim):
+            for b in range(n_dim):
+                acc = 0.0
+                for c in range(n_dim):
+                    acc += gq[a, c] * qfull[g, c, b]
+                tmp[a, b] = acc
+        for a in range(n_dim):
+            for b in range(n_dim):
+                acc = 0.0
+                for c in range(n_dim):
+                    acc += qfull[g, a, c] * tmp[c, b]
+                g_psi[a, b] += -acc - 0.5 * n_g * qfull[g, a, b]
+    for j in range(n_cl):
+        g = int(l2_pattern[j])
+        for a in range(p2):
+            if l2_masks[g, a] < 0.5:
+                continue
+            acc = 0.0
+            for e in range(d):
+                acc -= qfull[g, e, d + a] * g_h[e, j]
+            for b in range(p2):
+                if l2_masks[g, b] > 0.5:
+                    acc -= qfull[g, d + a, d + b] * resid2[j, b]
+            g_resid2[j, a] = acc
+
+
+@njit(cache=True, nogil=True, error_model="numpy", fastmath=_FASTMATH)
+def collapsed_value_and_grad(
+    lsig,
+    beta,
+    psi,
+    resid2,
+    l2_masks,
+    l2_pattern,
+    masks,
+    n_k,
+    syy0,
+    syx0,
+    sxx,
+    zz_t,
+    syz0_t,
+    sxz_t,
+    n_obs,
+    lat_y0,
+    lat_x,
+    lat_z,
+    lat_j,
+    pat_bounds,
+    lat_pos,
+    zvals,
+    g_lsig,
+    g_beta,
+    g_psi,
+    g_resid2,
+    g_z,
+):  # pragma: no cover - compiled
+    """Joint log-likelihood of the observed level-1 and level-2 data, and its gradient.
+
+    Parameters
+    ----------
+    lsig : ndarray, shape (p, p)
+        Lower Cholesky factor of ``Sigma``.
+    beta : ndarray, shape (q, p)
+    psi : ndarray, shape (d + p2, d + p2)
+        Joint covariance of the random effects (effect-major) and the level-2 residuals.
+    resid2 : ndarray, shape (J, p2)
+        Level-2 residuals ``w_j - G' v_j`` (read only where observed).
+    l2_masks : ndarray of float (0/1), shape (G, p2)
+        Level-2 observed patterns.
+    l2_pattern : ndarray, shape (J,)
+        Each cluster's level-2 pattern (integer values as float).
+    masks ... zvals
+        As for :func:`likelihood_given_priors`.
+    g_lsig, g_beta, g_psi, g_resid2, g_z : ndarray
+        Outputs: gradients (``g_psi`` for the entries of ``psi`` as free, symmetric).
+
+    Returns
+    -------
+    float
+        The log-likelihood, or ``-inf`` when a covariance is not positive definite.
+    """
+    d = zz_t.shape[1] * beta.shape[1]
+    n_pat2 = l2_masks.shape[0]
+    n_dim = psi.shape[0]
+    n_cl = zz_t.shape[3]
+    lam = np.zeros((n_pat2, d, d))
+    qfull = np.zeros((n_pat2, n_dim, n_dim))
+    h_t = np.zeros((d, n_cl))
+    term = _cluster_priors(psi, resid2, l2_masks, l2_pattern, d, lam, qfull, h_t)
+    if term == np.inf:
+        g_psi[:, :] = 0.0
+        return -np.inf
+    g_lam = np.zeros((n_pat2, d, d))
+    g_h = np.zeros((d, n_cl))
+    value = likelihood_given_priors(
+        lsig, beta, lam, l2_pattern, h_t, masks, n_k, syy0, syx0, sxx, zz_t, syz0_t, sxz_t,
+        n_obs, lat_y0, lat_x, lat_z, lat_j, pat_bounds, lat_pos, zvals, g_lsig, g_beta, g_lam, g_h,
+        g_z,
+    )  # fmt: skip
+    if value == -np.inf:
+        return -np.inf
+    _cluster_priors_grad(resid2, l2_masks, l2_pattern, d, qfull, g_lam, g_h, g_psi, g_resid2)
+    return value + term

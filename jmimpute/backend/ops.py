@@ -12,6 +12,7 @@ outputs, so one evaluation serves both the value and the gradient of the NUTS ta
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, cast
 
 import numpy as np
@@ -22,42 +23,47 @@ from pytensor.graph.op import Op
 from pytensor.tensor.variable import TensorVariable
 
 from jmimpute.backend.kernel import collapsed_value_and_grad
-from jmimpute.suffstats import PatternStats
+from jmimpute.suffstats import LatentRows, PatternStats
 
-_N_PARAMS = 3  # lsig, lpsi, beta
+# positions of the differentiable inputs, and the output holding each one's gradient
+DIFFERENTIABLE = {0: 1, 1: 2, 2: 3, 3: 4, 21: 5}  # lsig, beta, psi, resid2, zvals
+N_INPUTS = 22
+N_OUTPUTS = 6
 
 
 class CollapsedLoglik(Op):
-    """Collapsed log-likelihood and its gradient w.r.t. ``(L_Sigma, L_Psi, B)``.
+    """Collapsed log-likelihood and its gradient w.r.t. ``(L_Sigma, B, Psi, f, z)``.
 
-    Inputs: ``lsig (p, p)``, ``lpsi (d, d)``, ``beta (q, p)``, then the statistics
-    ``masks, n_k, syy, syx, sxx, zz_t, syz_t, sxz_t, n_obs`` (see :func:`stats_inputs`).
-    Outputs: the scalar log-likelihood and the three gradients.
+    Inputs (all float64), in the kernel's order: ``lsig, beta, psi, resid2, l2_masks,
+    l2_pattern, masks, n_k, syy0, syx0, sxx, zz_t, syz0_t, sxz_t, n_obs, lat_y0, lat_x,
+    lat_z, lat_j, pat_bounds, lat_pos, zvals``. Outputs: the scalar log-likelihood and the
+    gradients w.r.t. ``lsig``, ``beta``, ``psi``, ``resid2`` and ``zvals``.
     """
 
     __props__ = ()
 
     def make_node(self, *inputs: Any) -> Apply:
         """Build the node; all inputs are cast to float64."""
+        if len(inputs) != N_INPUTS:
+            raise TypeError(f"CollapsedLoglik takes {N_INPUTS} inputs, got {len(inputs)}")
         tensors = [pt.as_tensor_variable(x).astype("float64") for x in inputs]
-        outputs = [pt.dscalar(), tensors[0].type(), tensors[1].type(), tensors[2].type()]
-        return Apply(self, tensors, outputs)
+        grads = [tensors[i].type() for i in DIFFERENTIABLE]
+        return Apply(self, tensors, [pt.dscalar(), *grads])
 
     def perform(self, node: Apply, inputs: Sequence[Any], output_storage: list) -> None:
         """Evaluate with the compiled kernel."""
-        lsig, lpsi, beta = (np.ascontiguousarray(x) for x in inputs[:_N_PARAMS])
-        grads = [np.zeros_like(lsig), np.zeros_like(lpsi), np.zeros_like(beta)]
-        stats = [np.ascontiguousarray(x) for x in inputs[_N_PARAMS:-1]]
+        arrays = [np.ascontiguousarray(x, dtype="float64") for x in inputs]
+        grads = [np.zeros_like(arrays[i]) for i in DIFFERENTIABLE]
         kernel = cast(Any, collapsed_value_and_grad)  # a Numba dispatcher
-        value = kernel(lsig, lpsi, beta, *stats, float(inputs[-1]), *grads)
+        args = [*arrays[:14], float(np.asarray(inputs[14]).reshape(())), *arrays[15:]]
+        value = kernel(*args, *grads)
         output_storage[0][0] = np.asarray(value, dtype="float64")
         for i, g in enumerate(grads, start=1):
             output_storage[i][0] = g
 
     def connection_pattern(self, node: Apply) -> list[list[bool]]:
-        """Every output depends on the parameters; none on the (constant) statistics."""
-        n_in = len(node.inputs)
-        return [[i < _N_PARAMS] * 4 for i in range(n_in)]
+        """Every output depends on the parameters; none on the constant data."""
+        return [[i in DIFFERENTIABLE] * N_OUTPUTS for i in range(len(node.inputs))]
 
     def pullback(self, inputs: Sequence, outputs: Sequence, cotangents: Sequence) -> list:
         """Vector-Jacobian product from the gradient outputs; no second derivatives."""
@@ -65,80 +71,178 @@ class CollapsedLoglik(Op):
             if not isinstance(g.type, DisconnectedType):
                 raise NotImplementedError("CollapsedLoglik has no second derivatives")
         gz = cotangents[0]
-        grads = [gz * outputs[i] for i in range(1, 1 + _N_PARAMS)]
-        grads += [DisconnectedType()() for _ in inputs[_N_PARAMS:]]
-        return grads
+        return [
+            gz * outputs[DIFFERENTIABLE[i]] if i in DIFFERENTIABLE else DisconnectedType()()
+            for i in range(len(inputs))
+        ]
 
 
 collapsed_loglik_op = CollapsedLoglik()
 
 
-def stats_inputs(stats: PatternStats) -> list[np.ndarray]:
-    """Arrays the Op reads after the parameters, in order.
+@dataclass(frozen=True)
+class KernelData:
+    """The constant inputs of the Op, in the kernel's layout (clusters last)."""
 
-    Clusters without any observed target are dropped (their terms cancel exactly), and the
-    per-cluster arrays are transposed to put clusters last, as the kernel expects.
-    """
-    active = stats.n_jk.sum(axis=1) > 0
+    l2_masks: np.ndarray
+    l2_pattern: np.ndarray
+    masks: np.ndarray
+    n_k: np.ndarray
+    syy0: np.ndarray
+    syx0: np.ndarray
+    sxx: np.ndarray
+    zz_t: np.ndarray
+    syz0_t: np.ndarray
+    sxz_t: np.ndarray
+    n_obs: np.ndarray
+    lat_y0: np.ndarray
+    lat_x: np.ndarray
+    lat_z: np.ndarray
+    lat_j: np.ndarray
+    pat_bounds: np.ndarray
+    lat_pos: np.ndarray
 
-    def t(a: np.ndarray) -> np.ndarray:
-        return np.ascontiguousarray(a[active].transpose(1, 2, 3, 0))
+    @classmethod
+    def build(
+        cls,
+        stats: PatternStats,
+        latent: LatentRows,
+        lat_cells: tuple[np.ndarray, np.ndarray],
+        l2_masks: np.ndarray | None = None,
+        l2_pattern: np.ndarray | None = None,
+    ) -> KernelData:
+        """Arrange the statistics for the kernel.
 
-    return [
-        stats.masks.astype("float64"),
-        stats.n_k,
-        stats.syy,
-        stats.syx,
-        stats.sxx,
-        t(stats.zz),
-        t(stats.syz),
-        t(stats.sxz),
-        np.asarray(float(stats.n_obs)),
-    ]
+        Parameters
+        ----------
+        stats, latent
+            From :func:`jmimpute.suffstats.compute_stats`.
+        lat_cells : tuple of ndarray
+            ``(rows, columns)`` of the latent values, in the order of the ``zvals`` input.
+        l2_masks, l2_pattern : ndarray, optional
+            Level-2 observed patterns and each cluster's pattern (one empty pattern without
+            level-2 targets).
+        """
+        n_cl = stats.zz.shape[0]
+
+        def t(a: np.ndarray) -> np.ndarray:
+            return np.ascontiguousarray(a.transpose(1, 2, 3, 0))
+
+        # latent rows sorted by (pattern, cluster) and stored transposed (see the kernel)
+        order = np.lexsort((latent.cluster, latent.pattern))
+        n_rows = order.size
+        local = {int(row): i for i, row in enumerate(latent.rows[order])}
+        rows, cols = lat_cells
+        pos = np.array([int(c) * n_rows + local[int(r)] for r, c in zip(rows, cols, strict=True)])
+        n_pat = stats.masks.shape[0]
+        bounds = np.searchsorted(latent.pattern[order], np.arange(n_pat + 1), side="left")
+        f8 = np.float64
+        return cls(
+            l2_masks=(np.zeros((1, 0)) if l2_masks is None else l2_masks).astype(f8),
+            l2_pattern=(np.zeros(n_cl) if l2_pattern is None else l2_pattern).astype(f8),
+            masks=stats.masks.astype(f8),
+            n_k=stats.n_k,
+            syy0=stats.syy,
+            syx0=stats.syx,
+            sxx=stats.sxx,
+            zz_t=t(stats.zz),
+            syz0_t=t(stats.syz),
+            sxz_t=t(stats.sxz),
+            n_obs=np.asarray(float(stats.n_obs)),
+            lat_y0=np.ascontiguousarray(latent.y[order].T, dtype=f8),
+            lat_x=np.ascontiguousarray(latent.x[order].T, dtype=f8),
+            lat_z=np.ascontiguousarray(latent.z[order].T, dtype=f8),
+            lat_j=latent.cluster[order].astype(f8),
+            pat_bounds=bounds.astype(f8),
+            lat_pos=pos.astype(f8).reshape(-1),
+        )
 
 
 def collapsed_loglik_fast(
-    lsig: TensorVariable, lpsi: TensorVariable, beta: TensorVariable, stats: PatternStats
+    lsig: TensorVariable,
+    beta: TensorVariable,
+    psi: TensorVariable,
+    resid2: TensorVariable,
+    zvals: TensorVariable,
+    data: KernelData,
 ) -> TensorVariable:
-    """The collapsed log-likelihood as one Op node (see module docstring)."""
-    outputs = cast(
-        list[TensorVariable], collapsed_loglik_op(lsig, lpsi, beta, *stats_inputs(stats))
-    )
+    """The collapsed log-likelihood as one Op node (see the module docstring)."""
+    inputs = [
+        lsig,
+        beta,
+        psi,
+        resid2,
+        data.l2_masks,
+        data.l2_pattern,
+        data.masks,
+        data.n_k,
+        data.syy0,
+        data.syx0,
+        data.sxx,
+        data.zz_t,
+        data.syz0_t,
+        data.sxz_t,
+        data.n_obs,
+        data.lat_y0,
+        data.lat_x,
+        data.lat_z,
+        data.lat_j,
+        data.pat_bounds,
+        data.lat_pos,
+        zvals,
+    ]
+    outputs = cast(list[TensorVariable], collapsed_loglik_op(*inputs))
     return outputs[0]
+
+
+def _source_key() -> str:
+    """A cache key that changes with the kernel's source.
+
+    PyTensor caches compiled Numba functions on disk by a key per Op; the default key (the
+    Op's type and props) would survive a change of the kernel and reload stale machine
+    code for a changed signature.
+    """
+    import hashlib
+    from pathlib import Path
+
+    from jmimpute.backend import kernel
+
+    digest = hashlib.sha256()
+    for path in (Path(kernel.__file__), Path(__file__)):
+        digest.update(path.read_bytes())
+    return f"jmimpute-collapsed-{digest.hexdigest()}"
 
 
 def _register_numba() -> None:
     from pytensor.link.numba.dispatch import basic as numba_basic
 
-    @numba_basic.register_funcify_default_op_cache_key(CollapsedLoglik)
+    @numba_basic.register_funcify_and_cache_key(CollapsedLoglik)
     def _numba_funcify(op: CollapsedLoglik, node: Apply | None = None, **kwargs: Any) -> Any:
         kernel = collapsed_value_and_grad
 
         @numba_basic.numba_njit
-        def impl(lsig, lpsi, beta, masks, n_k, syy, syx, sxx, zz_t, syz_t, sxz_t, n_obs):
+        def impl(
+            lsig, beta, psi, resid2, l2_masks, l2_pattern, masks, n_k, syy0, syx0, sxx, zz_t,
+            syz0_t, sxz_t, n_obs, lat_y0, lat_x, lat_z, lat_j, pat_bounds, lat_pos, zvals,
+        ):  # fmt: skip
+            lsig = np.ascontiguousarray(lsig)
+            beta = np.ascontiguousarray(beta)
+            psi = np.ascontiguousarray(psi)
+            resid2 = np.ascontiguousarray(resid2)
+            zvals = np.ascontiguousarray(zvals)
             g1 = np.zeros_like(lsig)
-            g2 = np.zeros_like(lpsi)
-            g3 = np.zeros_like(beta)
+            g2 = np.zeros_like(beta)
+            g3 = np.zeros_like(psi)
+            g4 = np.zeros_like(resid2)
+            g5 = np.zeros_like(zvals)
             value = kernel(
-                np.ascontiguousarray(lsig),
-                np.ascontiguousarray(lpsi),
-                np.ascontiguousarray(beta),
-                masks,
-                n_k,
-                syy,
-                syx,
-                sxx,
-                zz_t,
-                syz_t,
-                sxz_t,
-                n_obs.item(),
-                g1,
-                g2,
-                g3,
-            )
-            return np.asarray(value), g1, g2, g3
+                lsig, beta, psi, resid2, l2_masks, l2_pattern, masks, n_k, syy0, syx0, sxx,
+                zz_t, syz0_t, sxz_t, n_obs.item(), lat_y0, lat_x, lat_z, lat_j, pat_bounds, lat_pos,
+                zvals, g1, g2, g3, g4, g5,
+            )  # fmt: skip
+            return np.asarray(value), g1, g2, g3, g4, g5
 
-        return impl
+        return impl, _source_key()
 
 
 def _register_jax() -> None:
@@ -154,15 +258,13 @@ def _register_jax() -> None:
         if not ffi_available():  # pragma: no cover - the model builder checks first
             raise RuntimeError("the XLA FFI target for the collapsed likelihood is unavailable")
 
-        def impl(lsig, lpsi, beta, *stats):
+        def impl(*args):
             out_types = (
                 jax.ShapeDtypeStruct((), jnp.float64),
-                jax.ShapeDtypeStruct(lsig.shape, jnp.float64),
-                jax.ShapeDtypeStruct(lpsi.shape, jnp.float64),
-                jax.ShapeDtypeStruct(beta.shape, jnp.float64),
+                *(jax.ShapeDtypeStruct(args[i].shape, jnp.float64) for i in DIFFERENTIABLE),
             )
             call = jax.ffi.ffi_call(TARGET_NAME, out_types, vmap_method="sequential")
-            return tuple(call(lsig, lpsi, beta, *stats))
+            return tuple(call(*args))
 
         return impl
 

@@ -46,8 +46,8 @@ _SUPPORTED_MAJOR = 0
 _API_MINOR = 5  # the minor version of the header this layout was written against
 _EXECUTE_STAGE = 3
 _METADATA_EXTENSION = 1
-_N_ARGS = 12
-_N_RETS = 4
+_N_ARGS = 22
+_N_RETS = 6
 
 
 @intrinsic
@@ -94,26 +94,42 @@ def _handler(frame_ptr):  # pragma: no cover - compiled
         return _as_voidptr(0)
     args = carray(_as_voidptr(frame[9]), (_N_ARGS,), np.int64)
     rets = carray(_as_voidptr(frame[14]), (_N_RETS,), np.int64)
-    q, p = _dim(args, 2, 0), _dim(args, 2, 1)
-    d = _dim(args, 1, 0)
-    n_pat, r, n_cl = _dim(args, 8, 0), _dim(args, 8, 1), _dim(args, 8, 3)
+    q, p = _dim(args, 1, 0), _dim(args, 1, 1)
+    n_dim = _dim(args, 2, 0)
+    n_cl, p2 = _dim(args, 3, 0), _dim(args, 3, 1)
+    n_pat2 = _dim(args, 4, 0)
+    n_pat, r = _dim(args, 11, 0), _dim(args, 11, 1)
+    n_rows = _dim(args, 15, 1)
+    n_lat = _dim(args, 21, 0)
     f8 = np.float64
     value = collapsed_value_and_grad(
         carray(_data(args, 0), (p, p), f8),
-        carray(_data(args, 1), (d, d), f8),
-        carray(_data(args, 2), (q, p), f8),
-        carray(_data(args, 3), (n_pat, p), f8),
-        carray(_data(args, 4), (n_pat,), f8),
-        carray(_data(args, 5), (n_pat, p, p), f8),
-        carray(_data(args, 6), (n_pat, p, q), f8),
-        carray(_data(args, 7), (n_pat, q, q), f8),
-        carray(_data(args, 8), (n_pat, r, r, n_cl), f8),
-        carray(_data(args, 9), (n_pat, p, r, n_cl), f8),
-        carray(_data(args, 10), (n_pat, q, r, n_cl), f8),
-        carray(_data(args, 11), (1,), f8)[0],
+        carray(_data(args, 1), (q, p), f8),
+        carray(_data(args, 2), (n_dim, n_dim), f8),
+        carray(_data(args, 3), (n_cl, p2), f8),
+        carray(_data(args, 4), (n_pat2, p2), f8),
+        carray(_data(args, 5), (n_cl,), f8),
+        carray(_data(args, 6), (n_pat, p), f8),
+        carray(_data(args, 7), (n_pat,), f8),
+        carray(_data(args, 8), (n_pat, p, p), f8),
+        carray(_data(args, 9), (n_pat, p, q), f8),
+        carray(_data(args, 10), (n_pat, q, q), f8),
+        carray(_data(args, 11), (n_pat, r, r, n_cl), f8),
+        carray(_data(args, 12), (n_pat, p, r, n_cl), f8),
+        carray(_data(args, 13), (n_pat, q, r, n_cl), f8),
+        carray(_data(args, 14), (1,), f8)[0],
+        carray(_data(args, 15), (p, n_rows), f8),
+        carray(_data(args, 16), (q, n_rows), f8),
+        carray(_data(args, 17), (r, n_rows), f8),
+        carray(_data(args, 18), (n_rows,), f8),
+        carray(_data(args, 19), (n_pat + 1,), f8),
+        carray(_data(args, 20), (n_lat,), f8),
+        carray(_data(args, 21), (n_lat,), f8),
         carray(_data(rets, 1), (p, p), f8),
-        carray(_data(rets, 2), (d, d), f8),
-        carray(_data(rets, 3), (q, p), f8),
+        carray(_data(rets, 2), (q, p), f8),
+        carray(_data(rets, 3), (n_dim, n_dim), f8),
+        carray(_data(rets, 4), (n_cl, p2), f8),
+        carray(_data(rets, 5), (n_lat,), f8),
     )
     carray(_data(rets, 0), (1,), f8)[0] = value
     return _as_voidptr(0)

@@ -3,14 +3,27 @@
 import numpy as np
 
 from jmimpute.backend.kernel import collapsed_value_and_grad
-from jmimpute.backend.ops import stats_inputs
+
+PARAMS = ("lsig", "beta", "lpsi", "resid2", "zvals")
 
 
-def kernel(prob, lsig=None, lpsi=None, beta=None):
-    lsig = prob.lsig if lsig is None else lsig
-    lpsi = prob.lpsi if lpsi is None else lpsi
-    beta = prob.beta if beta is None else beta
-    grads = [np.zeros_like(lsig), np.zeros_like(lpsi), np.zeros_like(beta)]
-    ins = stats_inputs(prob.stats)
-    value = collapsed_value_and_grad(lsig, lpsi, beta, *ins[:-1], float(ins[-1]), *grads)
-    return value, grads
+def kernel(prob, **override):
+    """Value and gradients (lsig, beta, lpsi, resid2, zvals) of the compiled kernel.
+
+    The kernel takes ``Psi`` and returns the gradient for its entries as free; this maps
+    it to the gradient w.r.t. the lower Cholesky factor, ``(G + G') L``.
+    """
+    v = {name: np.asarray(override.get(name, getattr(prob, name)), dtype=float) for name in PARAMS}
+    psi = v["lpsi"] @ v["lpsi"].T
+    g_lsig, g_beta = np.zeros_like(v["lsig"]), np.zeros_like(v["beta"])
+    g_psi, g_resid2 = np.zeros_like(psi), np.zeros_like(v["resid2"])
+    g_z = np.zeros_like(v["zvals"])
+    d = prob.data
+    value = collapsed_value_and_grad(
+        v["lsig"], v["beta"], psi, v["resid2"], d.l2_masks, d.l2_pattern, d.masks, d.n_k,
+        d.syy0, d.syx0, d.sxx, d.zz_t, d.syz0_t, d.sxz_t, float(d.n_obs), d.lat_y0, d.lat_x,
+        d.lat_z, d.lat_j, d.pat_bounds, d.lat_pos, v["zvals"], g_lsig, g_beta, g_psi, g_resid2, g_z,
+    )  # fmt: skip
+    g_lpsi = np.tril((g_psi + g_psi.T) @ v["lpsi"])
+    g_resid2 = np.where(prob.l2_observed, g_resid2, 0.0)
+    return value, [g_lsig, g_beta, g_lpsi, g_resid2, g_z]

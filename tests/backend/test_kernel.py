@@ -12,45 +12,57 @@ from scipy.stats import multivariate_normal
 
 from jmimpute.backend.collapsed import collapsed_loglik
 
-from .helpers import kernel
+from .helpers import PARAMS, kernel
 
 
 def brute_force_loglik(prob):
-    """Sum over clusters of the joint normal density of the observed cells."""
+    """Joint normal density, cluster by cluster, of the observed level-1 cells (latent
+    values included) and the observed level-2 residuals."""
     sigma = prob.lsig @ prob.lsig.T
     psi = prob.lpsi @ prob.lpsi.T
     p = sigma.shape[0]
+    d = prob.z.shape[1] * p
     total = 0.0
     for j in range(prob.n_clusters):
-        cells = [(i, v) for i in np.flatnonzero(prob.cluster == j) for v in range(p)]
-        cells = [(i, v) for i, v in cells if not np.isnan(prob.y[i, v])]
-        if not cells:
+        cells = [
+            (i, v)
+            for i in np.flatnonzero(prob.cluster == j)
+            for v in range(p)
+            if prob.observed[i, v]
+        ]
+        obs2 = np.flatnonzero(prob.l2_observed[j]) if prob.l2_observed.size else np.array([], int)
+        n1, n2 = len(cells), obs2.size
+        if n1 + n2 == 0:
             continue
-        mean = np.array([prob.x[i] @ prob.beta[:, v] for i, v in cells])
-        # y_iv = ... + sum_l z_il U[l, v]; vec_r(U) index l * p + v
-        design = np.zeros((len(cells), prob.lpsi.shape[0]))
+        # stacked loading of (y cells, f_o) on (u, f)
+        load = np.zeros((n1 + n2, psi.shape[0]))
         for a, (i, v) in enumerate(cells):
             for col in range(prob.z.shape[1]):
-                design[a, col * p + v] = prob.z[i, col]
-        cov = design @ psi @ design.T
+                load[a, col * p + v] = prob.z[i, col]
+        for b, o in enumerate(obs2):
+            load[n1 + b, d + o] = 1.0
+        cov = load @ psi @ load.T
         for a, (i, v) in enumerate(cells):
             for b, (i2, v2) in enumerate(cells):
                 if i == i2:
                     cov[a, b] += sigma[v, v2]
-        obs = np.array([prob.y[i, v] for i, v in cells])
-        total += multivariate_normal(mean, cov).logpdf(obs)
+        resid = [prob.y[i, v] - prob.x[i] @ prob.beta[:, v] for i, v in cells]
+        resid += list(prob.resid2[j, obs2])
+        total += multivariate_normal(np.zeros(n1 + n2), cov).logpdf(np.array(resid))
     return total
 
 
 def reference_graph(prob):
-    ls, lp, b = pt.dmatrix("ls"), pt.dmatrix("lp"), pt.dmatrix("b")
-    psi_inv = pt.linalg.matrix_inverse(lp @ lp.T)
-    logdet = 2.0 * pt.log(pt.diagonal(lp)).sum()
-    value = collapsed_loglik(b, ls @ ls.T, psi_inv, logdet, prob.stats)
-    fn = pytensor.function(
-        [ls, lp, b], [value, *pytensor.grad(value, [ls, lp, b])], mode="FAST_COMPILE"
-    )
-    return fn(prob.lsig, prob.lpsi, prob.beta)
+    ls, b, lp, f, zv = (pt.dmatrix("ls"), pt.dmatrix("b"), pt.dmatrix("lp"), pt.dmatrix("f"),
+                        pt.dvector("z"))  # fmt: skip
+    value = collapsed_loglik(
+        b, ls @ ls.T, lp @ lp.T, f, prob.l2_masks, prob.l2_pattern, prob.stats, prob.rows,
+        prob.lat_cells, zv,
+    )  # fmt: skip
+    wrt = [ls, b, lp, f, zv]
+    outputs = [value, *pytensor.grad(value, wrt, disconnected_inputs="ignore")]
+    fn = pytensor.function(wrt, outputs, mode="FAST_COMPILE")
+    return fn(prob.lsig, prob.beta, prob.lpsi, prob.resid2, prob.zvals)
 
 
 def test_value_matches_brute_force_density(problem):
@@ -59,27 +71,32 @@ def test_value_matches_brute_force_density(problem):
 
 
 def test_value_and_gradient_match_the_pytensor_graph(problem):
-    value, (g_sig, g_psi, g_beta) = kernel(problem)
-    ref_value, ref_sig, ref_psi, ref_beta = reference_graph(problem)
+    value, grads = kernel(problem)
+    ref_value, *ref = reference_graph(problem)
     assert value == pytest.approx(ref_value, rel=1e-9)
-    for got, ref in [(g_sig, np.tril(ref_sig)), (g_psi, np.tril(ref_psi)), (g_beta, ref_beta)]:
-        scale = max(1.0, np.abs(ref).max())
-        np.testing.assert_allclose(got, ref, atol=1e-7 * scale)
+    ref[0], ref[2] = np.tril(ref[0]), np.tril(ref[2])  # gradients w.r.t. factors
+    ref[3] = np.where(problem.l2_observed, ref[3], 0.0)
+    for name, got, want in zip(PARAMS, grads, ref, strict=True):
+        scale = max(1.0, np.abs(want).max()) if want.size else 1.0
+        np.testing.assert_allclose(got, want, atol=1e-7 * scale, err_msg=name)
 
 
 def test_gradient_matches_finite_differences(problem):
-    _, (g_sig, g_psi, g_beta) = kernel(problem)
+    _, grads = kernel(problem)
     eps = 1e-6
-    for name, grad in [("lsig", g_sig), ("lpsi", g_psi), ("beta", g_beta)]:
-        base = getattr(problem, name)
-        for idx in list(np.ndindex(base.shape))[:6]:
-            if name != "beta" and idx[1] > idx[0]:
+    for name, grad in zip(PARAMS, grads, strict=True):
+        base = np.asarray(getattr(problem, name), dtype=float)
+        for idx in list(np.ndindex(base.shape))[:8]:
+            if name in ("lsig", "lpsi") and idx[1] > idx[0]:
+                continue
+            if name == "resid2" and not problem.l2_observed[idx]:
                 continue
             step = np.zeros_like(base)
             step[idx] = eps
             up = kernel(problem, **{name: base + step})[0]
             down = kernel(problem, **{name: base - step})[0]
-            assert grad[idx] == pytest.approx((up - down) / (2 * eps), rel=1e-5, abs=1e-5)
+            numeric = (up - down) / (2 * eps)
+            assert grad[idx] == pytest.approx(numeric, rel=1e-5, abs=1e-5), (name, idx)
 
 
 def test_not_positive_definite_is_minus_infinity(problem):
@@ -87,5 +104,5 @@ def test_not_positive_definite_is_minus_infinity(problem):
     bad[0, 0] = 0.0
     assert kernel(problem, lsig=bad)[0] == -np.inf
     bad = problem.lpsi.copy()
-    bad[-1, -1] = -0.1
+    bad[0, 0] = 0.0
     assert kernel(problem, lpsi=bad)[0] == -np.inf

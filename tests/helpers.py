@@ -1,0 +1,14 @@
+"""Helpers shared across test modules."""
+
+from __future__ import annotations
+
+from jmimpute.design import Design, build_design
+from jmimpute.spec.model import build_spec
+from jmimpute.validate import validate
+
+
+def design_for(data, formula, **kwargs) -> Design:
+    """The standardised design jmimpute builds for ``formula`` on ``data``."""
+    spec = build_spec(formula, **kwargs)
+    frame, level1, level2 = validate(data, spec)
+    return build_design(frame, spec.level1, level1, spec.level2, level2)
