@@ -3,7 +3,9 @@
 Rank-normalised split R-hat, bulk ESS and tail ESS (the minimum over the 5% and 95%
 quantiles) follow Vehtari et al. (2021), computed by ArviZ (arviz-stats) on the
 posterior on the data's scale. Every unique element of ``B``, ``Sigma`` and ``Psi`` is a
-parameter (covariances as variances and covariances, as pan, jomo and Blimp report them).
+parameter (covariances as variances and covariances, as pan, jomo and Blimp report them);
+entries fixed by construction (the unit scales of latent dimensions, jomo's fixed
+correlations of a nominal target, the first threshold) are left out.
 """
 
 from __future__ import annotations
@@ -22,14 +24,17 @@ GROUPS = {
     "beta": "fixed effects",
     "sigma": "level-1 covariance",
     "psi": "cluster covariance",
+    "gamma": "level-2 fixed effects",
+    "thresholds": "thresholds",
 }
 
 
 def _flatten(posterior: xr.Dataset) -> dict[str, tuple[str, np.ndarray]]:
     """``{parameter name: (group, draws (chain, draw))}`` of the unique parameters."""
     out: dict[str, tuple[str, np.ndarray]] = {}
-    for var, group in GROUPS.items():
-        if var not in posterior:
+    for var in posterior.data_vars:
+        group = GROUPS.get(str(var).split("_")[0])
+        if group is None:
             continue
         da = posterior[var]
         dims = [d for d in da.dims if d not in ("chain", "draw")]
@@ -39,8 +44,11 @@ def _flatten(posterior: xr.Dataset) -> dict[str, tuple[str, np.ndarray]]:
         for idx in np.ndindex(*values.shape[2:]):
             if symmetric and idx[1] > idx[0]:
                 continue
+            draws = values[(slice(None), slice(None), *idx)]
+            if np.ptp(draws) == 0.0:  # fixed by construction (latent scales, thresholds)
+                continue
             name = f"{var}[{', '.join(str(labels[k][i]) for k, i in enumerate(idx))}]"
-            out[name] = (group, values[(slice(None), slice(None), *idx)])
+            out[name] = (group, draws)
     return out
 
 

@@ -4,28 +4,20 @@ from __future__ import annotations
 
 import logging
 import warnings
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import xarray as xr
 from tqdm.auto import tqdm
 
-from jmimpute import __version__
-from jmimpute.backend.conditional import draw_missing, draw_random_effects, missing_groups
-from jmimpute.backend.model import (
-    PARAMETERS,
-    build_collapsed_model,
-    build_latent_model,
-    missing_cells,
-)
-from jmimpute.backend.sampling import SamplerRun, run_sampler, unpack_cholesky
-from jmimpute.design import Design, build_design
+from jmimpute.backend.conditional import Draw, draw_imputation
+from jmimpute.backend.model import build_collapsed_model
+from jmimpute.backend.sampling import run_sampler
+from jmimpute.design import build_design
 from jmimpute.diagnostics import RHAT_MAX
+from jmimpute.posterior import ParameterDraws, result_tree, retained_draws
 from jmimpute.result import Imputation
 from jmimpute.spec.model import ImputationSpec, build_spec
 from jmimpute.spec.priors import Priors
-from jmimpute.suffstats import compute_stats
 from jmimpute.validate import validate
 
 _log = logging.getLogger("jmimpute")
@@ -35,19 +27,13 @@ class ConvergenceWarning(UserWarning):
     """The imputation model's chains have not converged or mix too slowly for ``m``."""
 
 
-@dataclass(frozen=True)
-class _Draws:
-    """Standardised parameter draws, shapes (chain, draw, ...)."""
-
-    beta: np.ndarray
-    sigma: np.ndarray
-    psi: np.ndarray
-
-
 def impute(
     data: pd.DataFrame,
-    formula: str,
+    formula: str | list[str],
     *,
+    categorical: list[str] | None = None,
+    ordinal: list[str] | None = None,
+    cluster_covariance: str = "common",
     m: int = 10,
     method: str = "collapsed",
     priors: Priors | None = None,
@@ -63,20 +49,30 @@ def impute(
 ) -> Imputation:
     """Multiply impute incomplete multilevel data with a Bayesian joint model.
 
-    The model (pan's): for the incomplete level-1 targets ``y`` of row ``i`` in cluster
-    ``j``, ``y_ij = B' x_ij + U_j' z_ij + e_ij`` with ``vec(U_j) ~ N(0, Psi)`` and
-    ``e_ij ~ N(0, Sigma)``; ``x`` and ``z`` are fully observed covariates. NUTS samples
-    the posterior; the m imputations are draws of the missing cells at retained draws
-    spaced evenly over all chains.
+    The model (pan's and jomo's): for the incomplete level-1 targets ``y`` of row ``i`` in
+    cluster ``j``, ``y_ij = B' x_ij + U_j' z_ij + e_ij`` with ``e_ij ~ N(0, Sigma)``;
+    level-2 targets ``w_j = G' v_j + f_j``; ``(vec(U_j), f_j) ~ N(0, Psi)``. ``x``, ``z``
+    and ``v`` are fully observed covariates. Categorical targets enter through latent
+    normals. NUTS samples the posterior; the m imputations are draws of the missing values
+    at retained draws spaced evenly over all chains.
 
     Parameters
     ----------
     data : pandas.DataFrame
         The incomplete data, one row per level-1 unit. Never modified.
-    formula : str
+    formula : str or list of str
         mitml-style formula: targets left of ``~``, fixed covariates and one random term
         ``(effects | cluster)`` on the right, e.g. ``"lpo + iqv ~ 1 + (1|sch)"`` or
-        ``"lpo + iqv ~ 1 + ses + (1 + ses|sch)"``.
+        ``"lpo + iqv ~ 1 + ses + (1 + ses|sch)"``; or a list of that and a level-2
+        formula, e.g. ``["lpo + iqv ~ 1 + (1|sch)", "den ~ 1"]``.
+    categorical, ordinal : list of str, optional
+        Targets to model as unordered categorical (binary or nominal, jomo's latent
+        normals) or ordinal (one latent normal with ordered thresholds). pandas
+        ``category`` and ``bool`` columns are categorical without declaration (ordered
+        categoricals are ordinal); imputed values are valid levels in the column's dtype.
+    cluster_covariance : {"common", "random"}, default "common"
+        ``"random"`` lets each cluster's level-1 covariance vary around a common one
+        (jomo's ``meth = "random"``).
     m : int, default 10
         Number of imputations.
     method : {"collapsed", "latent"}, default "collapsed"
@@ -116,6 +112,9 @@ def impute(
     """
     spec = build_spec(
         formula,
+        categorical=categorical,
+        ordinal=ordinal,
+        cluster_covariance=cluster_covariance,
         m=m,
         method=method,
         priors=priors,
@@ -129,55 +128,45 @@ def impute(
         progressbar=progressbar,
     )
     seed = _seed(random_seed)
-    frame = validate(data, spec)
-    design = build_design(frame, spec.level1)
+    frame, level1, level2 = validate(data, spec)
+    design = build_design(frame, spec.level1, level1, spec.level2, level2)
     _log.info(
-        "imputing %s in %d rows and %d clusters (%d missing cells)",
-        ", ".join(design.targets),
+        "imputing %s in %d rows and %d clusters",
+        ", ".join(v.name for v in (*level1, *level2)),
         design.n,
         design.n_clusters,
-        int(np.isnan(design.y).sum()),
     )
     sampler_seed, post_seed = np.random.SeedSequence(seed).spawn(2)
     run_seed = int(sampler_seed.generate_state(1, dtype=np.uint32)[0])
     rng = np.random.default_rng(post_seed)
 
     if spec.method == "collapsed":
-        stats = compute_stats(design.y, design.x, design.z, design.cluster, design.n_clusters)
-        model = build_collapsed_model(
-            design, stats, spec.priors, compiled_kernel=_kernel_usable(spec)
+        model, layout = build_collapsed_model(
+            design, spec.priors, compiled_kernel=_kernel_usable(spec)
         )
-        run = run_sampler(model, spec.sampler, run_seed, var_names=list(PARAMETERS))
     else:
-        model = build_latent_model(design, spec.priors)
-        run = run_sampler(model, spec.sampler, run_seed)
+        from jmimpute.backend.latent_model import build_latent_model
 
-    draws_s = _standardised_draws(run, design)
-    chain_idx, draw_idx = _retained(spec)
-    rows, cols = missing_cells(design)
-    if spec.method == "collapsed":
-        groups = missing_groups(design)
-        values = np.empty((spec.m, rows.size))
-        for i in tqdm(
-            range(spec.m), desc="imputations", disable=not spec.sampler.progressbar, leave=False
-        ):
-            c, t = chain_idx[i], draw_idx[i]
-            effects = draw_random_effects(
-                stats, draws_s.beta[c, t], draws_s.sigma[c, t], draws_s.psi[c, t], rng
+        model, layout = build_latent_model(design, spec.priors)
+    run = run_sampler(model, spec.sampler, run_seed, var_names=layout.keep)
+    draws_s = ParameterDraws.from_run(run, design)
+    chain_idx, draw_idx = retained_draws(spec)
+    imputations: list[Draw] = []
+    for i in tqdm(
+        range(spec.m), desc="imputations", disable=not spec.sampler.progressbar, leave=False
+    ):
+        c, t = chain_idx[i], draw_idx[i]
+        if spec.method == "collapsed":
+            imputations.append(
+                draw_imputation(design, draws_s.at(c, t), layout.l2_masks, layout.l2_pattern, rng)
             )
-            values[i] = draw_missing(
-                design, groups, draws_s.beta[c, t], draws_s.sigma[c, t], effects, rng, rows.size
-            )
-    else:
-        y_mis = run.trace["posterior"]["y_missing"].transpose("chain", "draw", ...).to_numpy()
-        values = y_mis[chain_idx, draw_idx] if rows.size else np.empty((spec.m, 0))
-    imputed = design.y_to_data(values, cols)
+        else:
+            from jmimpute.backend.latent_model import read_imputation
 
-    tree = _result_tree(
-        spec, design, run, draws_s, imputed, rows, cols, chain_idx, draw_idx, frame.index
-    )
+            imputations.append(read_imputation(design, run, draws_s.at(c, t), c, t))
+    tree = result_tree(spec, design, run, draws_s, imputations, chain_idx, draw_idx, frame.index)
     tree.attrs.update({"random_seed": seed})
-    result = Imputation(frame.copy(deep=True), spec, tree)
+    result = Imputation(frame.copy(deep=True), spec, tree, variables=(level1, level2))
     _check_mixing(result)
     return result
 
@@ -205,106 +194,6 @@ def _kernel_usable(spec: ImputationSpec) -> bool:
             )
             return False
     return True
-
-
-def _retained(spec: ImputationSpec) -> tuple[np.ndarray, np.ndarray]:
-    """Chain and draw of the m retained draws, spaced evenly over all chains."""
-    total = spec.sampler.retained
-    flat = np.floor((np.arange(spec.m) + 0.5) * total / spec.m).astype(np.int64)
-    return flat // spec.sampler.draws, flat % spec.sampler.draws
-
-
-def _standardised_draws(run: SamplerRun, design: Design) -> _Draws:
-    post = run.trace["posterior"]
-    beta = post["beta_s"].transpose("chain", "draw", ...).to_numpy()
-    lsig = unpack_cholesky(
-        post["chol_sigma_s"].transpose("chain", "draw", ...).to_numpy(), design.p
-    )
-    d = design.r * design.p
-    lpsi = unpack_cholesky(post["chol_psi_s"].transpose("chain", "draw", ...).to_numpy(), d)
-    return _Draws(
-        beta=beta,
-        sigma=lsig @ np.swapaxes(lsig, -1, -2),
-        psi=lpsi @ np.swapaxes(lpsi, -1, -2),
-    )
-
-
-def _result_tree(
-    spec: ImputationSpec,
-    design: Design,
-    run: SamplerRun,
-    draws_s: _Draws,
-    imputed: np.ndarray,
-    rows: np.ndarray,
-    cols: np.ndarray,
-    chain_idx: np.ndarray,
-    draw_idx: np.ndarray,
-    index: pd.Index,
-) -> xr.DataTree:
-    n_chain, n_draw = draws_s.beta.shape[:2]
-    sample = {"chain": np.arange(n_chain), "draw": np.arange(n_draw)}
-    coords = sample | {
-        "covariate": list(design.x_names),
-        "variable": list(design.targets),
-        "variable_2": list(design.targets),
-        "effect": list(design.effect_names),
-        "effect_2": list(design.effect_names),
-    }
-
-    def params(beta: np.ndarray, sigma: np.ndarray, psi: np.ndarray) -> xr.Dataset:
-        return xr.Dataset(
-            {
-                "beta": (("chain", "draw", "covariate", "variable"), beta),
-                "sigma": (("chain", "draw", "variable", "variable_2"), sigma),
-                "psi": (("chain", "draw", "effect", "effect_2"), psi),
-            },
-            coords=coords,
-        )
-
-    posterior = params(
-        design.beta_to_data(draws_s.beta),
-        design.sigma_to_data(draws_s.sigma),
-        design.psi_to_data(draws_s.psi),
-    )
-    standardised = params(draws_s.beta, draws_s.sigma, draws_s.psi)
-    standardised.attrs.update(
-        {
-            "y_center": design.y_center.tolist(),
-            "y_scale": design.y_scale.tolist(),
-        }
-    )
-    imputations = xr.Dataset(
-        {"imputed": (("imputation", "cell"), imputed)},
-        coords={
-            "imputation": np.arange(1, spec.m + 1),
-            "chain": ("imputation", chain_idx),
-            "draw": ("imputation", draw_idx),
-            "row": ("cell", rows),
-            "row_label": ("cell", np.asarray(index)[rows]),
-            "column": ("cell", np.asarray(design.targets, dtype=object)[cols].astype(str)),
-        },
-    )
-    stats = run.trace["sample_stats"].dataset if "sample_stats" in run.trace else xr.Dataset()
-    tree = xr.DataTree.from_dict(
-        {
-            "posterior": posterior,
-            "standardised_posterior": standardised,
-            "sample_stats": stats,
-            "imputations": imputations,
-        }
-    )
-    tree.attrs.update(
-        {
-            "jmimpute_version": __version__,
-            "formula": spec.level1.text,
-            "method": spec.method,
-            "sampler": spec.sampler.sampler,
-            "backend": spec.sampler.backend,
-            "compile_seconds": run.compile_seconds,
-            "sampling_seconds": run.sampling_seconds,
-        }
-    )
-    return tree
 
 
 def _check_mixing(result: Imputation) -> None:

@@ -24,6 +24,7 @@ from jmimpute.analysis.derive import (
 from jmimpute.diagnostics import ESS_MIN, RHAT_MAX, group_table, parameter_table
 from jmimpute.missingness import missing_table
 from jmimpute.spec.model import ImputationSpec
+from jmimpute.variables import Variable
 
 
 @dataclass(frozen=True)
@@ -107,12 +108,35 @@ class Imputation:
         spec: ImputationSpec,
         posterior: xr.DataTree,
         derived: dict[str, ClusterStatistic | DeriveFunction] | None = None,
+        *,
+        variables: tuple[tuple[Variable, ...], tuple[Variable, ...]] = ((), ()),
     ) -> None:
         self._data = data
         self.spec = spec
         self.posterior = posterior
         self._derived = dict(derived or {})
+        self._variables = variables
         self._params: pd.DataFrame | None = None
+
+    def _copy(
+        self,
+        posterior: xr.DataTree | None = None,
+        derived: dict[str, ClusterStatistic | DeriveFunction] | None = None,
+    ) -> Imputation:
+        out = Imputation(
+            self._data,
+            self.spec,
+            self.posterior if posterior is None else posterior,
+            self._derived if derived is None else derived,
+            variables=self._variables,
+        )
+        out._params = self._params
+        return out
+
+    @property
+    def variables(self) -> tuple[Variable, ...]:
+        """The targets (level 1, then level 2), with their kinds and categories."""
+        return self._variables[0] + self._variables[1]
 
     def with_columns(self, **derived: ClusterStatistic | DeriveFunction) -> Imputation:
         """Attach variables derived from the imputed values to every completed data set.
@@ -140,10 +164,7 @@ class Imputation:
                 f"derived variable names {clash} are already columns of the data; choose "
                 "other names"
             )
-        merged = self._derived | check_derived(derived)
-        out = Imputation(self._data, self.spec, self.posterior, merged)
-        out._params = self._params
-        return out
+        return self._copy(derived=self._derived | check_derived(derived))
 
     def subset(self, imputations: list[int] | range) -> Imputation:
         """A result holding only the given imputations (numbered from 1), renumbered 1..k.
@@ -160,9 +181,7 @@ class Imputation:
         cells = cells.assign_coords(imputation=np.arange(1, len(chosen) + 1))
         tree = self.posterior.copy()
         tree["imputations"] = xr.DataTree(cells)
-        out = Imputation(self._data, self.spec, tree, self._derived)
-        out._params = self._params
-        return out
+        return self._copy(posterior=tree)
 
     @property
     def derived(self) -> tuple[str, ...]:
@@ -177,8 +196,21 @@ class Imputation:
 
     @property
     def imputed(self) -> xr.DataArray:
-        """The imputed cells, dims ``(imputation, cell)``, coords ``row`` and ``column``."""
+        """The imputed level-1 cells, dims ``(imputation, cell)``, coords ``row`` and ``column``.
+
+        Continuous values on the data's scale; categorical targets as category codes
+        (positions in the variable's categories; :meth:`complete` returns the levels).
+        """
         return self.posterior["imputations"].dataset["imputed"]
+
+    @property
+    def imputed_level2(self) -> xr.DataArray | None:
+        """The imputed level-2 values, or None without level-2 targets.
+
+        Dims ``(imputation, cell2)``, coords ``cluster`` and ``column2``.
+        """
+        ds = self.posterior["imputations"].dataset
+        return ds["imputed_level2"] if "imputed_level2" in ds else None
 
     @property
     def data(self) -> pd.DataFrame:
@@ -252,11 +284,31 @@ class Imputation:
         rows = cells["row"].to_numpy()
         columns = cells["column"].to_numpy()
         values = cells.to_numpy()
-        for name in self.spec.targets:
-            sel = columns == name
-            col = out[name].to_numpy(dtype="float64", na_value=np.nan, copy=True)
-            col[rows[sel]] = values[sel]
-            out[name] = col
+        level1, level2 = self._variables
+        for var in level1:
+            sel = columns == var.name
+            out[var.name] = _filled(out[var.name], var, rows[sel], values[sel])
+        if level2:
+            cl = self.imputed_level2
+            assert cl is not None
+            cl = cl.sel(imputation=k)
+            codes, labels = pd.factorize(out[self.spec.cluster], sort=True)
+            position = {label: i for i, label in enumerate(labels)}
+            for var in level2:
+                sel = cl["column2"].to_numpy() == var.name
+                clusters = [position[c] for c in cl["cluster"].to_numpy()[sel]]
+                by_cluster = np.full(len(labels), np.nan)
+                by_cluster[clusters] = cl.to_numpy()[sel]
+                missing = out[var.name].isna().to_numpy()
+                # observed level-2 values fill their cluster's other rows; imputed ones all
+                known = out[var.name].groupby(codes).transform("first")
+                fill_rows = np.flatnonzero(missing & known.isna().to_numpy())
+                col = _filled(out[var.name], var, fill_rows, by_cluster[codes[fill_rows]])
+                rest = np.flatnonzero(missing & known.notna().to_numpy())
+                if rest.size:
+                    col = col.copy()
+                    col.iloc[rest] = known.iloc[rest].to_numpy()
+                out[var.name] = col
         return apply_derived(out, self._derived, self.spec.cluster)
 
     # -- diagnostics -----------------------------------------------------------------
@@ -274,13 +326,16 @@ class Imputation:
         return group_table(self.convergence())
 
     def missingness(self) -> pd.DataFrame:
-        """Missing values per target."""
-        return missing_table(self._data, self.spec.targets)
+        """Missing values per target (rows; level-2 targets also count clusters)."""
+        return missing_table(
+            self._data, [*self.spec.targets, *self.spec.level2_targets],
+            cluster=self.spec.cluster, level2=self.spec.level2_targets,
+        )  # fmt: skip
 
     def summary(self) -> ImputationSummary:
         """Missingness per variable and the convergence table."""
         return ImputationSummary(
-            formula=self.spec.level1.text,
+            formula=self.spec.formula_text,
             m=self.m,
             method=self.spec.method,
             sampler=f"{self.spec.sampler.sampler}"
@@ -291,10 +346,28 @@ class Imputation:
 
     def __repr__(self) -> str:
         n_cells = int(self.imputed.sizes["cell"])
+        l2 = self.imputed_level2
+        extra = f" and {int(l2.sizes['cell2'])} cluster values" if l2 is not None else ""
         return (
-            f"<Imputation: {self.spec.level1.text!r}, m={self.m}, {n_cells} imputed cells "
-            f"in {len(self.spec.targets)} variables, method={self.spec.method}>"
+            f"<Imputation: {self.spec.formula_text}, m={self.m}, {n_cells} imputed cells"
+            f"{extra} in {len(self.variables)} variables, method={self.spec.method}>"
         )
 
     def _repr_html_(self) -> str:
         return self.summary()._repr_html_()
+
+
+def _filled(column: pd.Series, var: Variable, rows: np.ndarray, values: np.ndarray) -> pd.Series:
+    """The column with ``values`` (data-scale numbers, or category codes) at ``rows``."""
+    if not var.latent:
+        col = column.to_numpy(dtype="float64", na_value=np.nan, copy=True)
+        col[rows] = values
+        return pd.Series(col, index=column.index, name=column.name)
+    codes = var.codes(column)
+    codes[rows] = values.astype(np.int64)
+    if (codes < 0).any():
+        raise RuntimeError(f"internal error: {var.name!r} still has missing values after filling")
+    restored = var.restore(codes)
+    restored.index = column.index
+    restored.name = column.name
+    return restored

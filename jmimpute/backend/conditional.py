@@ -1,14 +1,16 @@
-"""Exact draws of the random effects and the missing cells given the model parameters.
+"""Exact draws of the random effects, level-2 residuals and missing cells given a posterior draw.
 
-For each retained draw of ``(B, Sigma, Psi)`` from the collapsed sampler (standardised
-scale), this module draws from the full conditionals (shared/design, "Exact draws"):
+For each retained draw of the parameters (and of the latent values of observed
+categories), this module draws from the full conditionals (shared/design, "Exact draws"):
 
-1. ``u_j | y_obs ~ N(M_j^{-1} b_j, M_j^{-1})``;
-2. ``y_mis,i | y_obs,i, u_j ~ N(mu_m + S_mo S_oo^{-1} (y_o - mu_o), S_mm - S_mo S_oo^{-1} S_om)``
-   with ``mu = B' x_i + U_j' z_i``.
+1. ``u_j | y_obs, w_obs ~ N(M_j^{-1} b_j, M_j^{-1})`` with
+   ``M_j = Lambda_g(j) + sum_k zz_jk kron P_k`` and ``b_j = h_j + sum_k P_k R_jk``;
+2. the missing level-2 residuals ``f_m | u_j, f_o`` from the joint normal ``Psi``;
+3. each row's missing cells ``| y_obs, u_j`` from ``Sigma``;
+4. categorical targets from their drawn latent values.
 
-Together with the NUTS chain over the parameters this samples the joint posterior of
-parameters, random effects and missing cells.
+Together with the NUTS chain this samples the joint posterior of parameters, random
+effects and missing values. Everything works on the standardised scale.
 """
 
 from __future__ import annotations
@@ -17,38 +19,45 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from jmimpute.design import Design
-from jmimpute.suffstats import PatternStats
+from jmimpute.backend.latents import decode
+from jmimpute.design import Design, Targets
+from jmimpute.suffstats import PatternStats, compute_stats
+
+
+@dataclass(frozen=True)
+class DrawParams:
+    """One posterior draw on the standardised scale."""
+
+    beta: np.ndarray  # (q, p)
+    sigma: np.ndarray  # (p, p)
+    psi: np.ndarray  # (d + p2, d + p2)
+    gamma: np.ndarray | None  # (q2, p2)
+    thresholds: dict[str, np.ndarray]
+    latent: np.ndarray  # level-1 latent values, np.nonzero order of the latent mask
+    latent2: np.ndarray  # level-2 latent values
 
 
 @dataclass(frozen=True)
 class MissingGroup:
-    """Rows sharing one missingness pattern with at least one missing target."""
+    """Rows sharing one pattern of observed dimensions, with at least one unobserved."""
 
-    rows: np.ndarray  # (n_g,)
-    observed: np.ndarray  # (n_o,) column indices
-    missing: np.ndarray  # (n_m,) column indices
-    cells: np.ndarray  # (n_g, n_m) positions in the cell vector
+    rows: np.ndarray
+    observed: np.ndarray
+    missing: np.ndarray
 
 
-def missing_groups(design: Design) -> list[MissingGroup]:
-    """Group the rows with missing targets by pattern; cells in ``np.nonzero`` order."""
-    miss = np.isnan(design.y)
-    cell_index = np.full(miss.shape, -1, dtype=np.int64)
-    cell_index[miss] = np.arange(int(miss.sum()))
-    keys, inverse = np.unique(miss, axis=0, return_inverse=True)
+def missing_groups(observed: np.ndarray) -> list[MissingGroup]:
+    """Group the units with unobserved dimensions by their observed pattern."""
+    keys, inverse = np.unique(observed, axis=0, return_inverse=True)
     groups = []
     for g, key in enumerate(keys):
-        if not key.any():
+        if key.all():
             continue
-        rows = np.flatnonzero(inverse.ravel() == g)
-        missing = np.flatnonzero(key)
         groups.append(
             MissingGroup(
-                rows=rows,
-                observed=np.flatnonzero(~key),
-                missing=missing,
-                cells=cell_index[np.ix_(rows, missing)],
+                rows=np.flatnonzero(inverse.ravel() == g),
+                observed=np.flatnonzero(key),
+                missing=np.flatnonzero(~key),
             )
         )
     return groups
@@ -63,18 +72,53 @@ def _pattern_precisions(sigma: np.ndarray, masks: np.ndarray) -> np.ndarray:
     return prec
 
 
+def cluster_priors(
+    design: Design,
+    psi: np.ndarray,
+    resid2: np.ndarray | None,
+    l2_masks: np.ndarray,
+    l2_pattern: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """NumPy twin of :func:`jmimpute.backend.model.cluster_priors`: ``Lambda_j`` and ``h_j``.
+
+    Returns
+    -------
+    lam : ndarray, shape (J, d, d)
+    h : ndarray, shape (J, d)
+    """
+    d, n_cl = design.d, design.n_clusters
+    lam = np.zeros((n_cl, d, d))
+    h = np.zeros((n_cl, d))
+    for g, mask in enumerate(l2_masks):
+        obs = np.flatnonzero(mask)
+        idx = np.concatenate([np.arange(d), d + obs])
+        members = np.flatnonzero(l2_pattern == g)
+        q = np.linalg.inv(psi[np.ix_(idx, idx)])
+        lam[members] = q[:d, :d]
+        if obs.size and members.size and resid2 is not None:
+            h[members] = -(resid2[np.ix_(members, obs)] @ q[:d, d:].T)
+    return lam, h
+
+
 def random_effect_conditional(
-    stats: PatternStats, beta: np.ndarray, sigma: np.ndarray, psi: np.ndarray
+    stats: PatternStats,
+    beta: np.ndarray,
+    sigma: np.ndarray,
+    lam: np.ndarray,
+    h: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Mean and precision factor of every cluster's random effects given the observed data.
 
     Parameters
     ----------
     stats : PatternStats
+        Statistics of all observed cells (latent values included as data).
     beta : ndarray, shape (q, p)
     sigma : ndarray, shape (p, p)
-    psi : ndarray, shape (d, d)
-        Random-effect covariance, effect-major order.
+    lam : ndarray, shape (J, d, d)
+        Prior precision of each cluster's random effects.
+    h : ndarray, shape (J, d)
+        Prior information shift of each cluster.
 
     Returns
     -------
@@ -86,76 +130,109 @@ def random_effect_conditional(
     n_cl, _, p, r = stats.syz.shape
     d = r * p
     prec = _pattern_precisions(sigma, stats.masks)
-    m_mat = np.linalg.inv(psi)[None] + np.einsum("jklm,kab->jlamb", stats.zz, prec).reshape(
-        n_cl, d, d
-    )
+    m_mat = lam + np.einsum("jklm,kab->jlamb", stats.zz, prec).reshape(n_cl, d, d)
     resid = stats.syz - np.einsum("qa,jkql->jkal", beta, stats.sxz)
-    b_vec = np.einsum("kab,jkbl->jla", prec, resid).reshape(n_cl, d)
+    b_vec = h + np.einsum("kab,jkbl->jla", prec, resid).reshape(n_cl, d)
     chol = np.linalg.cholesky(m_mat)
     mean = np.linalg.solve(m_mat, b_vec[..., None])[..., 0]
     return mean, chol
 
 
-def draw_random_effects(
-    stats: PatternStats,
-    beta: np.ndarray,
-    sigma: np.ndarray,
-    psi: np.ndarray,
-    rng: np.random.Generator,
+def _draw_normal_precision(
+    mean: np.ndarray, chol: np.ndarray, rng: np.random.Generator
 ) -> np.ndarray:
-    """Draw every cluster's random effects from their conditional given the observed data.
-
-    Returns
-    -------
-    ndarray, shape (J, r, p)
-        ``U_j``; row ``l`` holds the effects of random-design column ``l``.
-    """
-    n_cl, _, p, r = stats.syz.shape
-    mean, chol = random_effect_conditional(stats, beta, sigma, psi)
-    # L^{-T} e has covariance (L L')^{-1} = M^{-1}
-    noise = np.linalg.solve(np.swapaxes(chol, -1, -2), rng.standard_normal((n_cl, r * p, 1)))
-    return (mean + noise[..., 0]).reshape(n_cl, r, p)
+    """Draws from ``N(mean, (L L')^{-1})``, batched: ``L^{-T} e`` has that covariance."""
+    noise = np.linalg.solve(np.swapaxes(chol, -1, -2), rng.standard_normal((*mean.shape, 1)))
+    return mean + noise[..., 0]
 
 
-def missing_conditional(
-    design: Design, group: MissingGroup, beta: np.ndarray, sigma: np.ndarray, effects: np.ndarray
+def conditional_normal(
+    values: np.ndarray,
+    mu: np.ndarray,
+    cov: np.ndarray,
+    group: MissingGroup,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Mean ``(n_g, n_m)`` and covariance factor ``(n_m, n_m)`` of a group's missing cells."""
-    rows = group.rows
-    mu = design.x[rows] @ beta + np.einsum(
-        "nl,nlp->np", design.z[rows], effects[design.cluster[rows]]
-    )
-    s_mm = sigma[np.ix_(group.missing, group.missing)]
-    mean = mu[:, group.missing]
-    if group.observed.size:
-        s_oo = sigma[np.ix_(group.observed, group.observed)]
-        s_mo = sigma[np.ix_(group.missing, group.observed)]
+    """Mean ``(n_g, n_m)`` and covariance factor of a group's unobserved dimensions."""
+    rows, obs, mis = group.rows, group.observed, group.missing
+    s_mm = cov[np.ix_(mis, mis)]
+    mean = mu[np.ix_(rows, mis)]
+    if obs.size:
+        s_oo = cov[np.ix_(obs, obs)]
+        s_mo = cov[np.ix_(mis, obs)]
         coef = np.linalg.solve(s_oo, s_mo.T).T  # S_mo S_oo^{-1}
-        resid = design.y[np.ix_(rows, group.observed)] - mu[:, group.observed]
-        mean = mean + resid @ coef.T
+        mean = mean + (values[np.ix_(rows, obs)] - mu[np.ix_(rows, obs)]) @ coef.T
         s_mm = s_mm - coef @ s_mo.T
     return mean, np.linalg.cholesky(s_mm)
 
 
-def draw_missing(
-    design: Design,
-    groups: list[MissingGroup],
-    beta: np.ndarray,
-    sigma: np.ndarray,
-    effects: np.ndarray,
-    rng: np.random.Generator,
-    n_cells: int,
-) -> np.ndarray:
-    """Draw every missing cell from its conditional given the row's observed cells.
+def _fill(targets: Targets, latent_values: np.ndarray) -> np.ndarray:
+    """Observed values with the latent values in place (NaN where unobserved)."""
+    values = np.where(targets.observed & ~targets.latent, targets.values, np.nan)
+    values[targets.latent_cells] = latent_values
+    return values
 
-    Returns
-    -------
-    ndarray, shape (n_cells,)
-        Standardised values in cell order.
-    """
-    out = np.empty(n_cells)
-    for g in groups:
-        mean, chol = missing_conditional(design, g, beta, sigma, effects)
-        draws = mean + rng.standard_normal(mean.shape) @ chol.T
-        out[g.cells.ravel()] = draws.ravel()
+
+def _decode_targets(
+    targets: Targets, values: np.ndarray, thresholds: dict[str, np.ndarray]
+) -> np.ndarray:
+    """Per-unit, per-variable value: continuous standardised values, category codes."""
+    out = np.empty((values.shape[0], len(targets.variables)))
+    for i, var in enumerate(targets.variables):
+        cols = targets.columns(var.name)
+        if var.latent:
+            out[:, i] = decode(var, values[:, cols], thresholds.get(var.name))
+        else:
+            out[:, i] = values[:, cols[0]]
     return out
+
+
+@dataclass(frozen=True)
+class Draw:
+    """One imputation: completed values per unit and variable (standardised, or codes)."""
+
+    level1: np.ndarray  # (n, n_vars1)
+    level2: np.ndarray | None  # (J, n_vars2)
+    effects: np.ndarray  # (J, r, p)
+
+
+def draw_imputation(
+    design: Design,
+    params: DrawParams,
+    l2_masks: np.ndarray,
+    l2_pattern: np.ndarray,
+    rng: np.random.Generator,
+) -> Draw:
+    """Draw random effects, level-2 residuals and missing values for one posterior draw."""
+    l1, l2 = design.level1, design.level2
+    y = _fill(l1, params.latent)
+    stats, _ = compute_stats(y, design.x, design.z, design.cluster, design.n_clusters)
+
+    resid2 = w = None
+    if l2 is not None:
+        assert params.gamma is not None
+        w = _fill(l2.targets, params.latent2)
+        resid2 = np.nan_to_num(w) - l2.v @ params.gamma
+    lam, h = cluster_priors(design, params.psi, resid2, l2_masks, l2_pattern)
+    mean, chol = random_effect_conditional(stats, params.beta, params.sigma, lam, h)
+    u = _draw_normal_precision(mean, chol, rng)
+    effects = u.reshape(design.n_clusters, design.r, design.p)
+
+    level2 = None
+    if l2 is not None:
+        assert w is not None and resid2 is not None and params.gamma is not None
+        d = design.d
+        joint = np.column_stack([u, resid2])  # (J, d + p2); unobserved residuals unused
+        observed = np.column_stack([np.ones((design.n_clusters, d), bool), l2.targets.observed])
+        for group in missing_groups(observed):
+            m_, c_ = conditional_normal(joint, np.zeros_like(joint), params.psi, group)
+            draws = m_ + rng.standard_normal(m_.shape) @ c_.T
+            joint[np.ix_(group.rows, group.missing)] = draws
+        w_full = l2.v @ params.gamma + joint[:, d:]
+        w = np.where(l2.targets.observed, w, w_full)
+        level2 = _decode_targets(l2.targets, w, params.thresholds)
+
+    mu = design.x @ params.beta + np.einsum("nl,nlp->np", design.z, effects[design.cluster])
+    for group in missing_groups(l1.observed):
+        m_, c_ = conditional_normal(y, mu, params.sigma, group)
+        y[np.ix_(group.rows, group.missing)] = m_ + rng.standard_normal(m_.shape) @ c_.T
+    return Draw(level1=_decode_targets(l1, y, params.thresholds), level2=level2, effects=effects)

@@ -1,18 +1,24 @@
-"""Turn a specification and its standardised design into a PyMC model.
+"""Turn a standardised design into a PyMC model of the joint posterior.
 
 Two models of the same joint posterior:
 
-* :func:`build_collapsed_model` -- the NUTS target holds only ``B``, ``Sigma`` and
-  ``Psi``; random effects and missing cells are integrated out and drawn afterwards
-  (:mod:`jmimpute.backend.conditional`).
-* :func:`build_latent_model` -- the reference: NUTS samples the random effects
-  (non-centred) and every missing cell explicitly.
+* :func:`build_collapsed_model` -- the NUTS target holds the model parameters and the
+  latent values of observed categories; the random effects, level-2 residuals and every
+  missing cell are integrated out and drawn afterwards (:mod:`.conditional`).
+* :func:`build_latent_model` (in :mod:`.latent_model`) -- the reference: NUTS samples the
+  random effects and the missing cells too.
 
-Variable names in both (standardised scale): ``beta_s`` (covariate, variable),
-``chol_sigma_s`` and ``chol_psi_s`` (packed lower Cholesky factors).
+Shared variable names (standardised scale): ``beta_s`` (covariate, dim), ``gamma_s``
+(level-2 covariate, level-2 dim), and the deterministics ``chol_sigma_s`` and
+``chol_psi_s`` (lower Cholesky factors of ``Sigma`` and of the joint covariance ``Psi``
+of the random effects and level-2 residuals), ``thresholds_<name>`` for ordinal targets,
+``latent_values`` and ``latent2_values`` (the latent values at the observed categorical
+cells, level 1 and level 2, in ``np.nonzero`` order of the ``latent`` masks).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import pymc as pm
@@ -20,52 +26,214 @@ import pytensor.tensor as pt
 from pytensor.tensor.variable import TensorVariable
 
 from jmimpute.backend.collapsed import collapsed_loglik
-from jmimpute.backend.ops import collapsed_loglik_fast
-from jmimpute.design import Design
+from jmimpute.backend.latents import latent_values, thresholds_from
+from jmimpute.backend.ops import KernelData, collapsed_loglik_fast
+from jmimpute.design import Design, Targets
 from jmimpute.spec.priors import Priors
-from jmimpute.suffstats import PatternStats
-
-PARAMETERS = ("beta_s", "chol_sigma_s", "chol_psi_s")
+from jmimpute.suffstats import LatentRows, PatternStats, compute_stats, pattern_index
 
 
-def _chol_factor(name: str, n: int, eta: float, sd: float) -> TensorVariable:
-    """Lower Cholesky factor of a covariance with LKJ(eta) correlations, HalfNormal(sd) scales.
+@dataclass(frozen=True)
+class Layout:
+    """What the sampler output needs to be turned into imputations.
 
-    PyMC's LKJCholeskyCov needs ``n >= 2``; a 1x1 covariance is just a scale.
+    Attributes
+    ----------
+    stats, latent_rows
+        Level-1 statistics (see :func:`jmimpute.suffstats.compute_stats`).
+    lat_cells : tuple of ndarray
+        ``(rows, dims)`` of the level-1 latent values.
+    lat2_cells : tuple of ndarray
+        ``(clusters, dims)`` of the level-2 latent values.
+    l2_masks : ndarray of bool, shape (G, p2)
+        Level-2 observed patterns.
+    l2_pattern : ndarray of int, shape (J,)
+        Level-2 pattern of each cluster.
+    keep : list of str
+        Variables to store in the trace.
     """
-    if n == 1:
-        scale = pm.HalfNormal(name, sigma=sd, shape=(1,))
-        return scale.reshape((1, 1))
-    packed = pm.LKJCholeskyCov(
-        name, n=n, eta=eta, sd_dist=pm.HalfNormal.dist(sigma=sd, shape=n), compute_corr=False
-    )
-    return pm.math.expand_packed_triangular(n, packed, lower=True)
+
+    stats: PatternStats
+    latent_rows: LatentRows
+    lat_cells: tuple[np.ndarray, np.ndarray]
+    lat2_cells: tuple[np.ndarray, np.ndarray]
+    l2_masks: np.ndarray
+    l2_pattern: np.ndarray
+    keep: list[str]
 
 
 def _coords(design: Design) -> dict[str, list[str]]:
-    return {"covariate": list(design.x_names), "variable": list(design.targets)}
+    coords = {
+        "covariate": list(design.x_names),
+        "dim": list(design.targets),
+        "dim_": list(design.targets),
+        "effect": list(design.effect_names),
+        "effect_": list(design.effect_names),
+    }
+    if design.level2 is not None:
+        coords |= {
+            "covariate2": list(design.level2.v_names),
+            "dim2": list(design.level2.targets.dims),
+        }
+    return coords
 
 
-def _parameters(
-    design: Design, priors: Priors
-) -> tuple[TensorVariable, TensorVariable, TensorVariable]:
-    beta = pm.Normal("beta_s", mu=0.0, sigma=priors.beta_sd, dims=("covariate", "variable"))
-    lsig = _chol_factor("chol_sigma_s", design.p, priors.sigma_eta, priors.sigma_sd)
-    d = design.r * design.p
-    lpsi = _chol_factor("chol_psi_s", d, priors.psi_eta, priors.psi_sd)
-    return beta, lsig, lpsi
+def corr_cholesky(name: str, n: int, eta: float, zero_block: int = 0) -> TensorVariable:
+    """Lower Cholesky factor of an LKJ(eta) correlation matrix, built from partial correlations.
+
+    The canonical partial correlations ``c_ij = tanh(a_ij)`` (of dims i and j given dims
+    ``0 .. j-1``) fill the factor row by row, ``L_ij = c_ij prod_{k<j} sqrt(1 - c_ik^2)``;
+    under LKJ(eta) they are independent with density proportional to
+    ``(1 - c^2)^(eta - 1 + (n - 2 - j) / 2)`` (Lewandowski, Kurowicka and Joe 2009).
+    The partial correlations among the first ``zero_block`` dims are fixed at 0, so that
+    block of the correlation matrix is the identity (the LKJ prior conditional on it).
+    Built from elementwise operations only: PyTensor's batched linear algebra takes
+    minutes to compile with Numba.
+    """
+    rows, cols = np.tril_indices(n, -1)
+    free = ~((rows < zero_block) & (cols < zero_block))
+    rows, cols = rows[free], cols[free]
+    if rows.size == 0:
+        return pt.eye(n)
+    raw = pm.Flat(f"{name}_cpc", shape=(rows.size,))
+    cpc = pt.tanh(raw)
+    beta_shape = eta + (n - 2 - cols) / 2.0
+    # log(1 - tanh(a)^2) = 2 (log 2 - |a| - log1p(exp(-2|a|))), the tanh Jacobian included
+    log_one_minus = 2.0 * (np.log(2.0) - pt.abs(raw) - pt.log1p(pt.exp(-2.0 * pt.abs(raw))))
+    pm.Potential(f"{name}_lkj", (beta_shape * log_one_minus).sum())
+    c = pt.set_subtensor(pt.zeros((n, n))[rows, cols], cpc)
+    w = pt.sqrt(1.0 - c**2)
+    before = pt.concatenate([pt.ones((n, 1)), pt.cumprod(w, axis=1)[:, :-1]], axis=1)
+    return c * before + pt.eye(n) * before
+
+
+def cov_factor(name: str, kinds: list[str], eta: float, sd: float) -> TensorVariable:
+    """Lower Cholesky factor of a covariance with LKJ(eta) correlations.
+
+    ``kinds`` gives each dimension's role: ``"free"`` (a continuous target or a random
+    effect: standard deviation ``HalfNormal(sd)``), ``"unit"`` (a latent dimension: scale
+    fixed at 1 for identification) or ``"block"`` (the leading latent dimensions of the
+    first nominal target: their covariance is fixed at jomo's ``(I + 11') / 2``, i.e. unit
+    variances and correlations 0.5).
+    """
+    n = len(kinds)
+    n_block = sum(k == "block" for k in kinds)
+    assert all(k == "block" for k in kinds[:n_block])
+    corr = corr_cholesky(name, n, eta, zero_block=n_block)
+    free = np.array([k == "free" for k in kinds])
+    scales = pt.ones((n,))
+    if free.any():
+        sds = pm.HalfNormal(f"{name}_sd", sigma=sd, shape=(int(free.sum()),))
+        scales = pt.set_subtensor(scales[np.flatnonzero(free)], sds)
+    factor = scales[:, None] * corr
+    if n_block:
+        block = np.linalg.cholesky((np.eye(n_block) + np.ones((n_block, n_block))) / 2.0)
+        factor = pt.set_subtensor(factor[:n_block], pt.as_tensor(block) @ corr[:n_block])
+    return factor
+
+
+def dim_kinds(targets: Targets) -> list[str]:
+    """Roles of a level's dimensions for :func:`cov_factor` (nominal targets come first)."""
+    kinds = []
+    first_nominal = next((v.name for v in targets.variables if v.kind == "nominal"), None)
+    for i in targets.dim_var:
+        var = targets.variables[i]
+        if var.name == first_nominal:
+            kinds.append("block")
+        else:
+            kinds.append("unit" if var.latent else "free")
+    return kinds
+
+
+def psi_matrix(design: Design, priors: Priors) -> tuple[TensorVariable, TensorVariable, np.ndarray]:
+    """Joint covariance of the random effects and the level-2 residuals (model order).
+
+    Built in an internal order that puts the first nominal level-2 target first (see
+    :func:`cov_factor`), then permuted to the model's order: random effects, level-2 dims.
+
+    Returns
+    -------
+    psi : TensorVariable
+        In the model's order.
+    factor : TensorVariable
+        Lower Cholesky factor in the internal order.
+    order : ndarray of int
+        Internal position of each model position.
+    """
+    d = design.d
+    kinds2 = dim_kinds(design.level2.targets) if design.level2 is not None else []
+    n_block = sum(k == "block" for k in kinds2)
+    internal = ["block"] * n_block + ["free"] * d + kinds2[n_block:]
+    # model position -> internal position
+    order = np.concatenate(
+        [n_block + np.arange(d), np.arange(n_block), d + np.arange(n_block, len(kinds2))]
+    )
+    factor = cov_factor("psi_s", internal, priors.psi_eta, priors.psi_sd)
+    full = factor @ factor.T
+    psi = pm.Deterministic("psi_s", full[order][:, order], dims=("effect", "effect_"))
+    return psi, factor, order
+
+
+def _targets_latents(
+    targets: Targets, prefix: str, thresholds: dict[str, TensorVariable]
+) -> TensorVariable:
+    """Sampled latent values of the observed categorical cells, in ``latent_cells`` order."""
+    parts, log_jac = [], 0.0
+    for var in targets.variables:
+        if not var.latent:
+            continue
+        codes = targets.codes[var.name]
+        seen = np.flatnonzero(codes >= 0)
+        if seen.size == 0:
+            continue
+        raw = pm.Flat(f"{prefix}raw_{var.name}", shape=(seen.size, var.n_dims))
+        z, jac = latent_values(var, codes[seen], raw, thresholds.get(var.name))
+        parts.append(z.ravel())
+        log_jac = log_jac + jac
+    if not parts:
+        return pt.zeros((0,))
+    pm.Potential(f"{prefix}latent_jacobian", log_jac)
+    return pt.concatenate(parts)
+
+
+def _thresholds(targets: Targets, prefix: str) -> dict[str, TensorVariable]:
+    out = {}
+    for var in targets.variables:
+        if var.kind != "ordinal":
+            continue
+        n_cat = len(var.categories)
+        if n_cat > 2:
+            delta = pm.Normal(f"{prefix}delta_{var.name}", 0.0, 1.0, shape=(n_cat - 2,))
+            thr = thresholds_from(delta)
+        else:
+            thr = pt.zeros((1,))
+        out[var.name] = pm.Deterministic(f"thresholds_{var.name}", thr)
+    return out
+
+
+def level2_patterns(design: Design) -> tuple[np.ndarray, np.ndarray]:
+    """Observed-pattern masks of the level-2 targets and each cluster's pattern.
+
+    Clusters observing no level-2 target share one pattern with an empty mask.
+    """
+    if design.level2 is None:
+        return np.zeros((1, 0), dtype=bool), np.zeros(design.n_clusters, dtype=np.int64)
+    observed = design.level2.targets.observed
+    masks, pattern = pattern_index(observed)
+    if (pattern < 0).any():
+        masks = np.vstack([masks, np.zeros((1, observed.shape[1]), dtype=bool)])
+        pattern = np.where(pattern < 0, masks.shape[0] - 1, pattern)
+    return masks, pattern
 
 
 def build_collapsed_model(
-    design: Design, stats: PatternStats, priors: Priors, *, compiled_kernel: bool = True
-) -> pm.Model:
-    """The collapsed model: random effects and missing cells integrated out.
+    design: Design, priors: Priors, *, compiled_kernel: bool = True
+) -> tuple[pm.Model, Layout]:
+    """The collapsed model: random effects, level-2 residuals and missing cells integrated out.
 
     Parameters
     ----------
     design : Design
-    stats : PatternStats
-        Sufficient statistics of ``design``.
     priors : Priors
     compiled_kernel : bool, default True
         Use the compiled likelihood Op; False uses the equivalent pure PyTensor graph
@@ -75,57 +243,67 @@ def build_collapsed_model(
     Returns
     -------
     pymc.Model
+    Layout
     """
+    l1 = design.level1
+    y = np.where(l1.observed & ~l1.latent, l1.values, np.nan)
+    stats, rows = compute_stats(
+        y, design.x, design.z, design.cluster, design.n_clusters,
+        observed=l1.observed, latent=l1.latent,
+    )  # fmt: skip
+    lat_cells = l1.latent_cells
+    l2_masks, l2_pattern = level2_patterns(design)
+    keep = ["beta_s", "sigma_s", "psi_s"]
     with pm.Model(coords=_coords(design)) as model:
-        beta, lsig, lpsi = _parameters(design, priors)
+        beta = pm.Normal("beta_s", mu=0.0, sigma=priors.beta_sd, dims=("covariate", "dim"))
+        lsig = cov_factor("sigma_s", dim_kinds(l1), priors.sigma_eta, priors.sigma_sd)
+        pm.Deterministic("sigma_s", lsig @ lsig.T, dims=("dim", "dim_"))
+        psi, _, _ = psi_matrix(design, priors)
+        thresholds = _thresholds(l1, "")
+        zvals = _targets_latents(l1, "", thresholds)
+        if lat_cells[0].size:
+            zvals = pm.Deterministic("latent_values", zvals)
+            keep.append("latent_values")
+        keep += [f"thresholds_{k}" for k in thresholds]
+
+        resid2 = pt.zeros((design.n_clusters, 0))
+        if design.level2 is not None:
+            t2 = design.level2.targets
+            gamma = pm.Normal("gamma_s", mu=0.0, sigma=priors.beta_sd, dims=("covariate2", "dim2"))
+            thresholds2 = _thresholds(t2, "l2_")
+            z2 = _targets_latents(t2, "l2_", thresholds2)
+            keep += ["gamma_s", *(f"thresholds_{k}" for k in thresholds2)]
+            w = pt.as_tensor(np.nan_to_num(np.where(t2.latent, 0.0, t2.values)))
+            cells2 = t2.latent_cells
+            if cells2[0].size:
+                z2 = pm.Deterministic("latent2_values", z2)
+                keep.append("latent2_values")
+                w = pt.set_subtensor(w[cells2], z2)
+            resid2 = w - pt.as_tensor(design.level2.v) @ gamma
         if compiled_kernel:
-            loglik = collapsed_loglik_fast(lsig, lpsi, beta, stats)
+            data = KernelData.build(stats, rows, lat_cells, l2_masks, l2_pattern)
+            loglik = collapsed_loglik_fast(lsig, beta, psi, resid2, zvals, data)
         else:
-            d = lpsi.shape[0]
-            linv = pt.linalg.solve_triangular(lpsi, pt.eye(d), lower=True)
-            psi_inv = linv.T @ linv
-            psi_logdet = 2.0 * pt.log(pt.diagonal(lpsi)).sum()
-            loglik = collapsed_loglik(beta, lsig @ lsig.T, psi_inv, psi_logdet, stats)
+            loglik = collapsed_loglik(
+                beta, lsig @ lsig.T, psi, resid2, l2_masks, l2_pattern, stats, rows, lat_cells,
+                zvals,
+            )  # fmt: skip
         pm.Potential("collapsed_loglik", loglik)
-    return model
+    layout = Layout(
+        stats=stats,
+        latent_rows=rows,
+        lat_cells=lat_cells,
+        lat2_cells=design.level2.targets.latent_cells
+        if design.level2
+        else (np.zeros(0, np.int64), np.zeros(0, np.int64)),
+        l2_masks=l2_masks,
+        l2_pattern=l2_pattern,
+        keep=keep,
+    )
+    return model, layout
 
 
 def missing_cells(design: Design) -> tuple[np.ndarray, np.ndarray]:
-    """Row and column of every missing target cell, in the order imputations use."""
-    rows, cols = np.nonzero(np.isnan(design.y))
+    """Row and dimension of every unobserved level-1 cell, in ``np.nonzero`` order."""
+    rows, cols = np.nonzero(~design.level1.observed)
     return rows.astype(np.int64), cols.astype(np.int64)
-
-
-def build_latent_model(design: Design, priors: Priors) -> pm.Model:
-    """The reference model: NUTS samples random effects and missing cells.
-
-    The random effects are non-centred, ``u_j = L_Psi z_j`` with ``z_j ~ N(0, I)``; the
-    missing cells are free (flat) parameters whose density comes from the likelihood.
-
-    Returns
-    -------
-    pymc.Model
-        With the extra variables ``u_raw`` (cluster, effect) and ``y_missing`` (cell).
-    """
-    rows, cols = missing_cells(design)
-    n_cl, r, p = design.n_clusters, design.r, design.p
-    coords = _coords(design) | {
-        "cluster": [str(c) for c in design.cluster_labels],
-        "effect": list(design.effect_names),
-        "cell": list(range(rows.size)),
-    }
-    with pm.Model(coords=coords) as model:
-        beta, lsig, lpsi = _parameters(design, priors)
-        u_raw = pm.Normal("u_raw", 0.0, 1.0, dims=("cluster", "effect"))
-        effects = (u_raw @ lpsi.T).reshape((n_cl, r, p))
-        filled = np.where(np.isnan(design.y), 0.0, design.y)
-        y = pt.as_tensor(filled)
-        if rows.size:
-            y_missing = pm.Flat("y_missing", dims="cell")
-            y = pt.set_subtensor(y[rows, cols], y_missing)
-        mu = pt.as_tensor(design.x) @ beta + (
-            pt.as_tensor(design.z)[:, :, None] * effects[design.cluster]
-        ).sum(axis=1)
-        dist = pm.MvNormal.dist(mu=mu, chol=lsig)
-        pm.Potential("loglik", pm.logp(dist, y).sum())
-    return model
