@@ -4,7 +4,9 @@ An observed category confines its latent values to a region; NUTS samples an
 unconstrained vector ``a`` that a smooth bijection maps into that region, with the
 log-Jacobian added to the target:
 
-* binary: ``z = +exp(a)`` for the second category, ``-exp(a)`` for the first;
+* binary: ``z = +softplus(a)`` for the second category, ``-softplus(a)`` for the first
+  (softplus rather than exp: near the boundary it is linear, so the latent of a row whose
+  category is nearly certain is not pushed into a long exponential tail);
 * nominal with K categories (K - 1 latents): the baseline has all ``z_l = -exp(a_l)``;
   category k has ``z_k = exp(a_k)`` and ``z_l = z_k - exp(a_l)`` for the others, so that
   ``z_k`` is the largest and positive; log-Jacobian ``sum a``;
@@ -77,7 +79,7 @@ def latent_values_numpy(
 ) -> np.ndarray:
     """NumPy twin of :func:`latent_values` (values only), for tests."""
     if var.kind == "binary":
-        return np.where(codes == 1, 1.0, -1.0)[:, None] * np.exp(raw)
+        return np.where(codes == 1, 1.0, -1.0)[:, None] * np.logaddexp(0.0, raw)
     if var.kind == "nominal":
         expo = np.exp(raw)
         k = var.n_dims
