@@ -71,8 +71,8 @@ def impute(
         ``category`` and ``bool`` columns are categorical without declaration (ordered
         categoricals are ordinal); imputed values are valid levels in the column's dtype.
     cluster_covariance : {"common", "random"}, default "common"
-        ``"random"`` lets each cluster's level-1 covariance vary around a common one
-        (jomo's ``meth = "random"``).
+        ``"random"`` (each cluster's level-1 covariance varying around a common one, jomo's
+        ``meth = "random"``) is planned and raises ``NotImplementedError`` for now.
     m : int, default 10
         Number of imputations.
     method : {"collapsed", "latent"}, default "collapsed"

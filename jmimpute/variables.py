@@ -74,7 +74,7 @@ class Variable:
         if isinstance(self.dtype, pd.CategoricalDtype):
             return pd.Series(pd.Categorical(values, dtype=self.dtype))
         if pd.api.types.is_bool_dtype(self.dtype):
-            return pd.Series(values.astype(bool))
+            return pd.Series(values.astype(bool), dtype=self.dtype)  # keeps nullable 'boolean'
         if self.dtype is not None and pd.api.types.is_numeric_dtype(self.dtype):
             kind = np.dtype("float64") if pd.api.types.is_float_dtype(self.dtype) else None
             series = pd.Series(values)

@@ -258,12 +258,21 @@ def build_spec(
         target_accept=float(target_accept),
         progressbar=bool(progressbar),
     )
+    covariance = _choice("cluster_covariance", cluster_covariance, COVARIANCES)
+    if covariance == "random":
+        # Accepted by name so the error can say what exists; the hierarchical Sigma_j is
+        # not built yet, and silently fitting a common Sigma instead would mislead.
+        raise NotImplementedError(
+            "cluster_covariance='random' (cluster-specific level-1 covariances, jomo's "
+            "meth = 'random') is not implemented yet; use cluster_covariance='common' (the "
+            "default), or jomo::jomo(..., meth = 'random') in R for now"
+        )
     return ImputationSpec(
         level1=level1,
         level2=level2,
         categorical=cat_names,
         ordinal=ord_names,
-        cluster_covariance=_choice("cluster_covariance", cluster_covariance, COVARIANCES),
+        cluster_covariance=covariance,
         m=n_m,
         method=_choice("method", method, METHODS),
         priors=priors,

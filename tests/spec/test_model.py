@@ -55,3 +55,10 @@ def test_priors_must_be_positive(value):
 def test_priors_type():
     with pytest.raises(TypeError, match=r"Priors\(beta_sd=...\) must be a positive number"):
         Priors(beta_sd="wide")  # type: ignore[arg-type]
+
+
+def test_cluster_specific_covariance_is_refused_not_ignored():
+    with pytest.raises(NotImplementedError, match=r"cluster_covariance='random'.*not implemented"):
+        build_spec("y1 + y2 ~ 1 + (1|g)", cluster_covariance="random")
+    with pytest.raises(ValueError, match=r"cluster_covariance"):
+        build_spec("y1 + y2 ~ 1 + (1|g)", cluster_covariance="full")
