@@ -112,3 +112,185 @@ def simulate_two_level(
         psi=psi,
         formula=f"{' + '.join(names)} ~ 1 + x + (1|cluster)",
     )
+
+
+def add_mcar(
+    data: pd.DataFrame,
+    columns: list[str] | tuple[str, ...],
+    fraction: float = 0.05,
+    *,
+    cluster: str | None = None,
+    level2: list[str] | tuple[str, ...] = (),
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Delete values completely at random (the usual exercise on complete data).
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Not modified; a copy is returned.
+    columns : sequence of str
+        Columns to delete values from, each independently.
+    fraction : float
+        Expected fraction deleted per column.
+    cluster : str, optional
+        The cluster variable; needed for ``level2`` columns.
+    level2 : sequence of str
+        Columns (among ``columns``) that are constant within clusters: whole clusters are
+        deleted, so they stay constant within a cluster.
+    seed : int
+
+    Returns
+    -------
+    pandas.DataFrame
+
+    Examples
+    --------
+    >>> import jmimpute as jm
+    >>> hsb = add_mcar(jm.datasets.load_hsb(), ["ses", "size"], cluster="schid",
+    ...                level2=["size"], seed=1)
+    >>> bool(hsb.groupby("schid")["size"].nunique(dropna=False).max() == 1)
+    True
+    """
+    if not 0.0 <= fraction < 1.0:
+        raise ValueError(f"fraction={fraction!r} must lie in [0, 1)")
+    if level2 and cluster is None:
+        raise ValueError("level2 columns need `cluster=`, the column naming each row's cluster")
+    out = data.copy(deep=True)
+    rng = np.random.default_rng(seed)
+    for col in columns:
+        if col in level2:
+            labels = pd.unique(out[cluster])
+            gone = labels[rng.random(len(labels)) < fraction]
+            out.loc[out[cluster].isin(gone), col] = np.nan
+        else:
+            out.loc[rng.random(len(out)) < fraction, col] = np.nan
+    return out
+
+
+@dataclass(frozen=True)
+class SimulatedJoint:
+    """Data simulated from the full joint model, with its truth on the model's scale.
+
+    Attributes
+    ----------
+    data, complete : pandas.DataFrame
+        Columns ``cluster``, ``x`` (level 1), ``v`` (level 2, observed), the level-1
+        targets ``y`` (continuous), ``b`` (bool), ``n`` (category a/b/c), ``o`` (ordered
+        category lo/mid/hi) and the level-2 targets ``w`` (continuous), ``c`` (bool).
+    formula : list of str
+        The generating model in jmimpute's list form.
+    truth : dict of str to float
+        Parameters by name as jmimpute reports them on the data's scale:
+        ``beta[covariate,variable]``, ``sigma[variable,variable_2]``,
+        ``psi[effect,effect_2]``, ``gamma[covariate2,variable2]``, ``thresholds_o[k]``;
+        latent dimensions have scale 1 and the fixed entries (latent variances, the nominal
+        block) are left out.
+    """
+
+    data: pd.DataFrame
+    complete: pd.DataFrame
+    formula: list[str]
+    truth: dict[str, float]
+
+
+def simulate_joint(
+    *, n_clusters: int = 80, cluster_size: int = 15, missing_rate: float = 0.15, seed: int = 0
+) -> SimulatedJoint:
+    """Simulate categorical, ordinal and level-2 targets from jomo's latent-normal model.
+
+    Level-1 latent dimensions ``(n[b], n[c], y, b, o)`` follow
+    ``l_ij = B' (1, x_ij) + u_j + e_ij``; the observed categories are read off the latents
+    (``b = l_b > 0``; ``n`` the baseline ``a`` when both its latents are negative, else the
+    larger; ``o`` by thresholds ``(0, 0.8)``). Level 2: ``(w_j, c*_j) = G' (1, v_j) + f_j``
+    with ``c = c* > 0``, and ``(u_j, f_j) ~ N(0, Psi)`` jointly. Every target loses about
+    ``missing_rate`` of its values completely at random (level-2 ones per cluster).
+
+    Examples
+    --------
+    >>> sim = simulate_joint(seed=1)
+    >>> sim.formula
+    ['n + y + b + o ~ 1 + x + (1|cluster)', 'w + c ~ 1 + v']
+    """
+    rng = np.random.default_rng(seed)
+    dims = ["n[b]", "n[c]", "y", "b", "o"]
+    beta = np.array([[0.2, -0.3, 5.0, 0.3, 0.4], [0.5, 0.2, 1.5, -0.6, 0.7]])
+    sd = np.array([1.0, 1.0, 2.0, 1.0, 1.0])
+    corr = np.array(
+        [
+            [1.0, 0.5, 0.3, 0.1, 0.0],
+            [0.5, 1.0, -0.2, 0.0, 0.2],
+            [0.3, -0.2, 1.0, 0.4, 0.3],
+            [0.1, 0.0, 0.4, 1.0, -0.3],
+            [0.0, 0.2, 0.3, -0.3, 1.0],
+        ]
+    )
+    sigma = corr * np.outer(sd, sd)
+    l2_dims = ["w", "c"]
+    gamma = np.array([[10.0, -0.2], [2.0, 0.8]])
+    psi_sd = np.array([0.6, 0.5, 1.2, 0.7, 0.6, 3.0, 1.0])
+    psi_corr = np.eye(7)
+    for a, b, r in [(2, 5, 0.4), (3, 6, 0.3), (2, 4, 0.3), (0, 1, 0.3), (3, 4, -0.2), (5, 6, 0.2)]:
+        psi_corr[a, b] = psi_corr[b, a] = r
+    psi = psi_corr * np.outer(psi_sd, psi_sd)
+    thresholds = np.array([0.0, 0.8])
+
+    n = n_clusters * cluster_size
+    cluster = np.repeat(np.arange(n_clusters), cluster_size)
+    x = rng.normal(size=n)
+    v = rng.normal(size=n_clusters)
+    effects = rng.multivariate_normal(np.zeros(7), psi, size=n_clusters)
+    lat = beta[0] + np.outer(x, beta[1]) + effects[cluster, :5]
+    lat += rng.multivariate_normal(np.zeros(5), sigma, size=n)
+    l2 = gamma[0] + np.outer(v, gamma[1]) + effects[:, 5:]
+
+    nominal = np.where(lat[:, :2].max(axis=1) > 0, lat[:, :2].argmax(axis=1) + 1, 0)
+    complete = pd.DataFrame(
+        {
+            "cluster": cluster,
+            "x": x,
+            "v": v[cluster],
+            "y": lat[:, 2],
+            "b": lat[:, 3] > 0,
+            "n": pd.Categorical.from_codes(nominal, dtype=pd.CategoricalDtype(["a", "b", "c"])),
+            "o": pd.Categorical.from_codes(
+                np.searchsorted(thresholds, lat[:, 4]),
+                dtype=pd.CategoricalDtype(["lo", "mid", "hi"], ordered=True),
+            ),
+            "w": l2[cluster, 0],
+            "c": (l2[:, 1] > 0)[cluster],
+        }
+    )
+    data = add_mcar(
+        complete.astype({"b": "boolean", "c": "boolean"}),
+        ["y", "b", "n", "o", "w", "c"],
+        missing_rate,
+        cluster="cluster",
+        level2=["w", "c"],
+        seed=seed + 1,
+    )
+
+    truth: dict[str, float] = {}
+    for i, cov in enumerate(["(Intercept)", "x"]):
+        for k, dim in enumerate(dims):
+            truth[f"beta[{cov},{dim}]"] = beta[i, k]
+        for k, dim in enumerate(l2_dims):
+            truth[f"gamma[{cov.replace('x', 'v')},{dim}]"] = gamma[i, k]
+    for a in range(5):
+        for b in range(a + 1):
+            if (a == b and dims[a] != "y") or a < 2:
+                continue  # fixed for identification
+            truth[f"sigma[{dims[a]},{dims[b]}]"] = sigma[a, b]
+    eff = [f"{d}|(Intercept)" for d in dims] + l2_dims
+    for a in range(7):
+        for b in range(a + 1):
+            if a == b == 6:
+                continue  # the level-2 binary latent's residual variance is fixed
+            truth[f"psi[{eff[a]},{eff[b]}]"] = psi[a, b]
+    truth["thresholds_o[1]"] = thresholds[1]
+    return SimulatedJoint(
+        data=data,
+        complete=complete,
+        formula=["n + y + b + o ~ 1 + x + (1|cluster)", "w + c ~ 1 + v"],
+        truth=truth,
+    )

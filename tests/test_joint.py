@@ -1,0 +1,152 @@
+"""The full joint model end to end: categorical, ordinal and level-2 targets.
+
+Simulated from the model with known parameters (:func:`jmimpute.testing.simulate_joint`).
+The invariants need no convergence and run by default on a short run; recovery of the
+parameters and of the imputed category shares needs a converged run and is ``slow``.
+"""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+import jmimpute as jm
+from jmimpute.testing import simulate_joint
+
+SEED = 11
+
+
+def impute(sim, **kwargs):
+    return jm.impute(sim.data, sim.formula, random_seed=SEED, progressbar=False, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def sim():
+    return simulate_joint(n_clusters=80, cluster_size=15, missing_rate=0.15, seed=3)
+
+
+@pytest.fixture(scope="module")
+def short(sim):
+    before = sim.data.copy(deep=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", jm.ConvergenceWarning)
+        imp = impute(sim, m=4, chains=2, tune=150, draws=100)
+    return before, imp
+
+
+# -- invariants (default run) ------------------------------------------------------------
+def test_input_unchanged_and_observed_cells_identical(sim, short):
+    before, imp = short
+    pd.testing.assert_frame_equal(sim.data, before)
+    for k in range(1, imp.m + 1):
+        done = imp.complete(k)
+        assert done.notna().all().all()
+        for col in sim.data.columns:
+            seen = before[col].notna().to_numpy()
+            pd.testing.assert_series_equal(done[col][seen], before[col][seen], check_names=False)
+
+
+def test_dtypes_and_levels_restored(sim, short):
+    _, imp = short
+    for k in range(1, imp.m + 1):
+        done = imp.complete(k)
+        assert done["n"].dtype == sim.data["n"].dtype  # same categories, same order
+        assert done["o"].dtype == sim.data["o"].dtype and done["o"].cat.ordered
+        assert done["b"].dtype == sim.data["b"].dtype
+        assert done["c"].dtype == sim.data["c"].dtype
+        assert set(done["n"].unique()) <= {"a", "b", "c"}
+        assert set(done["b"].unique()) <= {True, False}
+
+
+def test_level2_constant_within_clusters(short):
+    _, imp = short
+    for k in range(1, imp.m + 1):
+        done = imp.complete(k)
+        assert (done.groupby("cluster")[["w", "c"]].nunique() == 1).all().all()
+
+
+def test_imputations_vary_between_sets(sim, short):
+    _, imp = short
+    sets = imp.complete("all")
+    for col in ["y", "b", "n", "o", "w", "c"]:
+        miss = sim.data[col].isna().to_numpy()
+        values = [s[col][miss].astype(str).to_numpy() for s in sets]
+        assert any((values[0] != v).any() for v in values[1:]), col
+
+
+def test_same_seed_same_imputations(sim, short):
+    _, imp = short
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", jm.ConvergenceWarning)
+        again = impute(sim, m=4, chains=2, tune=150, draws=100)
+    for k in (1, 4):
+        pd.testing.assert_frame_equal(imp.complete(k), again.complete(k))
+
+
+# -- recovery (slow) ---------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def full(sim):
+    return impute(sim, m=20)
+
+
+def _draws(imp, name):
+    post = imp.posterior["posterior"].dataset
+    var, _, rest = name.partition("[")
+    labels = rest.rstrip("]").split(",")
+    da = post[var]
+    sel = dict(zip([d for d in da.dims if d not in ("chain", "draw")], labels, strict=True))
+    if var.startswith("thresholds_"):
+        return da.isel({k: int(v) for k, v in sel.items()}).to_numpy().ravel()
+    try:
+        return da.sel(sel).to_numpy().ravel()
+    except KeyError:  # covariances are stored once per pair; read the transpose
+        return da.sel(dict(zip(sel, reversed(list(sel.values())), strict=True))).to_numpy().ravel()
+
+
+@pytest.mark.slow
+def test_posterior_recovers_the_truth(sim, full):
+    # N parameters; for a correct sampler each 95% interval misses with probability 0.05.
+    # Allow the 99th percentile of Binomial(N, 0.05) misses, and every truth within
+    # 4 posterior sd (P(any beyond) < 0.5% for N ~ 50 independent normals).
+    truth = sim.truth
+    misses, z = [], {}
+    for name, true in truth.items():
+        draws = _draws(full, name)
+        lo, hi = np.quantile(draws, [0.025, 0.975])
+        if not lo <= true <= hi:
+            misses.append(name)
+        z[name] = (draws.mean() - true) / draws.std()
+    allowed = int(stats.binom.ppf(0.99, len(truth), 0.05))
+    worst = max(z, key=lambda k: abs(z[k]))
+    assert len(misses) <= allowed, f"{len(misses)} > {allowed} intervals miss: {misses}"
+    assert abs(z[worst]) < 4.0, f"{worst}: z = {z[worst]:.2f}"
+
+
+@pytest.mark.slow
+def test_converged(full):
+    table = full.rhat()
+    assert table["ok"].all(), table
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("col", ["b", "n", "o", "c"])
+def test_imputed_category_shares_match_the_deleted_values(sim, full, col):
+    # Data are MCAR, so the imputed shares estimate the shares among the deleted values.
+    # Both sides are samples of about n_missing values: the difference has sd about
+    # sqrt(2 p (1 - p) / n_missing) (the m sets averaged shrink the imputation side);
+    # 4 sd keeps a correct model failing below 0.01% per category.
+    miss = sim.data[col].isna().to_numpy()
+    unit = sim.data["cluster"].to_numpy()
+    if col == "c":  # level 2: one value per cluster
+        first = ~pd.Series(unit).duplicated().to_numpy()
+        miss = miss & first
+    truth = sim.complete[col][miss].astype(str).value_counts(normalize=True)
+    sets = full.complete("all")
+    shares = pd.concat([s[col][miss].astype(str) for s in sets]).value_counts(normalize=True)
+    n_mis = int(miss.sum())
+    for level, p_true in truth.items():
+        p_imp = shares.get(level, 0.0)
+        tol = 4 * np.sqrt(2 * p_true * (1 - p_true) / n_mis)
+        assert abs(p_imp - p_true) < tol, (level, p_imp, p_true, tol)
