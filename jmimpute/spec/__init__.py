@@ -1,18 +1,22 @@
-"""What the user asked for: parsed formulas, priors and the imputation specification.
+"""What the user asked for: parsed formulas, priors, the imputation specification, model files.
 
 Nothing in this subpackage imports PyMC; the backend turns a specification into a model.
 """
 
 from jmimpute.spec.formula import Formula, FormulaError, parse_formula
 from jmimpute.spec.model import ImputationSpec, SamplerSettings, build_spec
+from jmimpute.spec.modelfile import ModelFile, ModelFileError, read_model_file
 from jmimpute.spec.priors import Priors
 
 __all__ = [
     "Formula",
     "FormulaError",
     "ImputationSpec",
+    "ModelFile",
+    "ModelFileError",
     "Priors",
     "SamplerSettings",
     "build_spec",
     "parse_formula",
+    "read_model_file",
 ]
