@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test test-slow test-all lint bench clean
+.PHONY: setup demo test test-slow test-notebooks test-all lint bench clean
 
 setup: $(STAMP)
 
@@ -32,6 +32,10 @@ test: lint
 ## Sampling-heavy tests (agreement with the reference posterior, latent vs collapsed, convergence).
 test-slow: setup
 	$(PY) -m pytest -q --runslow -m slow
+
+## Execute the example notebooks (examples/*.ipynb) in quick mode (JMIMPUTE_QUICK=1).
+test-notebooks: setup
+	$(PY) -m pytest -q --notebooks -m notebooks tests/test_notebooks.py
 
 test-all: lint
 	$(PY) -m pytest -q --runslow

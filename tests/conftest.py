@@ -1,4 +1,4 @@
-"""Shared test options: the `slow` marker runs only with --runslow."""
+"""Shared test options: `slow` runs only with --runslow, `notebooks` only with --notebooks."""
 
 from __future__ import annotations
 
@@ -9,15 +9,32 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--runslow", action="store_true", default=False, help="run sampling-heavy tests"
     )
+    parser.addoption(
+        "--notebooks",
+        action="store_true",
+        default=False,
+        help="execute the example notebooks in examples/",
+    )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if config.getoption("--runslow"):
-        return
-    skip = pytest.mark.skip(reason="sampling-heavy: run with --runslow (make test-slow)")
-    for item in items:
-        if "slow" in item.keywords:
-            item.add_marker(skip)
+    skips = {
+        "slow": (
+            config.getoption("--runslow"),
+            "sampling-heavy: run with --runslow (make test-slow)",
+        ),
+        "notebooks": (
+            config.getoption("--notebooks"),
+            "executes notebooks: run with --notebooks (make test-notebooks)",
+        ),
+    }
+    for marker, (enabled, reason) in skips.items():
+        if enabled:
+            continue
+        skip = pytest.mark.skip(reason=reason)
+        for item in items:
+            if marker in item.keywords:
+                item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")
