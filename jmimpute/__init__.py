@@ -4,10 +4,12 @@ The verb chain, as in mitml::
 
     import jmimpute as jm
     data = jm.datasets.load_brandsma()
+    jm.missingness(data, cluster="sch")  # per variable, patterns, complete rows
     imp = jm.impute(data, "lpo + iqv ~ 1 + (1|sch)", m=20, random_seed=1)
     imp.summary()       # missingness and convergence
     imp.complete(1)     # a completed DataFrame
     jm.pool(estimates, variances)   # Rubin's rules on plain arrays
+    imp.to_netcdf("brandsma.nc"); jm.load_imputation("brandsma.nc")  # save and load
 """
 
 from __future__ import annotations
@@ -16,10 +18,12 @@ import logging
 
 __version__ = "0.1.0"
 
-from jmimpute import datasets, testing
+from jmimpute import datasets, plots, testing
 from jmimpute.analysis.analyze import AnalysisError, analyze
 from jmimpute.analysis.derive import cluster_centre, cluster_mean
 from jmimpute.impute import ConvergenceWarning, impute
+from jmimpute.io import load_imputation
+from jmimpute.missingness import MissingnessSummary, missingness
 from jmimpute.pooling import d1_test, d2_test, pool
 from jmimpute.result import Imputation, ImputationSummary
 from jmimpute.spec import FormulaError, Priors
@@ -32,6 +36,7 @@ __all__ = [
     "FormulaError",
     "Imputation",
     "ImputationSummary",
+    "MissingnessSummary",
     "Priors",
     "__version__",
     "analyze",
@@ -41,6 +46,9 @@ __all__ = [
     "d2_test",
     "datasets",
     "impute",
+    "load_imputation",
+    "missingness",
+    "plots",
     "pool",
     "testing",
 ]

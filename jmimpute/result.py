@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
+from os import PathLike
+from pathlib import Path
 from typing import Literal, overload
 
 import numpy as np
@@ -21,42 +23,34 @@ from jmimpute.analysis.derive import (
     apply_derived,
     check_derived,
 )
-from jmimpute.diagnostics import ESS_MIN, RHAT_MAX, group_table, parameter_table
+from jmimpute.diagnostics import (
+    ConvergenceReport,
+    convergence_report,
+    group_table,
+    parameter_table,
+)
 from jmimpute.missingness import missing_table
 from jmimpute.spec.model import ImputationSpec
 from jmimpute.variables import Variable
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ImputationSummary:
-    """Missingness per variable and the convergence table of an imputation run."""
+    """Missingness per variable and the convergence report of an imputation run."""
 
     formula: str
     m: int
     method: str
     sampler: str
     missing: pd.DataFrame
-    convergence: pd.DataFrame
+    convergence: ConvergenceReport
 
     @property
     def converged(self) -> bool:
         """Whether every parameter group meets the R-hat and ESS thresholds."""
-        return bool(self.convergence["ok"].all())
-
-    def _verdict(self) -> str:
-        if self.converged:
-            return (
-                f"Converged: every parameter has R-hat <= {RHAT_MAX} and bulk and tail "
-                f"ESS >= {ESS_MIN}."
-            )
-        bad = self.convergence[~self.convergence["ok"]].index.tolist()
-        return (
-            f"NOT converged in {', '.join(bad)} (R-hat > {RHAT_MAX} or ESS < {ESS_MIN}): "
-            "raise `tune` and `draws` and check the trace before trusting the imputations."
-        )
+        return self.convergence.converged
 
     def __str__(self) -> str:
-        conv = self.convergence.drop(columns="ok").copy()
         with pd.option_context("display.width", 120, "display.max_columns", 20):
             return "\n".join(
                 [
@@ -66,10 +60,7 @@ class ImputationSummary:
                     "Missing values:",
                     self.missing.to_string(float_format=lambda v: f"{v:.3f}"),
                     "",
-                    "Convergence of the imputation model (rank-normalised R-hat, ESS):",
-                    conv.to_string(float_format=lambda v: f"{v:.3f}"),
-                    "",
-                    self._verdict(),
+                    str(self.convergence),
                 ]
             )
 
@@ -80,9 +71,7 @@ class ImputationSummary:
             f"<h4>Multilevel joint-model imputation: <code>{html.escape(self.formula)}</code></h4>"
             f"<p>m = {self.m}, method = {self.method}, sampler = {self.sampler}</p>"
             f"<p><b>Missing values</b></p>{self.missing.to_html(float_format='{:.3f}'.format)}"
-            f"<p><b>Convergence</b></p>"
-            f"{self.convergence.to_html(float_format='{:.3f}'.format)}"
-            f"<p>{html.escape(self._verdict())}</p>"
+            f"{self.convergence._repr_html_()}"
         )
 
 
@@ -321,9 +310,30 @@ class Imputation:
     def rhat(self) -> pd.DataFrame:
         """Max R-hat and min ESS per parameter group, naming the worst parameter.
 
-        Groups: fixed effects, level-1 covariance, cluster covariance.
+        Groups: fixed effects, level-1 covariance, cluster covariance and, where the model
+        has them, level-2 fixed effects and thresholds.
         """
         return group_table(self.convergence())
+
+    def convergence_report(self) -> ConvergenceReport:
+        """R-hat and ESS per parameter group, divergences, tree depth, a verdict and advice.
+
+        Returns
+        -------
+        ConvergenceReport
+            ``.ok`` says whether every check passed; ``.advice`` what to change if not.
+
+        Examples
+        --------
+        >>> imp.convergence_report()  # doctest: +SKIP
+        """
+        settings = self.spec.sampler
+        return convergence_report(
+            self.posterior,
+            params=self.convergence(),
+            tune=settings.tune,
+            target_accept=settings.target_accept,
+        )
 
     def missingness(self) -> pd.DataFrame:
         """Missing values per target (rows; level-2 targets also count clusters)."""
@@ -333,7 +343,7 @@ class Imputation:
         )  # fmt: skip
 
     def summary(self) -> ImputationSummary:
-        """Missingness per variable and the convergence table."""
+        """Missingness per variable and the convergence report (:meth:`convergence_report`)."""
         return ImputationSummary(
             formula=self.spec.formula_text,
             m=self.m,
@@ -341,7 +351,7 @@ class Imputation:
             sampler=f"{self.spec.sampler.sampler}"
             + (f"/{self.spec.sampler.backend}" if self.spec.sampler.sampler == "nutpie" else ""),
             missing=self.missingness(),
-            convergence=self.rhat(),
+            convergence=self.convergence_report(),
         )
 
     def __repr__(self) -> str:
@@ -355,6 +365,72 @@ class Imputation:
 
     def _repr_html_(self) -> str:
         return self.summary()._repr_html_()
+
+    # -- export (jmimpute.io) ---------------------------------------------------------
+    def to_long(
+        self, path: str | PathLike[str] | None = None, *, include: bool = False
+    ) -> pd.DataFrame:
+        """The completed sets stacked (``.imp``, ``.id``), optionally written to a file.
+
+        Parameters
+        ----------
+        path : str or path-like, optional
+            A ``.csv`` or ``.parquet`` file (Parquet needs pyarrow).
+        include : bool, default False
+            Also include the incomplete data as imputation 0.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The same as ``complete("long", include=include)``.
+
+        Examples
+        --------
+        >>> imp.to_long("out/brandsma_long.csv")  # doctest: +SKIP
+        """
+        from jmimpute.io import to_long
+
+        return to_long(self, path, include=include)
+
+    def to_sets(self, directory: str | PathLike[str], fmt: str = "csv") -> list[Path]:
+        """Write each completed set to its own file, ``imp_01.csv`` .. in ``directory``.
+
+        Parameters
+        ----------
+        directory : str or path-like
+            Created if missing.
+        fmt : {"csv", "parquet"}, default "csv"
+
+        Returns
+        -------
+        list of pathlib.Path
+        """
+        from jmimpute.io import to_sets
+
+        return to_sets(self, directory, fmt)
+
+    def to_netcdf(self, path: str | PathLike[str]) -> Path:
+        """Save the whole result to a netCDF-4 file; read it with :func:`jmimpute.load_imputation`.
+
+        The file holds the posterior DataTree, the incomplete data (with its dtypes) and
+        the specification. Derived variables are kept if made with
+        :func:`jmimpute.cluster_mean` or :func:`jmimpute.cluster_centre`; Python functions
+        cannot be saved and are left out with a warning.
+
+        Examples
+        --------
+        >>> imp.to_netcdf("out/brandsma.nc")  # doctest: +SKIP
+        >>> jm.load_imputation("out/brandsma.nc")  # doctest: +SKIP
+        """
+        from jmimpute.io import to_netcdf
+
+        return to_netcdf(self, path)
+
+    def to_zarr(self, path: str | PathLike[str]) -> Path:
+        """Save the whole result to a Zarr store (a folder), as :meth:`to_netcdf` does."""
+        from jmimpute.io import to_zarr
+
+        return to_zarr(self, path)
 
 
 def _filled(column: pd.Series, var: Variable, rows: np.ndarray, values: np.ndarray) -> pd.Series:
