@@ -7,14 +7,13 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
-from jmimpute.backend.conditional import Draw, draw_imputation
 from jmimpute.backend.model import build_collapsed_model
 from jmimpute.backend.sampling import run_sampler
 from jmimpute.design import build_design
 from jmimpute.diagnostics import RHAT_MAX
 from jmimpute.posterior import ParameterDraws, result_tree, retained_draws
+from jmimpute.redraw import RedrawState, owned
 from jmimpute.result import Imputation
 from jmimpute.spec.model import ImputationSpec, build_spec
 from jmimpute.spec.priors import Priors
@@ -138,7 +137,6 @@ def impute(
     )
     sampler_seed, post_seed = np.random.SeedSequence(seed).spawn(2)
     run_seed = int(sampler_seed.generate_state(1, dtype=np.uint32)[0])
-    rng = np.random.default_rng(post_seed)
 
     if spec.method == "collapsed":
         model, layout = build_collapsed_model(
@@ -151,22 +149,28 @@ def impute(
     run = run_sampler(model, spec.sampler, run_seed, var_names=layout.keep)
     draws_s = ParameterDraws.from_run(run, design)
     chain_idx, draw_idx = retained_draws(spec)
-    imputations: list[Draw] = []
-    for i in tqdm(
-        range(spec.m), desc="imputations", disable=not spec.sampler.progressbar, leave=False
-    ):
-        c, t = chain_idx[i], draw_idx[i]
-        if spec.method == "collapsed":
-            imputations.append(
-                draw_imputation(design, draws_s.at(c, t), layout.l2_masks, layout.l2_pattern, rng)
-            )
-        else:
-            from jmimpute.backend.latent_model import read_imputation
+    redraw: RedrawState | None = None
+    if spec.method == "collapsed":
+        redraw = RedrawState(
+            design=design,
+            params=tuple(owned(draws_s.at(c, t)) for c, t in zip(chain_idx, draw_idx, strict=True)),
+            l2_masks=layout.l2_masks,
+            l2_pattern=layout.l2_pattern,
+            seed=post_seed,
+        )
+        imputations = redraw.draw(progressbar=spec.sampler.progressbar)
+    else:
+        from jmimpute.backend.latent_model import read_imputation
 
-            imputations.append(read_imputation(design, run, draws_s.at(c, t), c, t))
+        imputations = [
+            read_imputation(design, run, draws_s.at(c, t), c, t)
+            for c, t in zip(chain_idx, draw_idx, strict=True)
+        ]
     tree = result_tree(spec, design, run, draws_s, imputations, chain_idx, draw_idx, frame.index)
     tree.attrs.update({"random_seed": seed})
-    result = Imputation(frame.copy(deep=True), spec, tree, variables=(level1, level2))
+    result = Imputation(
+        frame.copy(deep=True), spec, tree, variables=(level1, level2), redraw=redraw
+    )
     _check_mixing(result)
     return result
 

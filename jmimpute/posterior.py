@@ -105,6 +105,21 @@ def _imputed_cells(draws: list[Draw], design: Design, level: int, labels: np.nda
     return xr.Dataset({name: (("imputation", unit_dim), values)}, coords=coords)
 
 
+def imputations_dataset(
+    draws: list[Draw],
+    design: Design,
+    chain_idx: np.ndarray,
+    draw_idx: np.ndarray,
+    index: pd.Index,
+) -> xr.Dataset:
+    """The ``imputations`` group of the result: imputed cells of both levels."""
+    cells = _imputed_cells(draws, design, 1, np.asarray(index))
+    cells = cells.assign_coords(chain=("imputation", chain_idx), draw=("imputation", draw_idx))
+    if design.level2 is not None:
+        cells = xr.merge([cells, _imputed_cells(draws, design, 2, design.cluster_labels)])
+    return cells
+
+
 def result_tree(
     spec: ImputationSpec,
     design: Design,
@@ -155,10 +170,7 @@ def result_tree(
     standardised.attrs.update(
         {"y_center": design.y_center.tolist(), "y_scale": design.y_scale.tolist()}
     )
-    cells = _imputed_cells(draws, design, 1, np.asarray(index))
-    cells = cells.assign_coords(chain=("imputation", chain_idx), draw=("imputation", draw_idx))
-    if l2 is not None:
-        cells = xr.merge([cells, _imputed_cells(draws, design, 2, design.cluster_labels)])
+    cells = imputations_dataset(draws, design, chain_idx, draw_idx, index)
     stats = run.trace["sample_stats"].to_dataset() if "sample_stats" in run.trace else xr.Dataset()
     tree = xr.DataTree.from_dict(
         {

@@ -11,7 +11,7 @@ import html
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
-from typing import Literal, overload
+from typing import TYPE_CHECKING, Literal, overload
 
 import numpy as np
 import pandas as pd
@@ -32,6 +32,9 @@ from jmimpute.diagnostics import (
 from jmimpute.missingness import missing_table
 from jmimpute.spec.model import ImputationSpec
 from jmimpute.variables import Variable
+
+if TYPE_CHECKING:
+    from jmimpute.redraw import RedrawState
 
 
 @dataclass(frozen=True, eq=False)
@@ -99,8 +102,12 @@ class Imputation:
         derived: dict[str, ClusterStatistic | DeriveFunction] | None = None,
         *,
         variables: tuple[tuple[Variable, ...], tuple[Variable, ...]] = ((), ()),
+        redraw: RedrawState | None = None,
     ) -> None:
         self._data = data
+        # the exact draws behind the imputations, for delta-adjusted re-draws
+        # (jmimpute.sensitivity); None after loading from a file or subsetting
+        self._redraw = redraw
         self.spec = spec
         self.posterior = posterior
         self._derived = dict(derived or {})
@@ -118,6 +125,7 @@ class Imputation:
             self.posterior if posterior is None else posterior,
             self._derived if derived is None else derived,
             variables=self._variables,
+            redraw=self._redraw if posterior is None else None,
         )
         out._params = self._params
         return out

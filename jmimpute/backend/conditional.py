@@ -9,6 +9,10 @@ categories), this module draws from the full conditionals (shared/design, "Exact
 3. each row's missing cells ``| y_obs, u_j`` from ``Sigma``;
 4. categorical targets from their drawn latent values.
 
+An optional :class:`Shift` (delta adjustment, a pattern-mixture sensitivity analysis) moves
+the drawn missing cells of chosen dimensions by a fixed amount and the other missing cells
+of the same unit by the conditional regression on them, before categories are decoded.
+
 Together with the NUTS chain this samples the joint posterior of parameters, random
 effects and missing values. Everything works on the standardised scale.
 """
@@ -187,6 +191,57 @@ def _decode_targets(
 
 
 @dataclass(frozen=True)
+class Shift:
+    """Delta adjustment of the missing cells, on the standardised (or latent) scale.
+
+    Attributes
+    ----------
+    level1 : ndarray, shape (n, p), or None
+        Shift of each row's level-1 dimensions (used only where the cell is missing).
+    level2 : ndarray, shape (J, p2), or None
+        Shift of each cluster's level-2 dimensions.
+    dims1, dims2 : ndarray of bool, shapes (p,) and (p2,)
+        Dimensions that are shifted; the other missing dimensions of a unit move by their
+        conditional regression on the shifted ones.
+    """
+
+    level1: np.ndarray | None
+    level2: np.ndarray | None
+    dims1: np.ndarray
+    dims2: np.ndarray
+
+
+def shift_missing(
+    draws: np.ndarray, cov: np.ndarray, shift: np.ndarray, dims: np.ndarray
+) -> np.ndarray:
+    """Add a delta adjustment to a group's drawn missing cells, consistently with the joint.
+
+    Parameters
+    ----------
+    draws : ndarray, shape (n_g, n_m)
+        The drawn missing cells of the group's units.
+    cov : ndarray, shape (n_m, n_m)
+        Their conditional covariance given the observed cells.
+    shift : ndarray, shape (n_g, n_m)
+        Shift of each cell; only the columns in ``dims`` are used.
+    dims : ndarray of bool, shape (n_m,)
+        The shifted missing dimensions ``S``. The others, ``O``, move by
+        ``Cov(O, S) Cov(S, S)^{-1} shift_S``: the change of their conditional mean when the
+        shifted cells are moved, so that the row stays a draw of the joint model.
+    """
+    s_idx, o_idx = np.flatnonzero(dims), np.flatnonzero(~dims)
+    if not s_idx.size:
+        return draws
+    out = draws.copy()
+    s_val = shift[:, s_idx]
+    out[:, s_idx] += s_val
+    if o_idx.size:
+        coef = np.linalg.solve(cov[np.ix_(s_idx, s_idx)], cov[np.ix_(s_idx, o_idx)])
+        out[:, o_idx] += s_val @ coef
+    return out
+
+
+@dataclass(frozen=True)
 class Draw:
     """One imputation: completed values per unit and variable (standardised, or codes)."""
 
@@ -201,8 +256,13 @@ def draw_imputation(
     l2_masks: np.ndarray,
     l2_pattern: np.ndarray,
     rng: np.random.Generator,
+    shift: Shift | None = None,
 ) -> Draw:
-    """Draw random effects, level-2 residuals and missing values for one posterior draw."""
+    """Draw random effects, level-2 residuals and missing values for one posterior draw.
+
+    ``shift`` (delta adjustment) moves the missing cells after they are drawn; it uses no
+    random numbers, so the same ``rng`` state gives the same draws up to the shift.
+    """
     l1, l2 = design.level1, design.level2
     y = _fill(l1, params.latent)
     stats, _ = compute_stats(y, design.x, design.z, design.cluster, design.n_clusters)
@@ -226,6 +286,11 @@ def draw_imputation(
         for group in missing_groups(observed):
             m_, c_ = conditional_normal(joint, np.zeros_like(joint), params.psi, group)
             draws = m_ + rng.standard_normal(m_.shape) @ c_.T
+            if shift is not None and shift.level2 is not None:
+                mis2 = group.missing - d  # random effects are always "observed" here
+                draws = shift_missing(
+                    draws, c_ @ c_.T, shift.level2[np.ix_(group.rows, mis2)], shift.dims2[mis2]
+                )
             joint[np.ix_(group.rows, group.missing)] = draws
         w_full = l2.v @ params.gamma + joint[:, d:]
         w = np.where(l2.targets.observed, w, w_full)
@@ -234,5 +299,13 @@ def draw_imputation(
     mu = design.x @ params.beta + np.einsum("nl,nlp->np", design.z, effects[design.cluster])
     for group in missing_groups(l1.observed):
         m_, c_ = conditional_normal(y, mu, params.sigma, group)
-        y[np.ix_(group.rows, group.missing)] = m_ + rng.standard_normal(m_.shape) @ c_.T
+        draws = m_ + rng.standard_normal(m_.shape) @ c_.T
+        if shift is not None and shift.level1 is not None:
+            draws = shift_missing(
+                draws,
+                c_ @ c_.T,
+                shift.level1[np.ix_(group.rows, group.missing)],
+                shift.dims1[group.missing],
+            )
+        y[np.ix_(group.rows, group.missing)] = draws
     return Draw(level1=_decode_targets(l1, y, params.thresholds), level2=level2, effects=effects)
