@@ -26,6 +26,7 @@ from jmimpute.io import load_imputation
 from jmimpute.missingness import MissingnessSummary, missingness
 from jmimpute.pooling import d1_test, d2_test, pool
 from jmimpute.result import Imputation, ImputationSummary
+from jmimpute.sensitivity import SensitivityResult, TippingPoint, compare_models, sensitivity
 from jmimpute.spec import FormulaError, Priors
 
 logging.getLogger("jmimpute").addHandler(logging.NullHandler())
@@ -38,10 +39,13 @@ __all__ = [
     "ImputationSummary",
     "MissingnessSummary",
     "Priors",
+    "SensitivityResult",
+    "TippingPoint",
     "__version__",
     "analyze",
     "cluster_centre",
     "cluster_mean",
+    "compare_models",
     "d1_test",
     "d2_test",
     "datasets",
@@ -50,5 +54,6 @@ __all__ = [
     "missingness",
     "plots",
     "pool",
+    "sensitivity",
     "testing",
 ]
