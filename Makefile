@@ -27,7 +27,7 @@ lint: setup
 
 ## The default test run (lint, types, fast tests and one real end-to-end sampling test).
 test: lint
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=15
 
 ## Sampling-heavy tests (agreement with the reference posterior, latent vs collapsed, convergence).
 test-slow: setup
