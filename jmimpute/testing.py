@@ -24,8 +24,10 @@ class Simulated:
         The same before the values were deleted.
     beta : ndarray, shape (2, p)
         Intercepts (row 0) and slopes of ``x`` (row 1).
-    sigma, psi : ndarray, shape (p, p)
-        Level-1 and random-intercept covariances.
+    sigma : ndarray, shape (p, p)
+        Level-1 covariance.
+    psi : ndarray, shape (p, p), or (2p, 2p) with random slopes
+        Covariance of the random effects (effect-major: intercepts, then slopes).
     formula : str
         The imputation formula of the generating model.
     """
@@ -52,8 +54,13 @@ def simulate_two_level(
     p: int = 3,
     missing_rate: float = 0.2,
     seed: int = 0,
+    random_slope: bool = False,
 ) -> Simulated:
     """Simulate ``y_ij = B' (1, x_ij) + u_j + e_ij`` with MAR missingness driven by ``x``.
+
+    With ``random_slope=True`` the slopes of ``x`` vary by cluster too:
+    ``y_ij = B' (1, x_ij) + u_j + v_j x_ij + e_ij`` with ``(u_j, v_j) ~ N(0, Psi)``, ``Psi``
+    of size ``2p`` in jmimpute's effect-major order (all intercepts, then all slopes).
 
     The targets have different means and scales (so the back-transformation from the
     internal standardised scale is exercised); the level-1 correlation is 0.4 and the
@@ -86,10 +93,15 @@ def simulate_two_level(
     beta = np.vstack([means, slopes])
     sds = np.array([2.0, 0.5, 10.0, 1.0, 3.0, 1.5])[:p]
     sigma = _covariance(sds, 0.4)
-    psi = _covariance(0.6 * sds, 0.5)
-    u = rng.multivariate_normal(np.zeros(p), psi, size=n_clusters)
+    if random_slope:
+        psi = _covariance(np.concatenate([0.6 * sds, 0.3 * sds]), 0.3)
+    else:
+        psi = _covariance(0.6 * sds, 0.5)
+    u = rng.multivariate_normal(np.zeros(psi.shape[0]), psi, size=n_clusters)
     e = rng.multivariate_normal(np.zeros(p), sigma, size=n)
-    y = beta[0] + np.outer(x, beta[1]) + u[cluster] + e
+    y = beta[0] + np.outer(x, beta[1]) + u[cluster, :p] + e
+    if random_slope:
+        y += x[:, None] * u[cluster, p:]
 
     # a with mean(logistic(a + x)) = missing_rate, by bisection on a large normal sample
     z = np.random.default_rng(seed + 1).normal(size=200_000)
@@ -110,7 +122,7 @@ def simulate_two_level(
         beta=beta,
         sigma=sigma,
         psi=psi,
-        formula=f"{' + '.join(names)} ~ 1 + x + (1|cluster)",
+        formula=f"{' + '.join(names)} ~ 1 + x + ({'1 + x' if random_slope else '1'}|cluster)",
     )
 
 

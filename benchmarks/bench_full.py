@@ -1,0 +1,144 @@
+"""Speed of the full joint model (categorical and level-2 targets) against jomoImpute.
+
+Two cases, m = 20, jmimpute with its defaults (4 chains x 1000 + 1000, nutpie/numba):
+
+* brandsma ``[lpo + iqv ~ 1 + (1|sch), den ~ 1]`` with den (level 2, 4 levels) categorical;
+* hsb with 5% MCAR in minority, female, ses and size (``examples/mertools_hsb.py``),
+  ``[minority + female + ses + mathach ~ 1 + (1|schid), size ~ 1 + schtype + meanses]``.
+
+For each: min bulk ESS of the imputation-model parameters, ESS per second of sampling, max
+R-hat, end-to-end wall time; and, when ``Rscript`` with mitml is found, the same for
+jomoImpute (``peer_jomo_full.R``: ESS of 2000 iterations after 1000 burn-in by coda, wall
+time with n.burn 5000 and n.iter 100, its own max potential scale reduction) and the
+ratios. Goal (issue 3): at least 10x jomo's min-ESS/s and a lower wall time than
+jomoImpute's. Run with ``python benchmarks/bench_full.py`` (about 20 minutes on 2 cores).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+
+import jmimpute as jm
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "examples"))
+from mertools_hsb import IMPUTATION as HSB_FORMULA  # noqa: E402
+from mertools_hsb import hsb_with_mcar  # noqa: E402
+
+M = 20
+
+CASES = {
+    "brandsma+den": (
+        jm.datasets.load_brandsma,
+        "sch",
+        ["lpo + iqv ~ 1 + (1|sch)", "den ~ 1"],
+        ["den"],
+        ["lpo", "iqv", "den"],
+    ),
+    "hsb": (
+        hsb_with_mcar,
+        "schid",
+        HSB_FORMULA,
+        ["minority", "female"],
+        ["minority", "female", "ses", "mathach", "size", "schtype", "meanses"],
+    ),
+}
+
+
+def run_ours(data: pd.DataFrame, formula: list[str], categorical: list[str]) -> dict[str, float]:
+    start = time.perf_counter()
+    imp = jm.impute(data, formula, categorical=categorical, m=M, random_seed=1, progressbar=False)
+    wall = time.perf_counter() - start
+    table = imp.convergence()
+    attrs = imp.posterior.attrs
+    return {
+        "min_ess": float(table["ess_bulk"].min()),
+        "max_rhat": float(table["r_hat"].max()),
+        "compile_s": float(attrs["compile_seconds"]),
+        "sampling_s": float(attrs["sampling_seconds"]),
+        "wall_s": wall,
+    }
+
+
+def run_jomo(
+    data: pd.DataFrame, cluster: str, formula: list[str], factors: list[str], cols: list[str]
+) -> dict[str, float] | None:
+    if shutil.which("Rscript") is None:
+        return None
+    check = subprocess.run(
+        ["Rscript", "-e", "library(mitml); library(coda)"], capture_output=True, check=False
+    )
+    if check.returncode != 0:
+        logging.warning("Rscript found but mitml/coda are not installed; skipping jomo")
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "data.csv"
+        codes = pd.factorize(data[cluster], sort=True)[0] + 1
+        frame = data[cols].assign(**{cluster: codes})
+        frame.astype({c: "float64" for c in factors}).to_csv(path, index=False, na_rep="NA")
+        out = subprocess.run(
+            ["Rscript", str(HERE / "peer_jomo_full.R"), str(path), cluster, *formula,
+             ",".join(factors), str(M)],
+            capture_output=True, text=True, check=True,
+        ).stdout  # fmt: skip
+    for line in out.splitlines():
+        if line.startswith("RESULT"):
+            _, _, *fields = line.split()
+            return {k: float(v) for k, v in (f.split("=") for f in fields)}
+    return None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--no-peers", action="store_true")
+    parser.add_argument("--cases", default=",".join(CASES))
+    parser.add_argument("--json", type=Path, default=Path("out/bench_full.json"))
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    report: dict[str, dict] = {}
+    lines = []
+    for case in args.cases.split(","):
+        load, cluster, formula, factors, cols = CASES[case]
+        data = load()
+        ours = run_ours(data, formula, factors)
+        entry = {"jmimpute": ours}
+        jomo = None if args.no_peers else run_jomo(data, cluster, formula, factors, cols)
+        if jomo is not None:
+            entry["jomoImpute"] = jomo
+        report[case] = entry
+        lines.append(f"\n== {case}: {formula}, m = {M}")
+        rate = ours["min_ess"] / ours["sampling_s"]
+        lines.append(
+            f"jmimpute    min ESS {ours['min_ess']:.0f}, ESS/s {rate:.1f}"
+            f" (sampling {ours['sampling_s']:.0f} s, compile {ours['compile_s']:.0f} s), "
+            f"max R-hat {ours['max_rhat']:.3f}, wall m=20 {ours['wall_s']:.0f} s"
+        )
+        if jomo is not None:
+            jomo_rate = jomo["min_ess"] / jomo["ess_seconds"]
+            lines.append(
+                f"jomoImpute  min ESS {jomo['min_ess']:.0f} of 2000, ESS/s {jomo_rate:.2f}, "
+                f"own max PSR {jomo['max_psr']:.3f}, wall m=20 (n.burn 5000) {jomo['wall_m']:.0f} s"
+            )
+            ratio = ours["min_ess"] / ours["sampling_s"] / jomo_rate
+            lines.append(
+                f"ratios: min-ESS/s {ratio:.1f}x (goal >= 10x); wall time "
+                f"{ours['wall_s'] / jomo['wall_m']:.2f} of jomo's (goal < 1)"
+            )
+    print("\n".join(lines))
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(report, indent=2))
+    print(f"\nraw numbers in {args.json}")
+
+
+if __name__ == "__main__":
+    main()
