@@ -44,6 +44,7 @@ test-all: lint
 bench: setup
 	$(PY) benchmarks/bench_impute.py
 	$(PY) benchmarks/bench_bambi.py
+	$(PY) benchmarks/bench_full.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache

@@ -32,7 +32,8 @@ for (nm in names(ch)) {
 }
 t2 <- system.time(imp2 <- jomoImpute(data = d, formula = fml, n.burn = 5000, n.iter = 100,
                                       m = m, silent = TRUE))[["elapsed"]]
-psr <- max(unlist(lapply(imp2$psrf, function(p) if (is.null(p)) NA else max(p[, "Rhat"]))),
+conv <- summary(imp2)$conv
+psr <- max(unlist(lapply(conv, function(p) if (is.null(p)) NA else max(p[, "Rhat"]))),
            na.rm = TRUE)
 cat(sprintf("RESULT jomoImpute min_ess=%.2f ess_seconds=%.3f wall_m=%.3f max_psr=%.3f\n",
             min(ess), t, t2, psr))
