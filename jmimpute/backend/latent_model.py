@@ -15,16 +15,7 @@ import pytensor.tensor as pt
 from pytensor.tensor.variable import TensorVariable
 
 from jmimpute.backend.conditional import Draw, DrawParams, _decode_targets
-from jmimpute.backend.model import (
-    Layout,
-    _coords,
-    _targets_latents,
-    _thresholds,
-    cov_factor,
-    dim_kinds,
-    level2_patterns,
-    psi_matrix,
-)
+from jmimpute.backend.model import Layout, _coords, level2_patterns, shared_parameters
 from jmimpute.backend.sampling import SamplerRun
 from jmimpute.design import Design, Targets
 from jmimpute.spec.priors import Priors
@@ -55,36 +46,22 @@ def build_latent_model(design: Design, priors: Priors) -> tuple[pm.Model, Layout
     Layout
     """
     l1, l2 = design.level1, design.level2
-    keep = ["beta_s", "sigma_s", "psi_s", "u_s"]
     with pm.Model(coords=_coords(design)) as model:
-        beta = pm.Normal("beta_s", mu=0.0, sigma=priors.beta_sd, dims=("covariate", "dim"))
-        lsig = cov_factor("sigma_s", dim_kinds(l1), priors.sigma_eta, priors.sigma_sd)
-        pm.Deterministic("sigma_s", lsig @ lsig.T, dims=("dim", "dim_"))
-        _, factor, order = psi_matrix(design, priors)
-        thresholds = _thresholds(l1, "")
-        keep += [f"thresholds_{k}" for k in thresholds]
-        zvals = _targets_latents(l1, "", thresholds)
-        if np.any(l1.latent):
-            zvals = pm.Deterministic("latent_values", zvals)
-            keep.append("latent_values")
-        y, has_missing = _complete_values(l1, zvals, "y_missing")
+        par = shared_parameters(design, priors)
+        beta, lsig, factor, order = par.beta, par.lsig, par.psi_factor, par.psi_order
+        keep = [*par.keep, "u_s"]
+        y, has_missing = _complete_values(l1, par.zvals, "y_missing")
         if has_missing:
             keep.append("y_missing")
 
         u = pm.Flat("u_s", shape=(design.n_clusters, design.d))
         joint = u
         if l2 is not None:
-            gamma = pm.Normal("gamma_s", mu=0.0, sigma=priors.beta_sd, dims=("covariate2", "dim2"))
-            thresholds2 = _thresholds(l2.targets, "l2_")
-            keep += ["gamma_s", *(f"thresholds_{k}" for k in thresholds2)]
-            z2 = _targets_latents(l2.targets, "l2_", thresholds2)
-            if np.any(l2.targets.latent):
-                z2 = pm.Deterministic("latent2_values", z2)
-                keep.append("latent2_values")
-            w, has_missing2 = _complete_values(l2.targets, z2, "w_missing")
+            assert par.gamma is not None and par.z2 is not None
+            w, has_missing2 = _complete_values(l2.targets, par.z2, "w_missing")
             if has_missing2:
                 keep.append("w_missing")
-            joint = pt.concatenate([u, w - pt.as_tensor(l2.v) @ gamma], axis=1)
+            joint = pt.concatenate([u, w - pt.as_tensor(l2.v) @ par.gamma], axis=1)
         internal = joint[:, np.argsort(order)]
         prior_u = pm.MvNormal.dist(mu=pt.zeros(order.size), chol=factor)
         pm.Potential("cluster_effects", pm.logp(prior_u, internal).sum())

@@ -226,6 +226,65 @@ def level2_patterns(design: Design) -> tuple[np.ndarray, np.ndarray]:
     return masks, pattern
 
 
+@dataclass(frozen=True)
+class Parameters:
+    """The imputation-model parameters both models share, with the same priors.
+
+    Attributes
+    ----------
+    beta, lsig : TensorVariable
+        Fixed effects and the level-1 covariance factor (standardised scale).
+    psi, psi_factor, psi_order : TensorVariable, TensorVariable, ndarray
+        ``Psi``, its factor in the internal order, and that order (see :func:`psi_matrix`).
+    zvals, z2 : TensorVariable or None
+        Latent values of the observed categories, level 1 and level 2.
+    gamma : TensorVariable or None
+        Level-2 fixed effects.
+    keep : list of str
+        Variables to keep in the trace.
+    """
+
+    beta: TensorVariable
+    lsig: TensorVariable
+    psi: TensorVariable
+    psi_factor: TensorVariable
+    psi_order: np.ndarray
+    zvals: TensorVariable
+    gamma: TensorVariable | None
+    z2: TensorVariable | None
+    keep: list[str]
+
+
+def shared_parameters(design: Design, priors: Priors) -> Parameters:
+    """Declare the parameters and latent values common to the collapsed and latent models.
+
+    Called inside a ``pm.Model`` context; one place, so the reference model and the fast
+    one cannot drift apart in their priors.
+    """
+    l1, l2 = design.level1, design.level2
+    keep = ["beta_s", "sigma_s", "psi_s"]
+    beta = pm.Normal("beta_s", mu=0.0, sigma=priors.beta_sd, dims=("covariate", "dim"))
+    lsig = cov_factor("sigma_s", dim_kinds(l1), priors.sigma_eta, priors.sigma_sd)
+    pm.Deterministic("sigma_s", lsig @ lsig.T, dims=("dim", "dim_"))
+    psi, factor, order = psi_matrix(design, priors)
+    thresholds = _thresholds(l1, "")
+    keep += [f"thresholds_{k}" for k in thresholds]
+    zvals = _targets_latents(l1, "", thresholds)
+    if np.any(l1.latent):
+        zvals = pm.Deterministic("latent_values", zvals)
+        keep.append("latent_values")
+    gamma = z2 = None
+    if l2 is not None:
+        gamma = pm.Normal("gamma_s", mu=0.0, sigma=priors.beta_sd, dims=("covariate2", "dim2"))
+        thresholds2 = _thresholds(l2.targets, "l2_")
+        keep += ["gamma_s", *(f"thresholds_{k}" for k in thresholds2)]
+        z2 = _targets_latents(l2.targets, "l2_", thresholds2)
+        if np.any(l2.targets.latent):
+            z2 = pm.Deterministic("latent2_values", z2)
+            keep.append("latent2_values")
+    return Parameters(beta, lsig, psi, factor, order, zvals, gamma, z2, keep)
+
+
 def build_collapsed_model(
     design: Design, priors: Priors, *, compiled_kernel: bool = True
 ) -> tuple[pm.Model, Layout]:
@@ -253,33 +312,18 @@ def build_collapsed_model(
     )  # fmt: skip
     lat_cells = l1.latent_cells
     l2_masks, l2_pattern = level2_patterns(design)
-    keep = ["beta_s", "sigma_s", "psi_s"]
     with pm.Model(coords=_coords(design)) as model:
-        beta = pm.Normal("beta_s", mu=0.0, sigma=priors.beta_sd, dims=("covariate", "dim"))
-        lsig = cov_factor("sigma_s", dim_kinds(l1), priors.sigma_eta, priors.sigma_sd)
-        pm.Deterministic("sigma_s", lsig @ lsig.T, dims=("dim", "dim_"))
-        psi, _, _ = psi_matrix(design, priors)
-        thresholds = _thresholds(l1, "")
-        zvals = _targets_latents(l1, "", thresholds)
-        if lat_cells[0].size:
-            zvals = pm.Deterministic("latent_values", zvals)
-            keep.append("latent_values")
-        keep += [f"thresholds_{k}" for k in thresholds]
-
+        par = shared_parameters(design, priors)
+        beta, lsig, psi, zvals, keep = par.beta, par.lsig, par.psi, par.zvals, par.keep
         resid2 = pt.zeros((design.n_clusters, 0))
         if design.level2 is not None:
+            assert par.gamma is not None and par.z2 is not None
             t2 = design.level2.targets
-            gamma = pm.Normal("gamma_s", mu=0.0, sigma=priors.beta_sd, dims=("covariate2", "dim2"))
-            thresholds2 = _thresholds(t2, "l2_")
-            z2 = _targets_latents(t2, "l2_", thresholds2)
-            keep += ["gamma_s", *(f"thresholds_{k}" for k in thresholds2)]
             w = pt.as_tensor(np.nan_to_num(np.where(t2.latent, 0.0, t2.values)))
             cells2 = t2.latent_cells
             if cells2[0].size:
-                z2 = pm.Deterministic("latent2_values", z2)
-                keep.append("latent2_values")
-                w = pt.set_subtensor(w[cells2], z2)
-            resid2 = w - pt.as_tensor(design.level2.v) @ gamma
+                w = pt.set_subtensor(w[cells2], par.z2)
+            resid2 = w - pt.as_tensor(design.level2.v) @ par.gamma
         if compiled_kernel:
             data = KernelData.build(stats, rows, lat_cells, l2_masks, l2_pattern)
             loglik = collapsed_loglik_fast(lsig, beta, psi, resid2, zvals, data)
