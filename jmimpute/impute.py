@@ -203,8 +203,15 @@ def _kernel_usable(spec: ImputationSpec) -> bool:
 def _check_mixing(result: Imputation) -> None:
     """Warn when the chains have not converged or mix too slowly for m separated draws."""
     table = result.convergence()
-    worst_rhat = table["r_hat"].idxmax()
-    if table["r_hat"].max() > RHAT_MAX:
+    if table["r_hat"].isna().all():  # one chain: R-hat needs at least two
+        msg = (
+            f"R-hat cannot be computed from chains={result.spec.sampler.chains}; convergence is "
+            "unchecked. Run at least 2 chains (the default is 4) before trusting the imputations."
+        )
+        _log.warning(msg)
+        warnings.warn(msg, ConvergenceWarning, stacklevel=3)
+    elif table["r_hat"].max() > RHAT_MAX:
+        worst_rhat = table["r_hat"].idxmax()
         msg = (
             f"R-hat of {worst_rhat} is {table['r_hat'].max():.3f} > {RHAT_MAX}: the chains of the "
             "imputation model have not converged. Raise `tune` (and `draws`) and rerun; see "
