@@ -19,8 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,6 +32,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "examples"))
 from mertools_hsb import IMPUTATION as HSB_FORMULA  # noqa: E402
 from mertools_hsb import hsb_with_mcar  # noqa: E402
+from rpeers import have_mitml, run_peer_script  # noqa: E402
 
 M = 20
 
@@ -61,7 +60,10 @@ def run_ours(data: pd.DataFrame, formula: list[str], categorical: list[str]) -> 
     wall = time.perf_counter() - start
     table = imp.convergence()
     attrs = imp.posterior.attrs
+    stats = imp.posterior["sample_stats"].dataset
+    steps = float(stats["n_steps"].mean()) if "n_steps" in stats else float("nan")
     return {
+        "steps_per_draw": steps,
         "min_ess": float(table["ess_bulk"].min()),
         "max_rhat": float(table["r_hat"].max()),
         "compile_s": float(attrs["compile_seconds"]),
@@ -73,29 +75,17 @@ def run_ours(data: pd.DataFrame, formula: list[str], categorical: list[str]) -> 
 def run_jomo(
     data: pd.DataFrame, cluster: str, formula: list[str], factors: list[str], cols: list[str]
 ) -> dict[str, float] | None:
-    if shutil.which("Rscript") is None:
-        return None
-    check = subprocess.run(
-        ["Rscript", "-e", "library(mitml); library(coda)"], capture_output=True, check=False
-    )
-    if check.returncode != 0:
-        logging.warning("Rscript found but mitml/coda are not installed; skipping jomo")
+    if not have_mitml():
         return None
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "data.csv"
         codes = pd.factorize(data[cluster], sort=True)[0] + 1
         frame = data[cols].assign(**{cluster: codes})
         frame.astype({c: "float64" for c in factors}).to_csv(path, index=False, na_rep="NA")
-        out = subprocess.run(
-            ["Rscript", str(HERE / "peer_jomo_full.R"), str(path), cluster, *formula,
-             ",".join(factors), str(M)],
-            capture_output=True, text=True, check=True,
-        ).stdout  # fmt: skip
-    for line in out.splitlines():
-        if line.startswith("RESULT"):
-            _, _, *fields = line.split()
-            return {k: float(v) for k, v in (f.split("=") for f in fields)}
-    return None
+        results = run_peer_script(
+            "peer_jomo_full.R", str(path), cluster, *formula, ",".join(factors), str(M)
+        )
+    return results.get("jomoImpute")
 
 
 def main() -> None:
@@ -121,7 +111,8 @@ def main() -> None:
         lines.append(
             f"jmimpute    min ESS {ours['min_ess']:.0f}, ESS/s {rate:.1f}"
             f" (sampling {ours['sampling_s']:.0f} s, compile {ours['compile_s']:.0f} s), "
-            f"max R-hat {ours['max_rhat']:.3f}, wall m=20 {ours['wall_s']:.0f} s"
+            f"max R-hat {ours['max_rhat']:.3f}, wall m=20 {ours['wall_s']:.0f} s, "
+            f"{ours['steps_per_draw']:.0f} leapfrog steps per draw"
         )
         if jomo is not None:
             jomo_rate = jomo["min_ess"] / jomo["ess_seconds"]

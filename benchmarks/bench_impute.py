@@ -24,28 +24,21 @@ import argparse
 import json
 import logging
 import re
-import shutil
-import subprocess
 import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
+from rpeers import have_mitml, run_peer_script
 
 import jmimpute as jm
 
-HERE = Path(__file__).resolve().parent
 M = 20
 
 
 def hsb_with_mcar(seed: int = 20170710) -> pd.DataFrame:
     """hsb with 5% of ses and mathach deleted completely at random."""
-    data = jm.datasets.load_hsb()
-    rng = np.random.default_rng(seed)
-    for col in ("ses", "mathach"):
-        data.loc[rng.random(len(data)) < 0.05, col] = np.nan
-    return data
+    return jm.testing.add_mcar(jm.datasets.load_hsb(), ["ses", "mathach"], 0.05, seed=seed)
 
 
 CASES = {
@@ -82,31 +75,13 @@ def run_ours(data: pd.DataFrame, formula: str, backend: str, repeats: int = 1) -
 
 
 def run_peers(data: pd.DataFrame, cluster: str, targets: tuple[str, ...]) -> dict[str, dict]:
-    if shutil.which("Rscript") is None:
-        return {}
-    check = subprocess.run(
-        ["Rscript", "-e", "library(mitml); library(coda)"], capture_output=True, check=False
-    )
-    if check.returncode != 0:
-        logging.warning("Rscript found but mitml/coda are not installed; skipping the peers")
+    if not have_mitml():
         return {}
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "data.csv"
         codes = pd.factorize(data[cluster], sort=True)[0] + 1
         data[list(targets)].assign(**{cluster: codes}).to_csv(path, index=False, na_rep="NA")
-        out = subprocess.run(
-            ["Rscript", str(HERE / "peer_mitml.R"), str(path), cluster, ",".join(targets), str(M)],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-    results = {}
-    for line in out.splitlines():
-        if line.startswith("RESULT"):
-            _, name, *fields = line.split()
-            values = dict(f.split("=") for f in fields)
-            results[name] = {k: float(v) for k, v in values.items()}
-    return results
+        return run_peer_script("peer_mitml.R", str(path), cluster, ",".join(targets), str(M))
 
 
 def main() -> None:
