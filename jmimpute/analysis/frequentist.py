@@ -143,6 +143,23 @@ def _single_level(
     )
 
 
+def plain_dtypes(data: pd.DataFrame) -> pd.DataFrame:
+    """Nullable pandas columns (``boolean``, ``Int64``, ``Float64``) as NumPy dtypes.
+
+    statsmodels' and bambi's formula layers do not take pandas' nullable extension dtypes;
+    completed sets keep them (the user's dtypes), so they are converted for fitting only:
+    to ``bool``/``int64`` when a column holds no missing value, else to ``float``.
+    """
+    out = data.copy(deep=False)
+    for name, col in data.items():
+        kind = col.dtype.kind
+        if not isinstance(col.dtype, pd.api.extensions.ExtensionDtype) or kind not in "biuf":
+            continue
+        plain = {"b": bool, "i": np.int64, "u": np.uint64}.get(kind, float)
+        out[name] = col.to_numpy(dtype=float if col.isna().any() else plain, na_value=np.nan)
+    return out
+
+
 def fit_statsmodels(
     formula: AnalysisFormula,
     data: pd.DataFrame,
@@ -168,6 +185,7 @@ def fit_statsmodels(
     -------
     SetFit
     """
+    data = plain_dtypes(data)
     if formula.mixed:
         if family is not None:
             raise ValueError(

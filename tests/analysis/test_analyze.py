@@ -117,3 +117,26 @@ def test_failing_sets_are_reported_by_number(brandsma_imputation):
 def test_bad_backend(brandsma_imputation):
     with pytest.raises(ValueError, match="`backend` must be one of"):
         jm.analyze(brandsma_imputation, "lpo ~ iqv", backend="lme4")
+
+
+def test_nullable_columns_are_fitted_as_numpy_dtypes():
+    """Completed sets keep pandas' nullable dtypes, which statsmodels' formulas reject."""
+    from jmimpute.analysis.formula import parse_analysis_formula
+    from jmimpute.analysis.frequentist import fit_statsmodels, plain_dtypes
+
+    rng = np.random.default_rng(0)
+    flag = rng.random(200) < 0.4
+    frame = pd.DataFrame(
+        {
+            "y": 1.0 + 2.0 * flag + rng.normal(size=200),
+            "flag": pd.array(flag, dtype="boolean"),
+            "count": pd.array(rng.integers(0, 5, 200), dtype="Int64"),
+        }
+    )
+    plain = plain_dtypes(frame)
+    assert plain["flag"].dtype == bool and plain["count"].dtype == np.int64
+    assert frame["flag"].dtype == "boolean"  # the caller's frame is left alone
+    with_na = plain_dtypes(frame.assign(count=pd.array([None] + [1] * 199, dtype="Int64")))
+    assert with_na["count"].dtype == float and np.isnan(with_na["count"].iloc[0])
+    fit = fit_statsmodels(parse_analysis_formula("y ~ flag + count"), frame)
+    assert "flag[T.True]" in fit.params.index or "flag[True]" in fit.params.index
