@@ -27,7 +27,7 @@ from jmimpute.missingness import MissingnessSummary, missingness
 from jmimpute.pooling import d1_test, d2_test, pool
 from jmimpute.result import Imputation, ImputationSummary
 from jmimpute.sensitivity import SensitivityResult, TippingPoint, compare_models, sensitivity
-from jmimpute.spec import FormulaError, Priors
+from jmimpute.spec import FormulaError, ImputationSpec, Priors, specify
 
 logging.getLogger("jmimpute").addHandler(logging.NullHandler())
 
@@ -36,6 +36,7 @@ __all__ = [
     "ConvergenceWarning",
     "FormulaError",
     "Imputation",
+    "ImputationSpec",
     "ImputationSummary",
     "MissingnessSummary",
     "Priors",
@@ -55,5 +56,6 @@ __all__ = [
     "plots",
     "pool",
     "sensitivity",
+    "specify",
     "testing",
 ]

@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 import warnings
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 
-from jmimpute.backend.model import build_collapsed_model
+from jmimpute.backend.model import PRIOR_PREFIX, build_collapsed_model, prior_values
 from jmimpute.backend.sampling import run_sampler
 from jmimpute.design import build_design
 from jmimpute.diagnostics import RHAT_MAX
-from jmimpute.posterior import ParameterDraws, result_tree, retained_draws
-from jmimpute.redraw import RedrawState, owned
+from jmimpute.fitted import FittedModel
+from jmimpute.posterior import ParameterDraws, result_tree, retained_dataset, retained_draws
+from jmimpute.redraw import draw_imputations, imputation_seeds, owned
 from jmimpute.result import Imputation
-from jmimpute.spec.model import ImputationSpec, build_spec
+from jmimpute.spec.model import ImputationSpec, build_spec, spec_arguments
 from jmimpute.spec.priors import Priors
 from jmimpute.validate import validate
+from jmimpute.variables import Variable
 
 _log = logging.getLogger("jmimpute")
 
@@ -28,7 +32,7 @@ class ConvergenceWarning(UserWarning):
 
 def impute(
     data: pd.DataFrame,
-    formula: str | list[str],
+    formula: str | list[str] | ImputationSpec,
     *,
     categorical: list[str] | None = None,
     ordinal: list[str] | None = None,
@@ -44,7 +48,7 @@ def impute(
     backend: str = "numba",
     cores: int | None = None,
     target_accept: float = 0.8,
-    progressbar: bool = True,
+    progressbar: bool | None = None,
 ) -> Imputation:
     """Multiply impute incomplete multilevel data with a Bayesian joint model.
 
@@ -63,7 +67,9 @@ def impute(
         mitml-style formula: targets left of ``~``, fixed covariates and one random term
         ``(effects | cluster)`` on the right, e.g. ``"lpo + iqv ~ 1 + (1|sch)"`` or
         ``"lpo + iqv ~ 1 + ses + (1 + ses|sch)"``; or a list of that and a level-2
-        formula, e.g. ``["lpo + iqv ~ 1 + (1|sch)", "den ~ 1"]``.
+        formula, e.g. ``["lpo + iqv ~ 1 + (1|sch)", "den ~ 1"]``; or an
+        :class:`~jmimpute.spec.model.ImputationSpec` from :func:`jmimpute.specify`, which
+        fixes every option below except ``random_seed`` and ``progressbar``.
     categorical, ordinal : list of str, optional
         Targets to model as unordered categorical (binary or nominal, jomo's latent
         normals) or ordinal (one latent normal with ordered thresholds). pandas
@@ -94,8 +100,8 @@ def impute(
         Chains run in parallel.
     target_accept : float, default 0.8
         NUTS target acceptance rate; raise it (e.g. 0.95) after divergences.
-    progressbar : bool, default True
-        Show progress bars.
+    progressbar : bool, optional
+        Show progress bars (default True, or the spec's setting).
 
     Returns
     -------
@@ -109,23 +115,35 @@ def impute(
     >>> imp.summary()  # doctest: +SKIP
     >>> imp.complete(1)  # doctest: +SKIP
     """
-    spec = build_spec(
-        formula,
-        categorical=categorical,
-        ordinal=ordinal,
-        cluster_covariance=cluster_covariance,
-        m=m,
-        method=method,
-        priors=priors,
-        chains=chains,
-        tune=tune,
-        draws=draws,
-        sampler=sampler,
-        backend=backend,
-        cores=cores,
-        target_accept=target_accept,
-        progressbar=progressbar,
-    )
+    options = {
+        "categorical": categorical,
+        "ordinal": ordinal,
+        "cluster_covariance": cluster_covariance,
+        "m": m,
+        "method": method,
+        "priors": priors,
+        "chains": chains,
+        "tune": tune,
+        "draws": draws,
+        "sampler": sampler,
+        "backend": backend,
+        "cores": cores,
+        "target_accept": target_accept,
+    }
+    if isinstance(formula, ImputationSpec):
+        defaults = inspect.signature(impute).parameters
+        given = [k for k, v in options.items() if v != defaults[k].default]
+        if given:
+            raise TypeError(
+                f"`formula` is an ImputationSpec, which already fixes {given}; pass them to "
+                "jm.specify(...) instead, or give the formula as a string"
+            )
+        spec = formula
+        if progressbar is not None:
+            spec = replace(spec, sampler=replace(spec.sampler, progressbar=bool(progressbar)))
+    else:
+        shown = True if progressbar is None else progressbar
+        spec = build_spec(formula, **options, progressbar=shown)
     seed = _seed(random_seed)
     frame, level1, level2 = validate(data, spec)
     design = build_design(frame, spec.level1, level1, spec.level2, level2)
@@ -135,9 +153,6 @@ def impute(
         design.n,
         design.n_clusters,
     )
-    sampler_seed, post_seed = np.random.SeedSequence(seed).spawn(2)
-    run_seed = int(sampler_seed.generate_state(1, dtype=np.uint32)[0])
-
     if spec.method == "collapsed":
         model, layout = build_collapsed_model(
             design, spec.priors, compiled_kernel=_kernel_usable(spec)
@@ -146,19 +161,91 @@ def impute(
         from jmimpute.backend.latent_model import build_latent_model
 
         model, layout = build_latent_model(design, spec.priors)
-    run = run_sampler(model, spec.sampler, run_seed, var_names=layout.keep)
+    fitted = FittedModel(design, model, layout)
+    return _sample(frame.copy(deep=True), (level1, level2), spec, seed, fitted, {})
+
+
+def refit(
+    imp: Imputation,
+    *,
+    priors: Priors | None = None,
+    random_seed: int | None = None,
+    m: int | None = None,
+    chains: int | None = None,
+    tune: int | None = None,
+    draws: int | None = None,
+    target_accept: float | None = None,
+    progressbar: bool | None = None,
+) -> Imputation:
+    """:meth:`Imputation.refit`: sample the same model again, reusing its compiled form."""
+    if not isinstance(imp, Imputation):
+        raise TypeError(f"expected an Imputation from jm.impute; got {type(imp).__name__}")
+    args = spec_arguments(imp.spec)
+    changes = {
+        "priors": priors,
+        "m": m,
+        "chains": chains,
+        "tune": tune,
+        "draws": draws,
+        "target_accept": target_accept,
+        "progressbar": progressbar,
+    }
+    args |= {k: v for k, v in changes.items() if v is not None}
+    spec = build_spec(args.pop("formula"), **args)
+    seed = imp.posterior.attrs.get("random_seed") if random_seed is None else random_seed
+    seed = _seed(seed)
+    fitted = imp._fitted
+    if fitted is None:  # loaded from a file: build once, then keep for later refits
+        design = imp._design()
+        if spec.method == "collapsed":
+            model, layout = build_collapsed_model(
+                design, spec.priors, compiled_kernel=_kernel_usable(spec)
+            )
+        else:
+            from jmimpute.backend.latent_model import build_latent_model
+
+            model, layout = build_latent_model(design, spec.priors)
+        fitted = imp._fitted = FittedModel(design, model, layout)
+    return _sample(imp._data, imp._variables, spec, seed, fitted, dict(imp._derived))
+
+
+def _sample(
+    frame: pd.DataFrame,
+    variables: tuple[tuple[Variable, ...], tuple[Variable, ...]],
+    spec: ImputationSpec,
+    seed: int,
+    fitted: FittedModel,
+    derived: dict,
+) -> Imputation:
+    """Sample the built model with ``spec``'s priors and settings; draw the m imputations."""
+    design, layout = fitted.design, fitted.layout
+    sampler_seed, stream_seed = imputation_seeds(seed)
+    run_seed = int(sampler_seed.generate_state(1, dtype=np.uint32)[0])
+    shared = {PRIOR_PREFIX + k: v for k, v in prior_values(spec.priors).items()}
+    run = run_sampler(
+        fitted.model,
+        spec.sampler,
+        run_seed,
+        var_names=layout.keep,
+        compiled=fitted.compiled if spec.sampler.sampler == "nutpie" else None,
+        shared=shared,
+    )
+    if spec.sampler.sampler == "nutpie":
+        fitted.compiled = run.compiled
     draws_s = ParameterDraws.from_run(run, design)
     chain_idx, draw_idx = retained_draws(spec)
-    redraw: RedrawState | None = None
+    params = [owned(draws_s.at(c, t)) for c, t in zip(chain_idx, draw_idx, strict=True)]
+    streams = list(range(spec.m))
     if spec.method == "collapsed":
-        redraw = RedrawState(
-            design=design,
-            params=tuple(owned(draws_s.at(c, t)) for c, t in zip(chain_idx, draw_idx, strict=True)),
-            l2_masks=layout.l2_masks,
-            l2_pattern=layout.l2_pattern,
-            seed=post_seed,
+        imputations = draw_imputations(
+            design,
+            params,
+            streams,
+            layout.l2_masks,
+            layout.l2_pattern,
+            stream_seed,
+            progressbar=spec.sampler.progressbar,
         )
-        imputations = redraw.draw(progressbar=spec.sampler.progressbar)
     else:
         from jmimpute.backend.latent_model import read_imputation
 
@@ -166,11 +253,10 @@ def impute(
             read_imputation(design, run, draws_s.at(c, t), c, t)
             for c, t in zip(chain_idx, draw_idx, strict=True)
         ]
-    tree = result_tree(spec, design, run, draws_s, imputations, chain_idx, draw_idx, frame.index)
+    retained = retained_dataset(params, chain_idx, draw_idx, streams)
+    tree = result_tree(spec, design, run, draws_s, imputations, retained, frame.index)
     tree.attrs.update({"random_seed": seed})
-    result = Imputation(
-        frame.copy(deep=True), spec, tree, variables=(level1, level2), redraw=redraw
-    )
+    result = Imputation(frame, spec, tree, derived, variables=variables, fitted=fitted)
     _check_mixing(result)
     return result
 

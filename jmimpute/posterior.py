@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -108,16 +109,51 @@ def _imputed_cells(draws: list[Draw], design: Design, level: int, labels: np.nda
 def imputations_dataset(
     draws: list[Draw],
     design: Design,
-    chain_idx: np.ndarray,
-    draw_idx: np.ndarray,
+    retained: xr.Dataset,
     index: pd.Index,
 ) -> xr.Dataset:
-    """The ``imputations`` group of the result: imputed cells of both levels."""
+    """The ``imputations`` group of the result: imputed cells of both levels.
+
+    ``retained`` (from :func:`retained_dataset`) says where each imputation comes from
+    and is kept with the cells, so that they can be re-drawn (:mod:`jmimpute.redraw`).
+    """
     cells = _imputed_cells(draws, design, 1, np.asarray(index))
-    cells = cells.assign_coords(chain=("imputation", chain_idx), draw=("imputation", draw_idx))
     if design.level2 is not None:
         cells = xr.merge([cells, _imputed_cells(draws, design, 2, design.cluster_labels)])
-    return cells
+    return xr.merge([cells, retained.drop_vars("imputation", errors="ignore")])
+
+
+def retained_dataset(
+    params: list[DrawParams], chain_idx: np.ndarray, draw_idx: np.ndarray, streams: Sequence[int]
+) -> xr.Dataset:
+    """Chain, draw and random stream of each imputation, and its latent values.
+
+    The latent values at the observed categorical cells are part of the retained draw
+    (the conditional draws depend on them) but are not kept for every NUTS draw.
+    """
+    ds = xr.Dataset(
+        coords={
+            "chain": ("imputation", np.asarray(chain_idx, dtype=np.int64)),
+            "draw": ("imputation", np.asarray(draw_idx, dtype=np.int64)),
+            "stream": ("imputation", np.asarray(streams, dtype=np.int64)),
+        }
+    )
+    for name, dim, values in (
+        ("latent_values", "latent_cell", [p.latent for p in params]),
+        ("latent2_values", "latent2_cell", [p.latent2 for p in params]),
+    ):
+        if values and values[0].size:
+            ds[name] = (("imputation", dim), np.stack(values))
+    return ds
+
+
+def retained_of(cells: xr.Dataset) -> xr.Dataset:
+    """The :func:`retained_dataset` part of an ``imputations`` group."""
+    names = [n for n in ("latent_values", "latent2_values") if n in cells]
+    return xr.Dataset(
+        {n: cells[n].variable for n in names},
+        coords={c: ("imputation", cells[c].to_numpy()) for c in ("chain", "draw", "stream")},
+    )
 
 
 def result_tree(
@@ -126,8 +162,7 @@ def result_tree(
     run: SamplerRun,
     draws_s: ParameterDraws,
     draws: list[Draw],
-    chain_idx: np.ndarray,
-    draw_idx: np.ndarray,
+    retained: xr.Dataset,
     index: pd.Index,
 ) -> xr.DataTree:
     """Assemble the result DataTree (see :class:`jmimpute.result.Imputation`)."""
@@ -170,7 +205,7 @@ def result_tree(
     standardised.attrs.update(
         {"y_center": design.y_center.tolist(), "y_scale": design.y_scale.tolist()}
     )
-    cells = imputations_dataset(draws, design, chain_idx, draw_idx, index)
+    cells = imputations_dataset(draws, design, retained, index)
     stats = run.trace["sample_stats"].to_dataset() if "sample_stats" in run.trace else xr.Dataset()
     tree = xr.DataTree.from_dict(
         {

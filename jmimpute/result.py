@@ -34,7 +34,9 @@ from jmimpute.spec.model import ImputationSpec
 from jmimpute.variables import Variable
 
 if TYPE_CHECKING:
-    from jmimpute.redraw import RedrawState
+    from jmimpute.design import Design
+    from jmimpute.fitted import FittedModel
+    from jmimpute.spec.priors import Priors
 
 
 @dataclass(frozen=True, eq=False)
@@ -102,12 +104,13 @@ class Imputation:
         derived: dict[str, ClusterStatistic | DeriveFunction] | None = None,
         *,
         variables: tuple[tuple[Variable, ...], tuple[Variable, ...]] = ((), ()),
-        redraw: RedrawState | None = None,
+        fitted: FittedModel | None = None,
     ) -> None:
         self._data = data
-        # the exact draws behind the imputations, for delta-adjusted re-draws
-        # (jmimpute.sensitivity); None after loading from a file or subsetting
-        self._redraw = redraw
+        # the built and compiled model, reused by refit() and the sensitivity analyses;
+        # None after loading from a file (rebuilt on demand)
+        self._fitted = fitted
+        self._design_cache: Design | None = None
         self.spec = spec
         self.posterior = posterior
         self._derived = dict(derived or {})
@@ -125,10 +128,77 @@ class Imputation:
             self.posterior if posterior is None else posterior,
             self._derived if derived is None else derived,
             variables=self._variables,
-            redraw=self._redraw if posterior is None else None,
+            fitted=self._fitted,
         )
         out._params = self._params
+        out._design_cache = self._design_cache
         return out
+
+    def _design(self) -> Design:
+        """The standardised design of the imputation model (rebuilt after loading)."""
+        if self._fitted is not None:
+            return self._fitted.design
+        if self._design_cache is None:
+            from jmimpute.design import build_design
+
+            level1, level2 = self._variables
+            self._design_cache = build_design(
+                self._data, self.spec.level1, level1, self.spec.level2, level2
+            )
+        return self._design_cache
+
+    def refit(
+        self,
+        *,
+        priors: Priors | None = None,
+        random_seed: int | None = None,
+        m: int | None = None,
+        chains: int | None = None,
+        tune: int | None = None,
+        draws: int | None = None,
+        target_accept: float | None = None,
+        progressbar: bool | None = None,
+    ) -> Imputation:
+        """Impute again with the same data and model, other priors or sampler settings.
+
+        Reuses the compiled model of this session (the priors are shared data of the
+        compiled sampler), so only sampling is repeated: for prior sensitivity analyses,
+        compare the results with :func:`jmimpute.compare_models`. A result loaded from a
+        file is compiled once, then reused by its own refits.
+
+        Parameters
+        ----------
+        priors : Priors, optional
+            New priors (default: this result's).
+        random_seed : int, optional
+            Default: this result's seed, so that only the changed setting differs.
+        m, chains, tune, draws, target_accept, progressbar : optional
+            As in :func:`jmimpute.impute` (default: this result's).
+
+        Returns
+        -------
+        Imputation
+            Equal to ``jm.impute`` with the same arguments; derived variables are kept.
+
+        Examples
+        --------
+        >>> wide = imp.refit(priors=jm.Priors(psi_sd=5.0))  # doctest: +SKIP
+        >>> jm.compare_models({"default": imp, "wide": wide},
+        ...                   "lpo ~ iqv + (1|sch)")  # doctest: +SKIP
+        """
+        from jmimpute.impute import refit
+
+        return refit(
+            self,
+            priors=priors,
+            random_seed=random_seed,
+            m=m,
+            chains=chains,
+            tune=tune,
+            draws=draws,
+            target_accept=target_accept,
+            progressbar=progressbar,
+        )
 
     @property
     def variables(self) -> tuple[Variable, ...]:

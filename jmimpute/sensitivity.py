@@ -19,8 +19,11 @@ imputations exactly.
 from __future__ import annotations
 
 import html
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from os import PathLike
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -30,14 +33,17 @@ import xarray as xr
 from jmimpute.analysis.analyze import analyze
 from jmimpute.analysis.fits import AnalysisFits
 from jmimpute.backend.conditional import Shift
-from jmimpute.posterior import imputations_dataset
+from jmimpute.posterior import imputations_dataset, retained_of
 from jmimpute.redraw import RedrawState
 from jmimpute.result import Imputation
+from jmimpute.spec.model import ImputationSpec
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from jmimpute.pooling import PooledEstimates
+
+_log = logging.getLogger("jmimpute")
 
 DeltaValue = float | Mapping[Any, float]
 COLUMNS = [
@@ -114,14 +120,7 @@ def delta_shift(imp: Imputation, variable: str, value: DeltaValue, by: str | Non
 def _state(imp: Imputation) -> RedrawState:
     if not isinstance(imp, Imputation):
         raise TypeError(f"expected an Imputation from jm.impute; got {type(imp).__name__}")
-    state: RedrawState | None = getattr(imp, "_redraw", None)
-    if state is None:
-        raise ValueError(
-            "this Imputation cannot be re-drawn with a delta: it was made with "
-            "method='latent', loaded from a file, or subset. Run jm.impute(..., "
-            "method='collapsed') in this session and pass its result"
-        )
-    return state
+    return RedrawState.from_tree(imp._design(), imp.posterior)
 
 
 def shifted(
@@ -132,7 +131,7 @@ def shifted(
     Parameters
     ----------
     imp : Imputation
-        From :func:`jmimpute.impute` (collapsed method) in this session.
+        From :func:`jmimpute.impute` or :func:`jmimpute.load_imputation`.
     variable : str
         A target of the imputation model.
     delta : float or mapping
@@ -149,13 +148,9 @@ def shifted(
     state = _state(imp)
     draws = state.draw(delta_shift(imp, variable, delta, by))
     cells = imp.posterior["imputations"].dataset
-    new = imputations_dataset(
-        draws,
-        state.design,
-        cells["chain"].to_numpy(),
-        cells["draw"].to_numpy(),
-        imp._data.index,
-    )
+    new = imputations_dataset(draws, state.design, retained_of(cells), imp._data.index)
+    label = delta if not isinstance(delta, Mapping) else dict(delta)
+    new.attrs["delta"] = f"{variable}: {label!r}" + (f" by {by}" if by else "")
     tree = imp.posterior.copy()
     tree["imputations"] = xr.DataTree(new)
     return imp._copy(posterior=tree)
@@ -238,12 +233,15 @@ class SensitivityResult:
     analysis : str
     by : str or None
     ci : float
+    imputation : Imputation
+        The unshifted imputation the sweep re-draws.
     """
 
     table: pd.DataFrame
     analysis: str
     by: str | None
     ci: float
+    imputation: Imputation = field(repr=False)
     _evaluate: Callable[[str, float], pd.DataFrame] = field(repr=False)
 
     def _variable(self, variable: str | None) -> str:
@@ -418,11 +416,56 @@ def _as_sweep(delta: object) -> dict[str, list[DeltaValue]]:
     return out
 
 
+def _source(
+    source: Imputation | ImputationSpec | str | PathLike[str],
+    data: pd.DataFrame | None,
+    random_seed: int | None,
+) -> Imputation:
+    """The imputation to shift: given, or run now from a spec or a model file."""
+    if isinstance(source, Imputation):
+        if data is not None or random_seed is not None:
+            raise ValueError(
+                "`data` and `random_seed` are for a spec or model file; an Imputation "
+                "already has its data and seed"
+            )
+        return source
+    if isinstance(source, ImputationSpec):
+        if data is None:
+            raise ValueError(
+                "an ImputationSpec needs `data`, the incomplete DataFrame to impute: "
+                "jm.sensitivity(spec, delta, analysis, data=df)"
+            )
+        from jmimpute.impute import impute
+
+        _log.info("imputing with the given spec before the delta sweep")
+        return impute(data, source, random_seed=random_seed)
+    if isinstance(source, str | PathLike) and Path(source).suffix == ".toml":
+        from jmimpute.cli import load_model_data
+        from jmimpute.impute import impute
+        from jmimpute.spec.modelfile import read_model_file
+
+        if data is not None:
+            raise ValueError(f"the model file {str(source)!r} names its own data; leave `data` out")
+        model = read_model_file(Path(source))
+        args = model.impute_arguments()
+        if random_seed is not None:
+            args["random_seed"] = random_seed
+        _log.info("imputing as %s says before the delta sweep", source)
+        return impute(load_model_data(model), **args)
+    raise TypeError(
+        "the first argument of jm.sensitivity must be an Imputation (jm.impute, "
+        "jm.load_imputation), an ImputationSpec (jm.specify) with `data`, or the path of a "
+        f"model file (.toml); got {source!r}"
+    )
+
+
 def sensitivity(
-    imp: Imputation,
+    source: Imputation | ImputationSpec | str | PathLike[str],
     delta: Mapping[str, Sequence[DeltaValue] | DeltaValue],
     analysis: str,
     *,
+    data: pd.DataFrame | None = None,
+    random_seed: int | None = None,
     by: str | None = None,
     backend: str = "statsmodels",
     ci: float = 0.95,
@@ -431,21 +474,26 @@ def sensitivity(
     """Delta-adjustment sensitivity analysis: pooled estimates under a sweep of MNAR shifts.
 
     Each variable is swept on its own (the others unshifted). For each delta the m
-    imputations are re-drawn from the stored posterior draws with the same random stream
+    imputations are re-drawn from the stored posterior draws with the same random streams
     (no NUTS), the missing cells of the variable shifted inside the joint draw (see the
     module docstring), the analysis fitted to each completed set and pooled.
 
     Parameters
     ----------
-    imp : Imputation
-        From :func:`jmimpute.impute` with ``method="collapsed"``, in this session.
-        Derived variables (:meth:`Imputation.with_columns`) are recomputed from the shifted
-        values.
+    source : Imputation, ImputationSpec or path
+        A result of :func:`jmimpute.impute` or :func:`jmimpute.load_imputation`; or a
+        model to impute first: an :class:`ImputationSpec` from :func:`jmimpute.specify`
+        (with ``data``), or a model file (``.toml``, as ``jmimpute run`` reads). Derived
+        variables (:meth:`Imputation.with_columns`) are recomputed from the shifted values.
     delta : mapping
         Target name to the deltas to try: numbers on the variable's scale (latent scale
         for categorical targets), or mappings from levels of ``by`` to numbers.
     analysis : str
         Analysis formula, as in :func:`jmimpute.analyze`.
+    data : pandas.DataFrame, optional
+        The incomplete data, when ``source`` is a spec.
+    random_seed : int, optional
+        Seed of the imputation, when ``source`` is a spec or model file.
     by : str, optional
         A fully observed column naming the groups of per-group deltas.
     backend : {"statsmodels", "bambi"}, default "statsmodels"
@@ -457,6 +505,8 @@ def sensitivity(
     Returns
     -------
     SensitivityResult
+        Its ``imputation`` is the unshifted result (check its convergence before trusting
+        the sweep).
 
     Examples
     --------
@@ -464,9 +514,26 @@ def sensitivity(
     ...                       "lpo ~ iqv + (1|sch)")  # doctest: +SKIP
     >>> sens.plot("iqv")  # doctest: +SKIP
     >>> sens.tipping_point("(Intercept)", value=41.0)  # doctest: +SKIP
+    >>> spec = jm.specify("lpo + iqv ~ 1 + (1|sch)", m=20)  # doctest: +SKIP
+    >>> jm.sensitivity(spec, {"lpo": [-2, 0, 2]}, "lpo ~ iqv + (1|sch)",
+    ...                data=data, random_seed=1)  # doctest: +SKIP
     """
-    _state(imp)
     sweep = _as_sweep(delta)
+    if isinstance(source, ImputationSpec):
+        # check what can be checked before an imputation that may take minutes
+        targets = source.targets + source.level2_targets
+        unknown = [name for name in sweep if name not in targets]
+        if unknown:
+            raise ValueError(
+                f"delta names {unknown}, which are not targets of the imputation model; "
+                f"targets: {list(targets)}"
+            )
+    imp = _source(source, data, random_seed)
+    if imp.spec.method == "latent":
+        _log.info(
+            "method='latent': the sweep re-draws the imputations from their exact full "
+            "conditionals, so delta = 0 equals the NUTS-sampled ones in distribution only"
+        )
 
     def evaluate(variable: str, value: DeltaValue) -> pd.DataFrame:
         pooled = _pooled(shifted(imp, variable, value, by=by), analysis, backend, ci, fit_kwargs)
@@ -478,7 +545,9 @@ def sensitivity(
             delta_shift(imp, variable, v, by)
     frames = [evaluate(var, v) for var, values in sweep.items() for v in values]
     table = pd.concat(frames, ignore_index=True)
-    return SensitivityResult(table=table, analysis=analysis, by=by, ci=ci, _evaluate=evaluate)
+    return SensitivityResult(
+        table=table, analysis=analysis, by=by, ci=ci, imputation=imp, _evaluate=evaluate
+    )
 
 
 def compare_models(

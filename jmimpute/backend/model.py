@@ -18,7 +18,7 @@ cells, level 1 and level 2, in ``np.nonzero`` order of the ``latent`` masks).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 import pymc as pm
@@ -78,7 +78,9 @@ def _coords(design: Design) -> dict[str, list[str]]:
     return coords
 
 
-def corr_cholesky(name: str, n: int, eta: float, zero_block: int = 0) -> TensorVariable:
+def corr_cholesky(
+    name: str, n: int, eta: float | TensorVariable, zero_block: int = 0
+) -> TensorVariable:
     """Lower Cholesky factor of an LKJ(eta) correlation matrix, built from partial correlations.
 
     The canonical partial correlations ``c_ij = tanh(a_ij)`` (of dims i and j given dims
@@ -107,7 +109,9 @@ def corr_cholesky(name: str, n: int, eta: float, zero_block: int = 0) -> TensorV
     return c * before + pt.eye(n) * before
 
 
-def cov_factor(name: str, kinds: list[str], eta: float, sd: float) -> TensorVariable:
+def cov_factor(
+    name: str, kinds: list[str], eta: float | TensorVariable, sd: float | TensorVariable
+) -> TensorVariable:
     """Lower Cholesky factor of a covariance with LKJ(eta) correlations.
 
     ``kinds`` gives each dimension's role: ``"free"`` (a continuous target or a random
@@ -145,7 +149,29 @@ def dim_kinds(targets: Targets) -> list[str]:
     return kinds
 
 
-def psi_matrix(design: Design, priors: Priors) -> tuple[TensorVariable, TensorVariable, np.ndarray]:
+PRIOR_PREFIX = "prior_"
+
+
+def prior_data(priors: Priors) -> dict[str, TensorVariable]:
+    """The prior hyperparameters as shared data, named ``prior_<field>``.
+
+    Shared, not constants, so a compiled model can be re-run with other priors
+    (``compiled.with_data(prior_psi_sd=...)``, see :func:`prior_values`) without compiling
+    again.
+    """
+    return {
+        name: pm.Data(PRIOR_PREFIX + name, value) for name, value in prior_values(priors).items()
+    }
+
+
+def prior_values(priors: Priors) -> dict[str, float]:
+    """The values of the shared prior hyperparameters, by field name."""
+    return {f.name: float(getattr(priors, f.name)) for f in fields(priors)}
+
+
+def psi_matrix(
+    design: Design, hyper: dict[str, TensorVariable]
+) -> tuple[TensorVariable, TensorVariable, np.ndarray]:
     """Joint covariance of the random effects and the level-2 residuals (model order).
 
     Built in an internal order that puts the first nominal level-2 target first (see
@@ -168,7 +194,7 @@ def psi_matrix(design: Design, priors: Priors) -> tuple[TensorVariable, TensorVa
     order = np.concatenate(
         [n_block + np.arange(d), np.arange(n_block), d + np.arange(n_block, len(kinds2))]
     )
-    factor = cov_factor("psi_s", internal, priors.psi_eta, priors.psi_sd)
+    factor = cov_factor("psi_s", internal, hyper["psi_eta"], hyper["psi_sd"])
     full = factor @ factor.T
     psi = pm.Deterministic("psi_s", full[order][:, order], dims=("effect", "effect_"))
     return psi, factor, order
@@ -263,10 +289,11 @@ def shared_parameters(design: Design, priors: Priors) -> Parameters:
     """
     l1, l2 = design.level1, design.level2
     keep = ["beta_s", "sigma_s", "psi_s"]
-    beta = pm.Normal("beta_s", mu=0.0, sigma=priors.beta_sd, dims=("covariate", "dim"))
-    lsig = cov_factor("sigma_s", dim_kinds(l1), priors.sigma_eta, priors.sigma_sd)
+    hyper = prior_data(priors)
+    beta = pm.Normal("beta_s", mu=0.0, sigma=hyper["beta_sd"], dims=("covariate", "dim"))
+    lsig = cov_factor("sigma_s", dim_kinds(l1), hyper["sigma_eta"], hyper["sigma_sd"])
     pm.Deterministic("sigma_s", lsig @ lsig.T, dims=("dim", "dim_"))
-    psi, factor, order = psi_matrix(design, priors)
+    psi, factor, order = psi_matrix(design, hyper)
     thresholds = _thresholds(l1, "")
     keep += [f"thresholds_{k}" for k in thresholds]
     zvals = _targets_latents(l1, "", thresholds)
@@ -275,7 +302,7 @@ def shared_parameters(design: Design, priors: Priors) -> Parameters:
         keep.append("latent_values")
     gamma = z2 = None
     if l2 is not None:
-        gamma = pm.Normal("gamma_s", mu=0.0, sigma=priors.beta_sd, dims=("covariate2", "dim2"))
+        gamma = pm.Normal("gamma_s", mu=0.0, sigma=hyper["beta_sd"], dims=("covariate2", "dim2"))
         thresholds2 = _thresholds(l2.targets, "l2_")
         keep += ["gamma_s", *(f"thresholds_{k}" for k in thresholds2)]
         z2 = _targets_latents(l2.targets, "l2_", thresholds2)

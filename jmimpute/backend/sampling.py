@@ -26,12 +26,16 @@ class SamplerRun:
     trace : xarray.DataTree
         The sampler's own result (groups ``posterior`` and ``sample_stats``).
     compile_seconds, sampling_seconds : float
-        Wall time spent compiling the model and sampling it.
+        Wall time spent compiling the model and sampling it (0 compile seconds when a
+        compiled model was reused).
+    compiled : object or None
+        nutpie's compiled model, for re-runs with other shared data (None for PyMC).
     """
 
     trace: xr.DataTree
     compile_seconds: float
     sampling_seconds: float
+    compiled: object | None = None
 
 
 def _cores(settings: SamplerSettings) -> int:
@@ -62,6 +66,8 @@ def run_sampler(
     seed: int,
     *,
     var_names: list[str] | None = None,
+    compiled: object | None = None,
+    shared: dict[str, float] | None = None,
 ) -> SamplerRun:
     """Sample ``model`` with NUTS.
 
@@ -73,21 +79,37 @@ def run_sampler(
         Non-negative integer seed; the same seed gives the same draws.
     var_names : list of str, optional
         Variables to keep (default: all free variables).
+    compiled : object, optional
+        nutpie's compiled form of ``model`` from an earlier run, reused instead of
+        compiling again.
+    shared : dict, optional
+        New values of shared data of ``model`` (by name) for this run.
 
     Returns
     -------
     SamplerRun
     """
     cores = _cores(settings)
+    if shared:
+        # the model's own values too: a fresh compile and the initial points read them
+        pm.set_data(shared, model=model)
     if settings.sampler == "nutpie":
         import nutpie
 
         start = time.perf_counter()
-        compiled = _compile_nutpie(model, settings.backend, var_names)
+        reused = compiled is not None
+        if compiled is None:
+            compiled = _compile_nutpie(model, settings.backend, var_names)
+            _log.info(
+                "compiled the model with nutpie/%s in %.1f s",
+                settings.backend,
+                time.perf_counter() - start,
+            )
+        else:
+            _log.info("reusing the compiled model")
+            if shared:
+                compiled = compiled.with_data(**shared)  # type: ignore[attr-defined]
         compiled_at = time.perf_counter()
-        _log.info(
-            "compiled the model with nutpie/%s in %.1f s", settings.backend, compiled_at - start
-        )
         trace = nutpie.sample(
             compiled,
             chains=settings.chains,
@@ -100,7 +122,8 @@ def run_sampler(
             save_warmup=False,
         )
         done = time.perf_counter()
-        return SamplerRun(trace, compiled_at - start, done - compiled_at)
+        compile_seconds = 0.0 if reused else compiled_at - start
+        return SamplerRun(trace, compile_seconds, done - compiled_at, compiled)
 
     start = time.perf_counter()
     with warnings.catch_warnings():

@@ -4,7 +4,7 @@ Nothing in this subpackage imports PyMC; the backend turns a specification into 
 """
 
 from jmimpute.spec.formula import Formula, FormulaError, parse_formula
-from jmimpute.spec.model import ImputationSpec, SamplerSettings, build_spec
+from jmimpute.spec.model import ImputationSpec, SamplerSettings, build_spec, specify
 from jmimpute.spec.modelfile import ModelFile, ModelFileError, read_model_file
 from jmimpute.spec.priors import Priors
 
@@ -19,4 +19,5 @@ __all__ = [
     "build_spec",
     "parse_formula",
     "read_model_file",
+    "specify",
 ]

@@ -6,6 +6,7 @@ returns frozen dataclasses; :mod:`jmimpute.validate` checks them against the dat
 
 from __future__ import annotations
 
+import inspect
 import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -278,3 +279,66 @@ def build_spec(
         priors=priors,
         sampler=settings,
     )
+
+
+def spec_arguments(spec: ImputationSpec) -> dict[str, object]:
+    """The arguments of :func:`build_spec` that give ``spec`` back."""
+    formula: str | list[str] = spec.level1.text
+    if spec.level2 is not None:
+        formula = [spec.level1.text, spec.level2.text]
+    return {
+        "formula": formula,
+        "categorical": list(spec.categorical),
+        "ordinal": list(spec.ordinal),
+        "cluster_covariance": spec.cluster_covariance,
+        "m": spec.m,
+        "method": spec.method,
+        "priors": spec.priors,
+        "chains": spec.sampler.chains,
+        "tune": spec.sampler.tune,
+        "draws": spec.sampler.draws,
+        "sampler": spec.sampler.sampler,
+        "backend": spec.sampler.backend,
+        "cores": spec.sampler.cores,
+        "target_accept": spec.sampler.target_accept,
+        "progressbar": spec.sampler.progressbar,
+    }
+
+
+def specify(formula: str | list[str], **options: object) -> ImputationSpec:
+    """An imputation model and its settings, checked without the data.
+
+    For running the same model on several data sets, or handing a model to
+    :func:`jmimpute.sensitivity`: ``jm.impute(data, spec)`` runs it.
+
+    Parameters
+    ----------
+    formula : str or list of str
+        As in :func:`jmimpute.impute`.
+    **options
+        Any keyword argument of :func:`jmimpute.impute` except ``data`` and
+        ``random_seed`` (``categorical``, ``m``, ``priors``, ``draws``, ...).
+
+    Returns
+    -------
+    ImputationSpec
+
+    Raises
+    ------
+    TypeError, ValueError
+        Naming the argument, the value received and what is expected.
+
+    Examples
+    --------
+    >>> spec = specify("lpo + iqv ~ 1 + (1|sch)", m=20)
+    >>> spec.targets
+    ('lpo', 'iqv')
+    """
+    allowed = set(inspect.signature(build_spec).parameters) - {"formula"}
+    unknown = sorted(set(options) - allowed)
+    if unknown:
+        raise TypeError(
+            f"specify() got unknown options {unknown}; it takes {sorted(allowed)} (the seed "
+            "goes to jm.impute(data, spec, random_seed=...))"
+        )
+    return build_spec(formula, **options)

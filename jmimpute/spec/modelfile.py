@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from jmimpute.spec.formula import FormulaError
-from jmimpute.spec.model import ImputationSpec, build_spec
+from jmimpute.spec.model import ImputationSpec, build_spec, spec_arguments
 from jmimpute.spec.priors import Priors
 
 TABLE_FORMATS: tuple[str, ...] = ("csv", "parquet")
@@ -197,25 +197,9 @@ class ModelFile:
 
     def impute_arguments(self) -> dict[str, Any]:
         """Keyword arguments of :func:`jmimpute.impute` (all but ``data`` and ``progressbar``)."""
-        spec = self.spec
-        formula = [spec.level1.text] + ([spec.level2.text] if spec.level2 is not None else [])
-        return {
-            "formula": formula if len(formula) > 1 else formula[0],
-            "categorical": list(spec.categorical),
-            "ordinal": list(spec.ordinal),
-            "cluster_covariance": spec.cluster_covariance,
-            "m": spec.m,
-            "method": spec.method,
-            "priors": spec.priors,
-            "chains": spec.sampler.chains,
-            "tune": spec.sampler.tune,
-            "draws": spec.sampler.draws,
-            "random_seed": self.random_seed,
-            "sampler": spec.sampler.sampler,
-            "backend": spec.sampler.backend,
-            "cores": spec.sampler.cores,
-            "target_accept": spec.sampler.target_accept,
-        }
+        args = spec_arguments(self.spec)
+        del args["progressbar"]
+        return args | {"random_seed": self.random_seed}
 
 
 # -- where things are in the file ------------------------------------------------------
