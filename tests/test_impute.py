@@ -185,10 +185,7 @@ def test_random_slopes_recovered():
     assert imp.rhat()["ok"].all(), imp.rhat().to_string()
 
 
-def test_one_chain_warns_that_rhat_is_unchecked(sim):
+def test_one_chain_warns_that_rhat_is_unchecked(run):
     with pytest.warns(jm.ConvergenceWarning, match=r"R-hat cannot be computed from chains=1"):
-        imp = jm.impute(
-            sim.data, sim.formula, chains=1, tune=100, draws=50, m=2, random_seed=1,
-            progressbar=False,
-        )  # fmt: skip
+        imp = run[1].refit(chains=1, tune=100, draws=50, m=2, random_seed=1)
     assert imp.complete(1).notna().all().all()

@@ -13,9 +13,8 @@ import pytest
 from scipy import stats
 
 import jmimpute as jm
-from jmimpute.testing import simulate_joint
 
-SEED = 11
+SEED = 11  # the seed of joint_short in conftest.py too
 
 
 def impute(sim, **kwargs):
@@ -23,17 +22,14 @@ def impute(sim, **kwargs):
 
 
 @pytest.fixture(scope="module")
-def sim():
-    return simulate_joint(n_clusters=80, cluster_size=15, missing_rate=0.15, seed=3)
+def sim(joint_sim):
+    return joint_sim
 
 
 @pytest.fixture(scope="module")
-def short(sim):
-    before = sim.data.copy(deep=True)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", jm.ConvergenceWarning)
-        imp = impute(sim, m=4, chains=2, tune=150, draws=100)
-    return before, imp
+def short(joint_short):
+    # m=4, chains=2, tune=150, draws=100, seed SEED (conftest, shared with the sensitivity tests)
+    return joint_short
 
 
 # -- invariants (default run) ------------------------------------------------------------
@@ -77,10 +73,13 @@ def test_imputations_vary_between_sets(sim, short):
 
 
 def test_same_seed_same_imputations(sim, short):
+    """Same seed, same draws and imputations (the compiled model is reused; that a fresh
+    compile gives the same draws too is tested in test_sensitivity.py)."""
     _, imp = short
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", jm.ConvergenceWarning)
-        again = impute(sim, m=4, chains=2, tune=150, draws=100)
+        again = imp.refit()
+    assert again.posterior.attrs["compile_seconds"] == 0.0
     for k in (1, 4):
         pd.testing.assert_frame_equal(imp.complete(k), again.complete(k))
 

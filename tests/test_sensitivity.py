@@ -33,10 +33,9 @@ def brandsma_imp():
 
 
 @pytest.fixture(scope="module")
-def joint_imp():
-    sim = jm.testing.simulate_joint(n_clusters=25, cluster_size=8, missing_rate=0.25, seed=2)
-    formula = ["y + b + n ~ 1 + x + (1|cluster)", "w + c ~ 1 + v"]
-    return _impute(sim.data, formula, draws=100, m=2, random_seed=4)
+def joint_imp(joint_short):
+    """``simulate_joint``'s full model, a short run shared with tests/test_joint.py."""
+    return joint_short[1]
 
 
 def _cells(imp, name):
@@ -179,6 +178,25 @@ def test_bad_arguments(brandsma_imp):
         jm.sensitivity(brandsma_imp, {"lpo": [1]}, "lpo ~ iqv + (1|sch)", random_seed=1)
     with pytest.raises(TypeError, match="must be an Imputation"):
         jm.sensitivity("lpo ~ 1 + (1|sch)", {"lpo": [1]}, "lpo ~ iqv + (1|sch)")
+
+
+@pytest.mark.slow
+def test_model_file_as_source(tmp_path):
+    """A model file is imputed as ``jmimpute run`` would, then swept."""
+    path = tmp_path / "small.toml"
+    path.write_text(
+        '[data]\npath = "brandsma"\n[model]\nformula = "lpo ~ 1 + (1|sch)"\n'
+        "[sampler]\nchains = 2\ntune = 150\ndraws = 150\nm = 2\nrandom_seed = 7\n"
+    )
+    with pytest.raises(ValueError, match="names its own data"):
+        jm.sensitivity(path, {"lpo": [0]}, "lpo ~ 1 + (1|sch)", data=pd.DataFrame())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", jm.ConvergenceWarning)
+        sens = jm.sensitivity(str(path), {"lpo": [-2.0, 0.0]}, "lpo ~ 1 + (1|sch)")
+    imp = sens.imputation
+    assert imp.m == 2 and imp.posterior.attrs["random_seed"] == 7
+    est = sens.table.set_index("delta")["estimate"]
+    assert est[-2.0] < est[0.0]
 
 
 def test_subsets_and_loaded_results_redraw_the_same_streams(brandsma_imp, tmp_path):
