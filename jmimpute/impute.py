@@ -12,7 +12,7 @@ import pandas as pd
 
 from jmimpute.backend.model import PRIOR_PREFIX, build_collapsed_model, prior_values
 from jmimpute.backend.sampling import run_sampler
-from jmimpute.design import build_design
+from jmimpute.design import Design, build_design
 from jmimpute.diagnostics import RHAT_MAX
 from jmimpute.fitted import FittedModel
 from jmimpute.posterior import ParameterDraws, result_tree, retained_dataset, retained_draws
@@ -153,6 +153,12 @@ def impute(
         design.n,
         design.n_clusters,
     )
+    fitted = _build(design, spec)
+    return _sample(frame.copy(deep=True), (level1, level2), spec, seed, fitted, {})
+
+
+def _build(design: Design, spec: ImputationSpec) -> FittedModel:
+    """The PyMC model of ``spec``'s method for ``design`` (compiled when first sampled)."""
     if spec.method == "collapsed":
         model, layout = build_collapsed_model(
             design, spec.priors, compiled_kernel=_kernel_usable(spec)
@@ -161,8 +167,7 @@ def impute(
         from jmimpute.backend.latent_model import build_latent_model
 
         model, layout = build_latent_model(design, spec.priors)
-    fitted = FittedModel(design, model, layout)
-    return _sample(frame.copy(deep=True), (level1, level2), spec, seed, fitted, {})
+    return FittedModel(design, model, layout)
 
 
 def refit(
@@ -196,16 +201,7 @@ def refit(
     seed = _seed(seed)
     fitted = imp._fitted
     if fitted is None:  # loaded from a file: build once, then keep for later refits
-        design = imp._design()
-        if spec.method == "collapsed":
-            model, layout = build_collapsed_model(
-                design, spec.priors, compiled_kernel=_kernel_usable(spec)
-            )
-        else:
-            from jmimpute.backend.latent_model import build_latent_model
-
-            model, layout = build_latent_model(design, spec.priors)
-        fitted = imp._fitted = FittedModel(design, model, layout)
+        fitted = imp._fitted = _build(imp._design(), spec)
     return _sample(imp._data, imp._variables, spec, seed, fitted, dict(imp._derived))
 
 
@@ -222,15 +218,18 @@ def _sample(
     sampler_seed, stream_seed = imputation_seeds(seed)
     run_seed = int(sampler_seed.generate_state(1, dtype=np.uint32)[0])
     shared = {PRIOR_PREFIX + k: v for k, v in prior_values(spec.priors).items()}
+    # nutpie's JAX backend freezes shared data into constants, so only a Numba-compiled
+    # model takes new priors (JAX compiles in seconds anyway)
+    reusable = spec.sampler.sampler == "nutpie" and spec.sampler.backend == "numba"
     run = run_sampler(
         fitted.model,
         spec.sampler,
         run_seed,
         var_names=layout.keep,
-        compiled=fitted.compiled if spec.sampler.sampler == "nutpie" else None,
+        compiled=fitted.compiled if reusable else None,
         shared=shared,
     )
-    if spec.sampler.sampler == "nutpie":
+    if reusable:
         fitted.compiled = run.compiled
     draws_s = ParameterDraws.from_run(run, design)
     chain_idx, draw_idx = retained_draws(spec)

@@ -164,7 +164,8 @@ class Imputation:
         Reuses the compiled model of this session (the priors are shared data of the
         compiled sampler), so only sampling is repeated: for prior sensitivity analyses,
         compare the results with :func:`jmimpute.compare_models`. A result loaded from a
-        file is compiled once, then reused by its own refits.
+        file is compiled once, then reused by its own refits. With nutpie's JAX backend
+        (which freezes shared data) or PyMC's sampler the model is compiled again.
 
         Parameters
         ----------

@@ -97,13 +97,23 @@ def test_input_frame_unchanged(sim, run):
 
 
 def test_same_seed_same_imputations(sim, run):
+    """A fresh build and compile from the same seed gives the same draws (given as a spec)."""
     _, imp = run
-    again = jm.impute(sim.data, sim.formula, m=5, random_seed=SEED, progressbar=False)
+    spec = jm.specify(sim.formula, m=5, progressbar=False)
+    again = jm.impute(sim.data, spec, random_seed=SEED)
     np.testing.assert_array_equal(again.imputed.to_numpy(), imp.imputed.to_numpy())
     np.testing.assert_array_equal(
         again.posterior["posterior"]["beta"].to_numpy(),
         imp.posterior["posterior"]["beta"].to_numpy(),
     )
+
+
+def test_spec_arguments_are_not_given_twice(sim):
+    spec = jm.specify(sim.formula, m=5)
+    with pytest.raises(TypeError, match=r"already fixes \['m', 'draws'\]"):
+        jm.impute(sim.data, spec, m=3, draws=10)
+    with pytest.raises(TypeError, match=r"unknown options \['seed'\]"):
+        jm.specify(sim.formula, seed=1)
 
 
 def test_complete_layouts(run):
