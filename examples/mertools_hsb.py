@@ -68,7 +68,9 @@ def main() -> None:
     parser.add_argument("--m", type=int, default=20)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--tune", type=int, default=1000)
-    parser.add_argument("--draws", type=int, default=1000)
+    parser.add_argument(
+        "--draws", type=int, default=None, help="draws per chain (default: until converged)"
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     start = time.perf_counter()

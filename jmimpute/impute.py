@@ -13,7 +13,7 @@ import pandas as pd
 from jmimpute.backend.model import PRIOR_PREFIX, build_collapsed_model, prior_values
 from jmimpute.backend.sampling import run_sampler
 from jmimpute.design import Design, build_design
-from jmimpute.diagnostics import RHAT_MAX
+from jmimpute.diagnostics import ESS_MIN, RHAT_MAX
 from jmimpute.fitted import FittedModel
 from jmimpute.posterior import ParameterDraws, result_tree, retained_dataset, retained_draws
 from jmimpute.redraw import draw_imputations, imputation_seeds, owned
@@ -24,6 +24,9 @@ from jmimpute.validate import validate
 from jmimpute.variables import Variable
 
 _log = logging.getLogger("jmimpute")
+
+# draws=None: the most draws per chain a run is given before the warning is left to stand
+AUTO_MAX_DRAWS = 5000
 
 
 class ConvergenceWarning(UserWarning):
@@ -42,7 +45,7 @@ def impute(
     priors: Priors | None = None,
     chains: int = 4,
     tune: int = 1000,
-    draws: int = 1000,
+    draws: int | None = None,
     random_seed: int | None = None,
     sampler: str = "nutpie",
     backend: str = "numba",
@@ -86,8 +89,14 @@ def impute(
         afterwards; ``"latent"`` samples them with NUTS (the slower reference).
     priors : Priors, optional
         Priors on the standardised scale; see :class:`jmimpute.Priors`.
-    chains, tune, draws : int
-        NUTS chains, warm-up iterations and retained draws per chain.
+    chains, tune : int
+        NUTS chains and warm-up iterations per chain.
+    draws : int, optional
+        Retained draws per chain. If not given, sample until converged: a first run with
+        1000 draws per chain, and if some parameter has R-hat > 1.01 or bulk or tail ESS
+        < 400, runs with more draws (1.5 times what the ESS suggests, at least twice as
+        many, at most 5000), reusing the compiled model; the last run is kept and its
+        draws are in ``result.spec.sampler.draws``. A given number is used as it is.
     random_seed : int, optional
         The same seed gives identical imputations. If None, one is drawn and recorded in
         ``result.posterior.attrs["random_seed"]``.
@@ -213,6 +222,65 @@ def _sample(
     fitted: FittedModel,
     derived: dict,
 ) -> Imputation:
+    """Sample until converged (``draws=None``) or once; warn if not converged."""
+    result = _sample_once(frame, variables, spec, seed, fitted, derived)
+    tried, seconds = [spec.sampler.draws], [result.posterior.attrs["sampling_seconds"]]
+    while spec.sampler.auto_draws:
+        more = more_draws(result.convergence(), spec.sampler.draws)
+        if more is None:
+            break
+        table = result.convergence()
+        _log.warning(
+            "after %d draws per chain the worst R-hat is %.3f (%s) and the smallest bulk/tail "
+            "ESS %.0f (%s): sampling again with %d draws per chain (draws=None samples until "
+            "R-hat <= %s and ESS >= %d, up to %d draws; pass draws=... for a fixed number)",
+            spec.sampler.draws,
+            table["r_hat"].max(),
+            table["r_hat"].idxmax(),
+            table[["ess_bulk", "ess_tail"]].min().min(),
+            table[["ess_bulk", "ess_tail"]].min(axis=1).idxmin(),
+            more,
+            RHAT_MAX,
+            ESS_MIN,
+            AUTO_MAX_DRAWS,
+        )
+        spec = replace(spec, sampler=replace(spec.sampler, draws=more))
+        result = _sample_once(frame, variables, spec, seed, fitted, derived)
+        tried.append(more)
+        seconds.append(result.posterior.attrs["sampling_seconds"])
+    # the runs that were not kept cost time too: benchmarks count it
+    result.posterior.attrs.update(
+        {"draws_tried": ",".join(map(str, tried)), "sampling_seconds_all_runs": sum(seconds)}
+    )
+    _check_mixing(result)
+    return result
+
+
+def more_draws(table: pd.DataFrame, draws: int) -> int | None:
+    """Draws per chain for another run, or None when converged (or no more may be tried).
+
+    Converged: every parameter has R-hat <= ``RHAT_MAX`` and bulk and tail ESS >=
+    ``ESS_MIN``. Otherwise ESS grows about in proportion to the draws, so the next run
+    has 1.5 times the draws that would just reach ``ESS_MIN`` (at least twice as many,
+    rounded up to 500, at most ``AUTO_MAX_DRAWS``); R-hat shrinks with longer chains too.
+    """
+    if table["r_hat"].isna().all() or draws >= AUTO_MAX_DRAWS:
+        return None  # one chain: convergence cannot be judged
+    ess = float(table[["ess_bulk", "ess_tail"]].min().min())
+    if table["r_hat"].max() <= RHAT_MAX and ess >= ESS_MIN:
+        return None
+    factor = max(2.0, 1.5 * ESS_MIN / max(ess, 1.0))
+    return int(min(np.ceil(draws * factor / 500.0) * 500, AUTO_MAX_DRAWS))
+
+
+def _sample_once(
+    frame: pd.DataFrame,
+    variables: tuple[tuple[Variable, ...], tuple[Variable, ...]],
+    spec: ImputationSpec,
+    seed: int,
+    fitted: FittedModel,
+    derived: dict,
+) -> Imputation:
     """Sample the built model with ``spec``'s priors and settings; draw the m imputations."""
     design, layout = fitted.design, fitted.layout
     sampler_seed, stream_seed = imputation_seeds(seed)
@@ -255,9 +323,7 @@ def _sample(
     retained = retained_dataset(params, chain_idx, draw_idx, streams)
     tree = result_tree(spec, design, run, draws_s, imputations, retained, frame.index)
     tree.attrs.update({"random_seed": seed})
-    result = Imputation(frame, spec, tree, derived, variables=variables, fitted=fitted)
-    _check_mixing(result)
-    return result
+    return Imputation(frame, spec, tree, derived, variables=variables, fitted=fitted)
 
 
 def _seed(random_seed: object) -> int:

@@ -3,6 +3,8 @@
 This is the default run's real sampling test (4 chains x 1000 draws on 1000 rows).
 """
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -199,3 +201,58 @@ def test_one_chain_warns_that_rhat_is_unchecked(run):
     with pytest.warns(jm.ConvergenceWarning, match=r"R-hat cannot be computed from chains=1"):
         imp = run[1].refit(chains=1, tune=100, draws=50, m=2, random_seed=1)
     assert imp.complete(1).notna().all().all()
+
+
+def _table(r_hat, bulk, tail):
+    return pd.DataFrame({"r_hat": r_hat, "ess_bulk": bulk, "ess_tail": tail}, index=["a", "b"])
+
+
+@pytest.mark.parametrize(
+    ("r_hat", "bulk", "draws", "expected"),
+    [
+        ([1.0, 1.005], [900.0, 500.0], 1000, None),  # converged
+        ([1.0, 1.038], [900.0, 268.0], 1000, 2500),  # hsb: 1.5 * 400 / 268 = 2.24 times
+        ([1.0, 1.02], [900.0, 1000.0], 1000, 2000),  # R-hat alone: twice the draws
+        ([1.0, 1.02], [900.0, 10.0], 1000, 5000),  # capped
+        ([1.0, 1.02], [900.0, 100.0], 5000, None),  # no more runs after the cap
+        ([np.nan, np.nan], [50.0, 60.0], 1000, None),  # one chain: cannot be judged
+    ],
+)
+def test_more_draws_rule(r_hat, bulk, draws, expected):
+    from jmimpute.impute import more_draws
+
+    assert more_draws(_table(r_hat, bulk, [1000.0, 1000.0]), draws) == expected
+
+
+def test_draws_none_samples_again_until_converged_or_capped(run, monkeypatch, caplog):
+    """With ``draws`` not given, a run that has not converged is followed by a longer one.
+
+    The first run is cut to 50 draws and the cap to 200 here, so that 4 x 50 draws cannot
+    reach a bulk ESS of 400 and the rule must ask for more; the compiled model is reused.
+    """
+    import importlib
+
+    impute_module = importlib.import_module(
+        "jmimpute.impute"
+    )  # the package's `impute` is the function
+    spec_module = importlib.import_module("jmimpute.spec.model")
+
+    monkeypatch.setattr(spec_module, "AUTO_FIRST_DRAWS", 50)
+    monkeypatch.setattr(impute_module, "AUTO_MAX_DRAWS", 200)
+    _, imp = run
+    assert imp.spec.sampler.auto_draws  # jm.impute without draws
+    with caplog.at_level("WARNING", logger="jmimpute"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", jm.ConvergenceWarning)
+            again = imp.refit(tune=100)
+            fixed = imp.refit(tune=100, draws=60)
+    assert "sampling again with 200 draws per chain" in caplog.text
+    assert again.spec.sampler.draws == 200 and again.spec.sampler.auto_draws
+    assert again.posterior["posterior"].sizes["draw"] == 200
+    assert again.posterior.attrs["compile_seconds"] == 0.0
+    assert again.posterior.attrs["draws_tried"] == "50,200"
+    assert (
+        again.posterior.attrs["sampling_seconds_all_runs"]
+        > again.posterior.attrs["sampling_seconds"]
+    )
+    assert fixed.spec.sampler.draws == 60 and not fixed.spec.sampler.auto_draws

@@ -23,6 +23,8 @@ METHODS: tuple[str, ...] = ("collapsed", "latent")
 SAMPLERS: tuple[str, ...] = ("nutpie", "pymc")
 BACKENDS: tuple[str, ...] = ("numba", "jax")
 COVARIANCES: tuple[str, ...] = ("common", "random")
+# draws=None: the first run's draws per chain (more follow only if it has not converged)
+AUTO_FIRST_DRAWS = 1000
 
 
 @dataclass(frozen=True)
@@ -32,7 +34,8 @@ class SamplerSettings:
     Attributes
     ----------
     chains, tune, draws : int
-        Chains, warm-up iterations and retained draws per chain.
+        Chains, warm-up iterations and retained draws per chain (with ``auto_draws``, the
+        draws of the first run; the result's spec holds those of the run kept).
     sampler : {"nutpie", "pymc"}
         nutpie (default) or PyMC's own NUTS.
     backend : {"numba", "jax"}
@@ -43,6 +46,9 @@ class SamplerSettings:
         NUTS target acceptance rate.
     progressbar : bool
         Show progress bars.
+    auto_draws : bool
+        ``draws`` was not given: if the first run has not converged, sample again with
+        more draws (see :func:`jmimpute.impute`).
     """
 
     chains: int = 4
@@ -53,6 +59,7 @@ class SamplerSettings:
     cores: int | None = None
     target_accept: float = 0.8
     progressbar: bool = True
+    auto_draws: bool = False
 
     @property
     def retained(self) -> int:
@@ -196,7 +203,7 @@ def build_spec(
     priors: object = None,
     chains: object = 4,
     tune: object = 1000,
-    draws: object = 1000,
+    draws: object = None,
     sampler: object = "nutpie",
     backend: object = "numba",
     cores: object = None,
@@ -235,7 +242,7 @@ def build_spec(
             "for example priors=jm.Priors(psi_sd=0.5)"
         )
     n_chains = _positive_int("chains", chains)
-    n_draws = _positive_int("draws", draws)
+    n_draws = AUTO_FIRST_DRAWS if draws is None else _positive_int("draws", draws)
     n_tune = _positive_int("tune", tune, minimum=0)
     n_m = _positive_int("m", m)
     if n_m > n_chains * n_draws:
@@ -258,6 +265,7 @@ def build_spec(
         cores=n_cores,
         target_accept=float(target_accept),
         progressbar=bool(progressbar),
+        auto_draws=draws is None,
     )
     covariance = _choice("cluster_covariance", cluster_covariance, COVARIANCES)
     if covariance == "random":
@@ -296,7 +304,7 @@ def spec_arguments(spec: ImputationSpec) -> dict[str, object]:
         "priors": spec.priors,
         "chains": spec.sampler.chains,
         "tune": spec.sampler.tune,
-        "draws": spec.sampler.draws,
+        "draws": None if spec.sampler.auto_draws else spec.sampler.draws,
         "sampler": spec.sampler.sampler,
         "backend": spec.sampler.backend,
         "cores": spec.sampler.cores,
