@@ -225,6 +225,7 @@ def _sample(
     """Sample until converged (``draws=None``) or once; warn if not converged."""
     result = _sample_once(frame, variables, spec, seed, fitted, derived)
     tried, seconds = [spec.sampler.draws], [result.posterior.attrs["sampling_seconds"]]
+    compiling = result.posterior.attrs["compile_seconds"]
     while spec.sampler.auto_draws:
         more = more_draws(result.convergence(), spec.sampler.draws)
         if more is None:
@@ -250,7 +251,11 @@ def _sample(
         seconds.append(result.posterior.attrs["sampling_seconds"])
     # the runs that were not kept cost time too: benchmarks count it
     result.posterior.attrs.update(
-        {"draws_tried": ",".join(map(str, tried)), "sampling_seconds_all_runs": sum(seconds)}
+        {
+            "draws_tried": ",".join(map(str, tried)),
+            "sampling_seconds_all_runs": sum(seconds),
+            "compile_seconds": compiling,  # the first run's; later runs reuse its model
+        }
     )
     _check_mixing(result)
     return result
