@@ -227,10 +227,10 @@ def _sample(
     tried, seconds = [spec.sampler.draws], [result.posterior.attrs["sampling_seconds"]]
     compiling = result.posterior.attrs["compile_seconds"]
     while spec.sampler.auto_draws:
-        more = more_draws(result.convergence(), spec.sampler.draws)
+        table = result.convergence()
+        more = more_draws(table, spec.sampler.draws)
         if more is None:
             break
-        table = result.convergence()
         _log.warning(
             "after %d draws per chain the worst R-hat is %.3f (%s) and the smallest bulk/tail "
             "ESS %.0f (%s): sampling again with %d draws per chain (draws=None samples until "
