@@ -48,7 +48,7 @@ def impute(
     draws: int | None = None,
     random_seed: int | None = None,
     sampler: str = "nutpie",
-    backend: str = "numba",
+    backend: str | None = None,
     cores: int | None = None,
     target_accept: float = 0.8,
     progressbar: bool | None = None,
@@ -79,8 +79,12 @@ def impute(
         ``category`` and ``bool`` columns are categorical without declaration (ordered
         categoricals are ordinal); imputed values are valid levels in the column's dtype.
     cluster_covariance : {"common", "random"}, default "common"
-        ``"random"`` (each cluster's level-1 covariance varying around a common one, jomo's
-        ``meth = "random"``) is planned and raises ``NotImplementedError`` for now.
+        ``"random"``: each cluster has its own level-1 covariance ``Sigma_j``, varying
+        around the common ``Sigma`` with ``Sigma_j^{-1} ~ Wishart(nu, (nu Sigma)^{-1})``
+        (jomo's ``meth = "random"``, mitml's ``random.L1 = "full"``); the spread
+        ``tau = sqrt(2 / (nu - p - 1))`` has the prior ``Priors.sigma_cluster_sd``. Level-1
+        targets must be continuous. The ``Sigma_j`` are sampled by NUTS (p (p + 1) / 2
+        parameters per cluster); random effects and missing cells stay integrated out.
     m : int, default 10
         Number of imputations.
     method : {"collapsed", "latent"}, default "collapsed"
@@ -102,9 +106,11 @@ def impute(
         ``result.posterior.attrs["random_seed"]``.
     sampler : {"nutpie", "pymc"}, default "nutpie"
         nutpie, or PyMC's own NUTS as a fallback.
-    backend : {"numba", "jax"}, default "numba"
+    backend : {"numba", "jax"}, optional
         nutpie's backend. Numba compiles in about 15-40 s and then samples about 20 times
-        faster than JAX here; JAX compiles in about 2 s (see README, "Backends").
+        faster than JAX here; JAX compiles in about 2 s (see README, "Backends"). The
+        default is Numba, and JAX with ``cluster_covariance="random"``, whose likelihood
+        is a PyTensor graph that Numba compiles in minutes.
     cores : int, optional
         Chains run in parallel.
     target_accept : float, default 0.8
@@ -156,6 +162,7 @@ def impute(
     seed = _seed(random_seed)
     frame, level1, level2 = validate(data, spec)
     design = build_design(frame, spec.level1, level1, spec.level2, level2)
+    _check_cluster_covariance(spec, design)
     _log.info(
         "imputing %s in %d rows and %d clusters",
         ", ".join(v.name for v in (*level1, *level2)),
@@ -166,16 +173,34 @@ def impute(
     return _sample(frame.copy(deep=True), (level1, level2), spec, seed, fitted, {})
 
 
+def _check_cluster_covariance(spec: ImputationSpec, design: Design) -> None:
+    """Cluster-specific covariances need continuous level-1 targets (clear error if not)."""
+    if spec.cluster_covariance != "random":
+        return
+    latent = [v.name for v in design.level1.variables if v.latent]
+    if latent:
+        raise ValueError(
+            f"cluster_covariance='random' needs continuous level-1 targets, but {latent} "
+            "are categorical: their latent scales are fixed for identification, which a "
+            "covariance varying by cluster would undo. Use cluster_covariance='common', or "
+            "move the categorical variables to the level-1 covariates if fully observed"
+        )
+
+
 def _build(design: Design, spec: ImputationSpec) -> FittedModel:
     """The PyMC model of ``spec``'s method for ``design`` (compiled when first sampled)."""
     if spec.method == "collapsed":
+        random = spec.cluster_covariance == "random"
         model, layout = build_collapsed_model(
-            design, spec.priors, compiled_kernel=_kernel_usable(spec)
+            design,
+            spec.priors,
+            compiled_kernel=not random and _kernel_usable(spec),
+            cluster_covariance=spec.cluster_covariance,
         )
     else:
         from jmimpute.backend.latent_model import build_latent_model
 
-        model, layout = build_latent_model(design, spec.priors)
+        model, layout = build_latent_model(design, spec.priors, spec.cluster_covariance)
     return FittedModel(design, model, layout)
 
 

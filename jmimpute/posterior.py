@@ -31,6 +31,8 @@ class ParameterDraws:
     thresholds: dict[str, np.ndarray]
     latent: np.ndarray
     latent2: np.ndarray
+    spread: np.ndarray | None = None  # tau, with cluster-specific covariances
+    sigma_cluster: np.ndarray | None = None  # (chain, draw, J, p, p), likewise
 
     @classmethod
     def from_run(cls, run: SamplerRun, design: Design) -> ParameterDraws:
@@ -55,6 +57,10 @@ class ParameterDraws:
             thresholds=thresholds,
             latent=optional("latent_values"),
             latent2=optional("latent2_values"),
+            spread=_chain_draw(run.trace, "sigma_spread") if "sigma_spread" in post else None,
+            sigma_cluster=(
+                _chain_draw(run.trace, "sigma_cluster_s") if "sigma_cluster_s" in post else None
+            ),
         )
 
     def at(self, chain: int, draw: int) -> DrawParams:
@@ -67,6 +73,7 @@ class ParameterDraws:
             thresholds={k: v[chain, draw] for k, v in self.thresholds.items()},
             latent=self.latent[chain, draw],
             latent2=self.latent2[chain, draw],
+            sigma_cluster=None if self.sigma_cluster is None else self.sigma_cluster[chain, draw],
         )
 
 
@@ -126,10 +133,11 @@ def imputations_dataset(
 def retained_dataset(
     params: list[DrawParams], chain_idx: np.ndarray, draw_idx: np.ndarray, streams: Sequence[int]
 ) -> xr.Dataset:
-    """Chain, draw and random stream of each imputation, and its latent values.
+    """Chain, draw and random stream of each imputation, its latent values and ``Sigma_j``.
 
-    The latent values at the observed categorical cells are part of the retained draw
-    (the conditional draws depend on them) but are not kept for every NUTS draw.
+    The latent values at the observed categorical cells, and the cluster-specific level-1
+    covariances (standardised scale) where the model has them, are part of the retained
+    draw (the conditional draws depend on them) but are not kept for every NUTS draw.
     """
     ds = xr.Dataset(
         coords={
@@ -144,12 +152,22 @@ def retained_dataset(
     ):
         if values and values[0].size:
             ds[name] = (("imputation", dim), np.stack(values))
+    if params and params[0].sigma_cluster is not None:
+        ds[SIGMA_CLUSTER] = (
+            ("imputation", "cov_cluster", "cov_dim", "cov_dim_"),
+            np.stack([p.sigma_cluster for p in params]),  # type: ignore[misc]
+        )
     return ds
+
+
+SIGMA_CLUSTER = "sigma_cluster_s"
+"""Name of the retained cluster-specific covariances (standardised) in ``imputations``."""
+RETAINED = ("latent_values", "latent2_values", SIGMA_CLUSTER)
 
 
 def retained_of(cells: xr.Dataset) -> xr.Dataset:
     """The :func:`retained_dataset` part of an ``imputations`` group."""
-    names = [n for n in ("latent_values", "latent2_values") if n in cells]
+    names = [n for n in RETAINED if n in cells]
     return xr.Dataset(
         {n: cells[n].variable for n in names},
         coords={c: ("imputation", cells[c].to_numpy()) for c in ("chain", "draw", "stream")},
@@ -193,6 +211,8 @@ def result_tree(
             ds["gamma"] = (("chain", "draw", "covariate2", "variable2"), gamma)
         for name, thr in draws_s.thresholds.items():
             ds[f"thresholds_{name}"] = (("chain", "draw", f"threshold_{name}"), thr)
+        if draws_s.spread is not None:  # scale-free: the same in both groups
+            ds["sigma_spread"] = (("chain", "draw"), draws_s.spread)
         return ds
 
     posterior = params(

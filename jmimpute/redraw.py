@@ -25,6 +25,7 @@ from tqdm.auto import tqdm
 from jmimpute.backend.conditional import Draw, DrawParams, Shift, draw_imputation
 from jmimpute.backend.model import level2_patterns
 from jmimpute.design import Design
+from jmimpute.posterior import SIGMA_CLUSTER
 
 
 def imputation_seeds(random_seed: int) -> tuple[np.random.SeedSequence, np.random.SeedSequence]:
@@ -113,6 +114,11 @@ class RedrawState:
                     thresholds={n.removeprefix("thresholds_"): at(n, c, t) for n in thresholds},
                     latent=latents("latent_values", k),
                     latent2=latents("latent2_values", k),
+                    sigma_cluster=(
+                        cells[SIGMA_CLUSTER].isel(imputation=k).to_numpy()
+                        if SIGMA_CLUSTER in cells
+                        else None
+                    ),
                 )
             )
         masks, pattern = level2_patterns(design)
@@ -131,6 +137,7 @@ def owned(params: DrawParams) -> DrawParams:
     return DrawParams(
         beta=params.beta.copy(),
         sigma=params.sigma.copy(),
+        sigma_cluster=None if params.sigma_cluster is None else params.sigma_cluster.copy(),
         psi=params.psi.copy(),
         gamma=None if params.gamma is None else params.gamma.copy(),
         thresholds={k: v.copy() for k, v in params.thresholds.items()},

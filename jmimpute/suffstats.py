@@ -208,3 +208,56 @@ def compute_stats(
         cluster=cluster[rows],
     )
     return stats, lat
+
+
+@dataclass(frozen=True)
+class ClusterSums:
+    """Per-(cluster, pattern) second moments, for cluster-specific level-1 covariances.
+
+    With one ``Sigma_j`` per cluster the residual quadratic form no longer pools over
+    clusters, so :class:`PatternStats`' per-pattern sums are split by cluster as well.
+
+    Attributes
+    ----------
+    syy, syx, sxx : ndarray
+        ``sum y~ y~'`` (J, K, p, p), ``sum y~ x'`` (J, K, p, q) and ``sum x x'``
+        (J, K, q, q) over the rows of cluster ``j`` and pattern ``k``.
+    """
+
+    syy: np.ndarray
+    syx: np.ndarray
+    sxx: np.ndarray
+
+
+def cluster_sums(
+    y: np.ndarray, x: np.ndarray, cluster: np.ndarray, n_clusters: int, stats: PatternStats
+) -> ClusterSums:
+    """Split the pattern sums of ``stats`` by cluster (rows without latent values only).
+
+    Parameters
+    ----------
+    y : ndarray, shape (n, p)
+        Level-1 values; NaN where unobserved.
+    x : ndarray, shape (n, q)
+    cluster : ndarray of int, shape (n,)
+    n_clusters : int
+    stats : PatternStats
+        From :func:`compute_stats` on the same rows; gives each row's pattern.
+
+    Returns
+    -------
+    ClusterSums
+    """
+    p, q = y.shape[1], x.shape[1]
+    n_pat = stats.n_patterns
+    keep = stats.pattern >= 0
+    values = np.nan_to_num(y)
+    j, k = cluster[keep], stats.pattern[keep]
+    yv, xv = values[keep], x[keep]
+    syy = np.zeros((n_clusters, n_pat, p, p))
+    syx = np.zeros((n_clusters, n_pat, p, q))
+    sxx = np.zeros((n_clusters, n_pat, q, q))
+    np.add.at(syy, (j, k), yv[:, :, None] * yv[:, None, :])
+    np.add.at(syx, (j, k), yv[:, :, None] * xv[:, None, :])
+    np.add.at(sxx, (j, k), xv[:, :, None] * xv[:, None, :])
+    return ClusterSums(syy=syy, syx=syx, sxx=sxx)

@@ -30,6 +30,11 @@ class Simulated:
         Covariance of the random effects (effect-major: intercepts, then slopes).
     formula : str
         The imputation formula of the generating model.
+    sigma_cluster : ndarray, shape (n_clusters, p, p), or None
+        Each cluster's level-1 covariance, when simulated with ``cluster_df``; ``sigma``
+        is then their centre (``E[Sigma_j^{-1}] = sigma^{-1}``).
+    cluster_df : float or None
+        The Wishart degrees of freedom ``nu`` of ``sigma_cluster``.
     """
 
     data: pd.DataFrame
@@ -38,6 +43,15 @@ class Simulated:
     sigma: np.ndarray
     psi: np.ndarray
     formula: str
+    sigma_cluster: np.ndarray | None = None
+    cluster_df: float | None = None
+
+    @property
+    def sigma_spread(self) -> float | None:
+        """``tau = sqrt(2 / (nu - p - 1))``, the parameter jmimpute reports (or None)."""
+        if self.cluster_df is None:
+            return None
+        return float(np.sqrt(2.0 / (self.cluster_df - self.sigma.shape[0] - 1.0)))
 
 
 def _covariance(sds: np.ndarray, corr: float) -> np.ndarray:
@@ -55,12 +69,16 @@ def simulate_two_level(
     missing_rate: float = 0.2,
     seed: int = 0,
     random_slope: bool = False,
+    cluster_df: float | None = None,
 ) -> Simulated:
     """Simulate ``y_ij = B' (1, x_ij) + u_j + e_ij`` with MAR missingness driven by ``x``.
 
     With ``random_slope=True`` the slopes of ``x`` vary by cluster too:
     ``y_ij = B' (1, x_ij) + u_j + v_j x_ij + e_ij`` with ``(u_j, v_j) ~ N(0, Psi)``, ``Psi``
     of size ``2p`` in jmimpute's effect-major order (all intercepts, then all slopes).
+    With ``cluster_df`` each cluster has its own level-1 covariance,
+    ``Sigma_j^{-1} ~ Wishart(cluster_df, (cluster_df Sigma)^{-1})`` (the model of
+    ``cluster_covariance="random"``).
 
     The targets have different means and scales (so the back-transformation from the
     internal standardised scale is exercised); the level-1 correlation is 0.4 and the
@@ -98,7 +116,15 @@ def simulate_two_level(
     else:
         psi = _covariance(0.6 * sds, 0.5)
     u = rng.multivariate_normal(np.zeros(psi.shape[0]), psi, size=n_clusters)
-    e = rng.multivariate_normal(np.zeros(p), sigma, size=n)
+    sigma_cluster = None
+    if cluster_df is None:
+        e = rng.multivariate_normal(np.zeros(p), sigma, size=n)
+    else:
+        from jmimpute.backend.cluster_cov import draw_cluster_covariances
+
+        sigma_cluster = draw_cluster_covariances(sigma, cluster_df, n_clusters, rng)
+        factors = np.linalg.cholesky(sigma_cluster)[cluster]
+        e = np.einsum("nab,nb->na", factors, rng.standard_normal((n, p)))
     y = beta[0] + np.outer(x, beta[1]) + u[cluster, :p] + e
     if random_slope:
         y += x[:, None] * u[cluster, p:]
@@ -123,6 +149,8 @@ def simulate_two_level(
         sigma=sigma,
         psi=psi,
         formula=f"{' + '.join(names)} ~ 1 + x + ({'1 + x' if random_slope else '1'}|cluster)",
+        sigma_cluster=sigma_cluster,
+        cluster_df=cluster_df,
     )
 
 

@@ -15,7 +15,7 @@ import pytensor.tensor as pt
 from pytensor.tensor.variable import TensorVariable
 
 from jmimpute.backend.linalg import logdet_and_inverse, logdet_and_quad
-from jmimpute.suffstats import LatentRows, PatternStats
+from jmimpute.suffstats import ClusterSums, LatentRows, PatternStats
 
 LOG_2PI = float(np.log(2.0 * np.pi))
 
@@ -183,6 +183,75 @@ def collapsed_loglik(
     return prior_term - 0.5 * (
         stats.n_obs * LOG_2PI
         + (pt.as_tensor(stats.n_k) * sig_logdet).sum()
+        + resid_quad
+        + m_logdet.sum()
+        - m_quad.sum()
+    )
+
+
+def collapsed_loglik_clusters(
+    beta: TensorVariable,
+    sigma: TensorVariable,
+    psi: TensorVariable,
+    resid2: TensorVariable,
+    l2_masks: np.ndarray,
+    l2_pattern: np.ndarray,
+    stats: PatternStats,
+    sums: ClusterSums,
+) -> TensorVariable:
+    """:func:`collapsed_loglik` with one level-1 covariance per cluster.
+
+    The same formula with ``Sigma_j`` in place of ``Sigma``: the pattern precisions
+    ``P_jk``, their log-determinants and the residual quadratic form are per
+    (cluster, pattern), from the split sums of :class:`ClusterSums`. Continuous level-1
+    targets only (no latent rows).
+
+    Parameters
+    ----------
+    beta : TensorVariable
+        Fixed effects, shape (q, p).
+    sigma : TensorVariable
+        Level-1 covariances, shape (J, p, p).
+    psi, resid2, l2_masks, l2_pattern :
+        As in :func:`collapsed_loglik`.
+    stats : PatternStats
+    sums : ClusterSums
+        The per-(cluster, pattern) second moments.
+
+    Returns
+    -------
+    TensorVariable
+        Scalar.
+    """
+    n_clusters, _, p, r = stats.syz.shape
+    d = r * p
+    lam, h, prior_term = cluster_priors(psi, resid2, d, l2_masks, l2_pattern)
+    m = stats.masks.astype(float)
+    outer = m[:, :, None] * m[:, None, :]
+    fill = np.eye(p)[None] * (1.0 - m)[:, None, :]
+    a = sigma[:, None, :, :] * outer[None] + fill[None]  # (J, K, p, p)
+    sig_logdet, inverse = logdet_and_inverse(a, p)
+    prec = inverse * outer[None]
+
+    # tensordot and broadcast sums only: batched matmuls take minutes to compile in Numba
+    cross = pt.tensordot(pt.as_tensor(sums.syx), beta, axes=[[3], [0]])  # (J, K, p, p)
+    sxx_b = pt.tensordot(pt.as_tensor(sums.sxx), beta, axes=[[3], [0]])  # (J, K, q, p)
+    bsb = pt.tensordot(sxx_b, beta, axes=[[2], [0]])  # B' S_xx B, symmetric
+    centred = pt.as_tensor(sums.syy) - cross - cross.transpose(0, 1, 3, 2) + bsb
+    resid_quad = (prec * centred).sum()
+
+    zz = pt.as_tensor(stats.zz)
+    kron = (zz[:, :, :, None, :, None] * prec[:, :, None, :, None, :]).sum(axis=1)
+    m_mat = lam[np.asarray(l2_pattern, dtype=np.int64)] + kron.reshape((n_clusters, d, d))
+    fitted = pt.tensordot(pt.as_tensor(stats.sxz), beta, axes=[[2], [0]])  # (J, K, r, p)
+    resid_jk = pt.as_tensor(stats.syz) - fitted.transpose(0, 1, 3, 2)  # (J, K, p, r)
+    pr = (prec[:, :, :, :, None] * resid_jk[:, :, None, :, :]).sum(axis=3)  # P_jk R_jk
+    b_vec = h + pr.sum(axis=1).transpose(0, 2, 1).reshape((n_clusters, d))
+    m_logdet, m_quad = logdet_and_quad(m_mat, b_vec, d)
+
+    return prior_term - 0.5 * (
+        stats.n_obs * LOG_2PI
+        + (pt.as_tensor(stats.n_jk) * sig_logdet).sum()
         + resid_quad
         + m_logdet.sum()
         - m_quad.sum()

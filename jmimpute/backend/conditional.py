@@ -39,6 +39,11 @@ class DrawParams:
     thresholds: dict[str, np.ndarray]
     latent: np.ndarray  # level-1 latent values, np.nonzero order of the latent mask
     latent2: np.ndarray  # level-2 latent values
+    sigma_cluster: np.ndarray | None = None  # (J, p, p) with cluster-specific covariances
+
+    def level1_covariance(self) -> np.ndarray:
+        """``Sigma`` (p, p), or each cluster's ``Sigma_j`` (J, p, p) where the model has them."""
+        return self.sigma if self.sigma_cluster is None else self.sigma_cluster
 
 
 @dataclass(frozen=True)
@@ -68,11 +73,13 @@ def missing_groups(observed: np.ndarray) -> list[MissingGroup]:
 
 
 def _pattern_precisions(sigma: np.ndarray, masks: np.ndarray) -> np.ndarray:
-    p = sigma.shape[0]
-    prec = np.zeros((masks.shape[0], p, p))
+    """``P_k`` (K, p, p) of ``sigma`` (p, p), or ``P_jk`` (J, K, p, p) of ``sigma`` (J, p, p)."""
+    p = sigma.shape[-1]
+    batch = sigma.shape[:-2]
+    prec = np.zeros((*batch, masks.shape[0], p, p))
     for k, mask in enumerate(masks):
         o = np.flatnonzero(mask)
-        prec[k][np.ix_(o, o)] = np.linalg.inv(sigma[np.ix_(o, o)])
+        prec[..., k, o[:, None], o[None, :]] = np.linalg.inv(sigma[..., o[:, None], o[None, :]])
     return prec
 
 
@@ -118,7 +125,8 @@ def random_effect_conditional(
     stats : PatternStats
         Statistics of all observed cells (latent values included as data).
     beta : ndarray, shape (q, p)
-    sigma : ndarray, shape (p, p)
+    sigma : ndarray, shape (p, p) or (J, p, p)
+        The level-1 covariance, or one per cluster.
     lam : ndarray, shape (J, d, d)
         Prior precision of each cluster's random effects.
     h : ndarray, shape (J, d)
@@ -134,9 +142,10 @@ def random_effect_conditional(
     n_cl, _, p, r = stats.syz.shape
     d = r * p
     prec = _pattern_precisions(sigma, stats.masks)
-    m_mat = lam + np.einsum("jklm,kab->jlamb", stats.zz, prec).reshape(n_cl, d, d)
+    per_cluster = "j" if prec.ndim == 4 else ""  # one Sigma_j per cluster, or one Sigma
+    m_mat = lam + np.einsum(f"jklm,{per_cluster}kab->jlamb", stats.zz, prec).reshape(n_cl, d, d)
     resid = stats.syz - np.einsum("qa,jkql->jkal", beta, stats.sxz)
-    b_vec = h + np.einsum("kab,jkbl->jla", prec, resid).reshape(n_cl, d)
+    b_vec = h + np.einsum(f"{per_cluster}kab,jkbl->jla", prec, resid).reshape(n_cl, d)
     chol = np.linalg.cholesky(m_mat)
     mean = np.linalg.solve(m_mat, b_vec[..., None])[..., 0]
     return mean, chol
@@ -156,17 +165,44 @@ def conditional_normal(
     cov: np.ndarray,
     group: MissingGroup,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Mean ``(n_g, n_m)`` and covariance factor of a group's unobserved dimensions."""
+    """Mean ``(n_g, n_m)`` and covariance factor of a group's unobserved dimensions.
+
+    ``cov`` is one covariance (p, p), or one per unit of the group (n_g, p, p); the factor
+    is then (n_g, n_m, n_m).
+    """
     rows, obs, mis = group.rows, group.observed, group.missing
-    s_mm = cov[np.ix_(mis, mis)]
+    if cov.ndim == 2:
+        s_mm = cov[np.ix_(mis, mis)]
+        mean = mu[np.ix_(rows, mis)]
+        if obs.size:
+            s_oo = cov[np.ix_(obs, obs)]
+            s_mo = cov[np.ix_(mis, obs)]
+            coef = np.linalg.solve(s_oo, s_mo.T).T  # S_mo S_oo^{-1}
+            mean = mean + (values[np.ix_(rows, obs)] - mu[np.ix_(rows, obs)]) @ coef.T
+            s_mm = s_mm - coef @ s_mo.T
+        return mean, np.linalg.cholesky(s_mm)
+    s_mm = cov[:, mis[:, None], mis[None, :]]
     mean = mu[np.ix_(rows, mis)]
     if obs.size:
-        s_oo = cov[np.ix_(obs, obs)]
-        s_mo = cov[np.ix_(mis, obs)]
-        coef = np.linalg.solve(s_oo, s_mo.T).T  # S_mo S_oo^{-1}
-        mean = mean + (values[np.ix_(rows, obs)] - mu[np.ix_(rows, obs)]) @ coef.T
-        s_mm = s_mm - coef @ s_mo.T
+        s_oo = cov[:, obs[:, None], obs[None, :]]
+        s_om = cov[:, obs[:, None], mis[None, :]]
+        coef = np.swapaxes(np.linalg.solve(s_oo, s_om), 1, 2)  # (n_g, n_m, n_o)
+        dev = values[np.ix_(rows, obs)] - mu[np.ix_(rows, obs)]
+        mean = mean + np.einsum("gmo,go->gm", coef, dev)
+        s_mm = s_mm - coef @ s_om
     return mean, np.linalg.cholesky(s_mm)
+
+
+def _draw_group(mean: np.ndarray, chol: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """``mean + chol e`` per unit, with one factor (n_m, n_m) or one per unit."""
+    noise = rng.standard_normal(mean.shape)
+    if chol.ndim == 2:
+        return mean + noise @ chol.T
+    return mean + np.einsum("gij,gj->gi", chol, noise)
+
+
+def _covariance(chol: np.ndarray) -> np.ndarray:
+    return chol @ np.swapaxes(chol, -1, -2)
 
 
 def _fill(targets: Targets, latent_values: np.ndarray) -> np.ndarray:
@@ -220,8 +256,9 @@ def shift_missing(
     ----------
     draws : ndarray, shape (n_g, n_m)
         The drawn missing cells of the group's units.
-    cov : ndarray, shape (n_m, n_m)
-        Their conditional covariance given the observed cells.
+    cov : ndarray, shape (n_m, n_m) or (n_g, n_m, n_m)
+        Their conditional covariance given the observed cells (one per unit, with
+        cluster-specific covariances).
     shift : ndarray, shape (n_g, n_m)
         Shift of each cell; only the columns in ``dims`` are used.
     dims : ndarray of bool, shape (n_m,)
@@ -236,8 +273,14 @@ def shift_missing(
     s_val = shift[:, s_idx]
     out[:, s_idx] += s_val
     if o_idx.size:
-        coef = np.linalg.solve(cov[np.ix_(s_idx, s_idx)], cov[np.ix_(s_idx, o_idx)])
-        out[:, o_idx] += s_val @ coef
+        if cov.ndim == 2:
+            coef = np.linalg.solve(cov[np.ix_(s_idx, s_idx)], cov[np.ix_(s_idx, o_idx)])
+            out[:, o_idx] += s_val @ coef
+        else:
+            coef = np.linalg.solve(
+                cov[:, s_idx[:, None], s_idx[None, :]], cov[:, s_idx[:, None], o_idx[None, :]]
+            )
+            out[:, o_idx] += np.einsum("gs,gso->go", s_val, coef)
     return out
 
 
@@ -273,7 +316,8 @@ def draw_imputation(
         w = _fill(l2.targets, params.latent2)
         resid2 = np.nan_to_num(w) - l2.v @ params.gamma
     lam, h = cluster_priors(design, params.psi, resid2, l2_masks, l2_pattern)
-    mean, chol = random_effect_conditional(stats, params.beta, params.sigma, lam, h)
+    sigma = params.level1_covariance()
+    mean, chol = random_effect_conditional(stats, params.beta, sigma, lam, h)
     u = _draw_normal_precision(mean, chol, rng)
     effects = u.reshape(design.n_clusters, design.r, design.p)
 
@@ -298,12 +342,13 @@ def draw_imputation(
 
     mu = design.x @ params.beta + np.einsum("nl,nlp->np", design.z, effects[design.cluster])
     for group in missing_groups(l1.observed):
-        m_, c_ = conditional_normal(y, mu, params.sigma, group)
-        draws = m_ + rng.standard_normal(m_.shape) @ c_.T
+        cov = sigma if sigma.ndim == 2 else sigma[design.cluster[group.rows]]
+        m_, c_ = conditional_normal(y, mu, cov, group)
+        draws = _draw_group(m_, c_, rng)
         if shift is not None and shift.level1 is not None:
             draws = shift_missing(
                 draws,
-                c_ @ c_.T,
+                _covariance(c_),
                 shift.level1[np.ix_(group.rows, group.missing)],
                 shift.dims1[group.missing],
             )

@@ -14,7 +14,10 @@ import pymc as pm
 import pytensor.tensor as pt
 from pytensor.tensor.variable import TensorVariable
 
+from jmimpute.backend.cluster_cov import ClusterCovariances
+from jmimpute.backend.collapsed import LOG_2PI
 from jmimpute.backend.conditional import Draw, DrawParams, _decode_targets
+from jmimpute.backend.linalg import forward_solve
 from jmimpute.backend.model import Layout, _coords, level2_patterns, shared_parameters
 from jmimpute.backend.sampling import SamplerRun
 from jmimpute.design import Design, Targets
@@ -37,7 +40,33 @@ def _complete_values(
     return values, bool(missing[0].size)
 
 
-def build_latent_model(design: Design, priors: Priors) -> tuple[pm.Model, Layout]:
+def _rows_logp_clusters(
+    resid: TensorVariable, lsig: TensorVariable, clusters: ClusterCovariances, cluster: np.ndarray
+) -> TensorVariable:
+    """Normal log density of each row's residual under its cluster's ``Sigma_j``.
+
+    ``Sigma_j^{-1} = L^{-T} B_j B_j' L^{-1}`` (:mod:`.cluster_cov`), so the quadratic form
+    is ``|B_j' L^{-1} r|^2`` and ``log|Sigma_j^{-1}| = 2 sum log B_j,ii - 2 sum log L_ii``:
+    one triangular solve with the common ``L`` and no per-cluster factorisation.
+    """
+    p = len(clusters.factor)
+    low = [[lsig[i, k] for k in range(i + 1)] for i in range(p)]
+    s = forward_solve(low, [resid[:, i] for i in range(p)])
+    quad = 0.0
+    for c in range(p):
+        t = (
+            pt.add(*[clusters.factor[i][c][cluster] * s[i] for i in range(c, p)])
+            if c < p - 1
+            else clusters.factor[c][c][cluster] * s[c]
+        )
+        quad = quad + t**2
+    logdet_prec = 2.0 * clusters.log_diag.sum(axis=1)[cluster] - 2.0 * pt.log(pt.diag(lsig)).sum()
+    return -0.5 * (p * LOG_2PI - logdet_prec + quad)
+
+
+def build_latent_model(
+    design: Design, priors: Priors, cluster_covariance: str = "common"
+) -> tuple[pm.Model, Layout]:
     """The explicit-latent model (see the module docstring).
 
     Returns
@@ -47,7 +76,7 @@ def build_latent_model(design: Design, priors: Priors) -> tuple[pm.Model, Layout
     """
     l1, l2 = design.level1, design.level2
     with pm.Model(coords=_coords(design)) as model:
-        par = shared_parameters(design, priors)
+        par = shared_parameters(design, priors, cluster_covariance)
         beta, lsig, factor, order = par.beta, par.lsig, par.psi_factor, par.psi_order
         keep = [*par.keep, "u_s"]
         y, has_missing = _complete_values(l1, par.zvals, "y_missing")
@@ -70,7 +99,11 @@ def build_latent_model(design: Design, priors: Priors) -> tuple[pm.Model, Layout
         mu = pt.as_tensor(design.x) @ beta + (
             pt.as_tensor(design.z)[:, :, None] * effects[design.cluster]
         ).sum(axis=1)
-        pm.Potential("rows", pm.logp(pm.MvNormal.dist(mu=mu, chol=lsig), y).sum())
+        if par.clusters is None:
+            pm.Potential("rows", pm.logp(pm.MvNormal.dist(mu=mu, chol=lsig), y).sum())
+        else:
+            rows_logp = _rows_logp_clusters(y - mu, lsig, par.clusters, design.cluster)
+            pm.Potential("rows", rows_logp.sum())
 
     stats, rows = compute_stats(
         np.where(l1.observed & ~l1.latent, l1.values, np.nan), design.x, design.z,

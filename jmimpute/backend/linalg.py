@@ -51,7 +51,7 @@ def cholesky_entries(a: TensorVariable, d: int) -> Entries:
     return low
 
 
-def _forward_solve(low: Entries, b: list[TensorVariable]) -> list[TensorVariable]:
+def forward_solve(low: Entries, b: list[TensorVariable]) -> list[TensorVariable]:
     """Solve ``L x = b`` for lower-triangular ``L`` given as entries."""
     x: list[TensorVariable] = []
     for i in range(len(low)):
@@ -85,7 +85,7 @@ def logdet_and_quad(a: TensorVariable, b: TensorVariable, d: int) -> tuple[Tenso
         sol = pt.linalg.solve_triangular(chol, b[..., None], lower=True, b_ndim=2)[..., 0]
         return logdet, (sol**2).sum(-1)
     low = cholesky_entries(a, d)
-    x = _forward_solve(low, [b[..., i] for i in range(d)])
+    x = forward_solve(low, [b[..., i] for i in range(d)])
     logdet = (
         2.0 * pt.add(*[pt.log(low[i][i]) for i in range(d)]) if d > 1 else 2.0 * pt.log(low[0][0])
     )
@@ -114,7 +114,23 @@ def logdet_and_inverse(a: TensorVariable, d: int) -> tuple[TensorVariable, Tenso
         eye = pt.broadcast_to(pt.eye(d), a.shape)
         chol_inv = pt.linalg.solve_triangular(chol, eye, lower=True, b_ndim=2)
         return logdet, pt.einsum("...ca,...cb->...ab", chol_inv, chol_inv)
-    low = cholesky_entries(a, d)
+    return inverse_from_factor(cholesky_entries(a, d))
+
+
+def inverse_from_factor(low: Entries) -> tuple[TensorVariable, TensorVariable]:
+    """``log|A|`` and ``A^{-1}`` of ``A = L L'`` from the entries of ``L`` (lower, batched).
+
+    Parameters
+    ----------
+    low : list of list of TensorVariable
+        ``L[i][j]`` for ``j <= i``, each of shape ``(...)``, with a positive diagonal.
+
+    Returns
+    -------
+    tuple of TensorVariable
+        ``(logdet, inverse)`` of shapes ``(...)`` and ``(..., d, d)``.
+    """
+    d = len(low)
     # Columns of L^{-1}: solve L x = e_c entry by entry, skipping the known zeros.
     linv: Entries = [[] for _ in range(d)]  # linv[i][c] for c <= i
     for c in range(d):

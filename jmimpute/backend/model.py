@@ -13,7 +13,9 @@ Shared variable names (standardised scale): ``beta_s`` (covariate, dim), ``gamma
 ``chol_psi_s`` (lower Cholesky factors of ``Sigma`` and of the joint covariance ``Psi``
 of the random effects and level-2 residuals), ``thresholds_<name>`` for ordinal targets,
 ``latent_values`` and ``latent2_values`` (the latent values at the observed categorical
-cells, level 1 and level 2, in ``np.nonzero`` order of the ``latent`` masks).
+cells, level 1 and level 2, in ``np.nonzero`` order of the ``latent`` masks). With
+cluster-specific covariances also ``sigma_spread``, ``sigma_df`` and ``sigma_cluster_s``
+(:mod:`.cluster_cov`).
 """
 
 from __future__ import annotations
@@ -25,12 +27,19 @@ import pymc as pm
 import pytensor.tensor as pt
 from pytensor.tensor.variable import TensorVariable
 
-from jmimpute.backend.collapsed import collapsed_loglik
+from jmimpute.backend.cluster_cov import ClusterCovariances, cluster_covariances
+from jmimpute.backend.collapsed import collapsed_loglik, collapsed_loglik_clusters
 from jmimpute.backend.latents import latent_values, thresholds_from
 from jmimpute.backend.ops import KernelData, collapsed_loglik_fast
 from jmimpute.design import Design, Targets
 from jmimpute.spec.priors import Priors
-from jmimpute.suffstats import LatentRows, PatternStats, compute_stats, pattern_index
+from jmimpute.suffstats import (
+    LatentRows,
+    PatternStats,
+    cluster_sums,
+    compute_stats,
+    pattern_index,
+)
 
 
 @dataclass(frozen=True)
@@ -279,13 +288,17 @@ class Parameters:
     gamma: TensorVariable | None
     z2: TensorVariable | None
     keep: list[str]
+    clusters: ClusterCovariances | None = None
 
 
-def shared_parameters(design: Design, priors: Priors) -> Parameters:
+def shared_parameters(
+    design: Design, priors: Priors, cluster_covariance: str = "common"
+) -> Parameters:
     """Declare the parameters and latent values common to the collapsed and latent models.
 
     Called inside a ``pm.Model`` context; one place, so the reference model and the fast
-    one cannot drift apart in their priors.
+    one cannot drift apart in their priors. ``cluster_covariance="random"`` adds the
+    cluster-specific level-1 covariances (:mod:`jmimpute.backend.cluster_cov`).
     """
     l1, l2 = design.level1, design.level2
     keep = ["beta_s", "sigma_s", "psi_s"]
@@ -293,6 +306,10 @@ def shared_parameters(design: Design, priors: Priors) -> Parameters:
     beta = pm.Normal("beta_s", mu=0.0, sigma=hyper["beta_sd"], dims=("covariate", "dim"))
     lsig = cov_factor("sigma_s", dim_kinds(l1), hyper["sigma_eta"], hyper["sigma_sd"])
     pm.Deterministic("sigma_s", lsig @ lsig.T, dims=("dim", "dim_"))
+    clusters = None
+    if cluster_covariance == "random":
+        clusters = cluster_covariances(lsig, design.p, design.n_clusters, hyper["sigma_cluster_sd"])
+        keep += ["sigma_spread", "sigma_cluster_s"]
     psi, factor, order = psi_matrix(design, hyper)
     thresholds = _thresholds(l1, "")
     keep += [f"thresholds_{k}" for k in thresholds]
@@ -309,11 +326,15 @@ def shared_parameters(design: Design, priors: Priors) -> Parameters:
         if np.any(l2.targets.latent):
             z2 = pm.Deterministic("latent2_values", z2)
             keep.append("latent2_values")
-    return Parameters(beta, lsig, psi, factor, order, zvals, gamma, z2, keep)
+    return Parameters(beta, lsig, psi, factor, order, zvals, gamma, z2, keep, clusters)
 
 
 def build_collapsed_model(
-    design: Design, priors: Priors, *, compiled_kernel: bool = True
+    design: Design,
+    priors: Priors,
+    *,
+    compiled_kernel: bool = True,
+    cluster_covariance: str = "common",
 ) -> tuple[pm.Model, Layout]:
     """The collapsed model: random effects, level-2 residuals and missing cells integrated out.
 
@@ -325,6 +346,9 @@ def build_collapsed_model(
         Use the compiled likelihood Op; False uses the equivalent pure PyTensor graph
         (slower, kept as the reference and as a fallback where the Op has no
         implementation for a backend).
+    cluster_covariance : {"common", "random"}, default "common"
+        ``"random"``: one level-1 covariance per cluster, continuous level-1 targets only
+        (a PyTensor graph, :func:`~jmimpute.backend.collapsed.collapsed_loglik_clusters`).
 
     Returns
     -------
@@ -340,7 +364,7 @@ def build_collapsed_model(
     lat_cells = l1.latent_cells
     l2_masks, l2_pattern = level2_patterns(design)
     with pm.Model(coords=_coords(design)) as model:
-        par = shared_parameters(design, priors)
+        par = shared_parameters(design, priors, cluster_covariance)
         beta, lsig, psi, zvals, keep = par.beta, par.lsig, par.psi, par.zvals, par.keep
         resid2 = pt.zeros((design.n_clusters, 0))
         if design.level2 is not None:
@@ -351,7 +375,12 @@ def build_collapsed_model(
             if cells2[0].size:
                 w = pt.set_subtensor(w[cells2], par.z2)
             resid2 = w - pt.as_tensor(design.level2.v) @ par.gamma
-        if compiled_kernel:
+        if par.clusters is not None:
+            sums = cluster_sums(y, design.x, design.cluster, design.n_clusters, stats)
+            loglik = collapsed_loglik_clusters(
+                beta, par.clusters.sigma, psi, resid2, l2_masks, l2_pattern, stats, sums
+            )
+        elif compiled_kernel:
             data = KernelData.build(stats, rows, lat_cells, l2_masks, l2_pattern)
             loglik = collapsed_loglik_fast(lsig, beta, psi, resid2, zvals, data)
         else:

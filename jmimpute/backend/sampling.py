@@ -107,8 +107,11 @@ def run_sampler(
             )
         else:
             _log.info("reusing the compiled model")
-            if shared:
-                compiled = compiled.with_data(**shared)  # type: ignore[attr-defined]
+            # only the shared values the compiled graph uses (unused priors are pruned)
+            known = {var.name for var in getattr(compiled, "shared_var_keys", {})}
+            used = {k: v for k, v in (shared or {}).items() if k in known}
+            if used:
+                compiled = compiled.with_data(**used)  # type: ignore[attr-defined]
         compiled_at = time.perf_counter()
         trace = nutpie.sample(
             compiled,

@@ -56,6 +56,7 @@ SCHEMA: dict[str, dict[str, tuple[str, bool]]] = {
         "sigma_eta": ("number", False),
         "psi_sd": ("number", False),
         "psi_eta": ("number", False),
+        "sigma_cluster_sd": ("number", False),
     },
     "sampler": {
         "chains": ("int", False),

@@ -31,11 +31,17 @@ class Priors:
         Standard deviations of the random effects ``~ HalfNormal(psi_sd)``.
     psi_eta : float, default 1.0
         LKJ shape of the random-effect correlations.
+    sigma_cluster_sd : float, default 0.5
+        With ``cluster_covariance="random"`` only: the spread ``tau`` of the clusters'
+        level-1 covariances around the common one ``~ HalfNormal(sigma_cluster_sd)``.
+        ``tau`` is about the coefficient of variation of the cluster variances (the
+        Wishart degrees of freedom are ``p + 1 + 2 / tau^2``); 0.5 allows clusters whose
+        variances differ by a factor of two or more, and also nearly equal ones.
 
     Examples
     --------
     >>> Priors(psi_sd=0.5)
-    Priors(beta_sd=2.5, sigma_sd=1.0, sigma_eta=1.0, psi_sd=0.5, psi_eta=1.0)
+    Priors(beta_sd=2.5, sigma_sd=1.0, sigma_eta=1.0, psi_sd=0.5, psi_eta=1.0, sigma_cluster_sd=0.5)
     """
 
     beta_sd: float = 2.5
@@ -43,6 +49,7 @@ class Priors:
     sigma_eta: float = 1.0
     psi_sd: float = 1.0
     psi_eta: float = 1.0
+    sigma_cluster_sd: float = 0.5
 
     def __post_init__(self) -> None:
         for f in fields(self):

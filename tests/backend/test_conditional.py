@@ -1,6 +1,7 @@
 """Exact conditional draws against independent joint-normal computations."""
 
 import numpy as np
+import pytest
 
 from jmimpute.backend.conditional import (
     MissingGroup,
@@ -9,22 +10,30 @@ from jmimpute.backend.conditional import (
     conditional_normal,
     missing_groups,
     random_effect_conditional,
+    shift_missing,
 )
 from jmimpute.suffstats import compute_stats
 
 from .conftest import make_problem
 
 
-def test_random_effect_moments_equal_joint_normal_conditioning():
+@pytest.mark.parametrize("per_cluster", [False, True], ids=["common", "cluster-specific"])
+def test_random_effect_moments_equal_joint_normal_conditioning(per_cluster):
     prob = make_problem(2, 2, 2, 4, 40, seed=11)
-    sigma = prob.lsig @ prob.lsig.T
+    common = prob.lsig @ prob.lsig.T
     rng = np.random.default_rng(3)
     d, p = 4, 2
     lam = np.stack([np.eye(d) * 2 + 0.1 for _ in range(4)])
     h = rng.normal(size=(4, d))
     stats, _ = compute_stats(prob.y, prob.x, prob.z, prob.cluster, 4)
-    mean, chol = random_effect_conditional(stats, prob.beta, sigma, lam, h)
+    sigmas = np.stack([common * s for s in (0.5, 1.0, 2.0, 3.0)])
+    if per_cluster:
+        sigmas[1] += np.diag([0.3, 0.0])  # also a different correlation
+    mean, chol = random_effect_conditional(
+        stats, prob.beta, sigmas if per_cluster else common, lam, h
+    )
     for j in range(4):
+        sigma = sigmas[j] if per_cluster else common
         psi = np.linalg.inv(lam[j])
         mu_u = psi @ h[j]
         cells = [
@@ -110,3 +119,27 @@ def test_precision_draws_have_the_right_moments():
     se = np.sqrt(np.diag(cov)) / np.sqrt(draws.shape[0])
     assert np.all(np.abs(draws.mean(0) - mean[0]) < 5 * se)
     np.testing.assert_allclose(draws.std(0), np.sqrt(np.diag(cov)), rtol=0.02)
+
+
+def test_per_unit_covariances_give_each_unit_its_own_conditional():
+    # cluster-specific covariances: one (n_g, p, p) call equals a call per unit
+    rng = np.random.default_rng(8)
+    n, p = 40, 3
+    values = rng.normal(size=(n, p))
+    observed = rng.random((n, p)) > 0.35
+    mu = rng.normal(size=(n, p))
+    a = rng.normal(size=(n, p, p))
+    covs = a @ np.swapaxes(a, 1, 2) + np.eye(p)
+    for g in missing_groups(observed):
+        mean, chol = conditional_normal(values, mu, covs[g.rows], g)
+        cov_g = chol @ np.swapaxes(chol, 1, 2)
+        shift = rng.normal(size=(g.rows.size, g.missing.size))
+        dims = np.arange(g.missing.size) == 0
+        shifted = shift_missing(mean, cov_g, shift, dims)
+        for u, row in enumerate(g.rows):
+            one = MissingGroup(rows=np.array([row]), observed=g.observed, missing=g.missing)
+            m1, c1 = conditional_normal(values, mu, covs[row], one)
+            np.testing.assert_allclose(mean[u], m1[0], atol=1e-12)
+            np.testing.assert_allclose(cov_g[u], c1 @ c1.T, atol=1e-12)
+            s1 = shift_missing(m1, c1 @ c1.T, shift[u : u + 1], dims)
+            np.testing.assert_allclose(shifted[u], s1[0], atol=1e-12)

@@ -15,15 +15,17 @@ from jmimpute.backend.collapsed import collapsed_loglik
 from .helpers import PARAMS, kernel
 
 
-def brute_force_loglik(prob):
+def brute_force_loglik(prob, sigma_cluster=None):
     """Joint normal density, cluster by cluster, of the observed level-1 cells (latent
-    values included) and the observed level-2 residuals."""
-    sigma = prob.lsig @ prob.lsig.T
+    values included) and the observed level-2 residuals; ``sigma_cluster`` (J, p, p)
+    replaces the common level-1 covariance by one per cluster."""
+    common = prob.lsig @ prob.lsig.T
     psi = prob.lpsi @ prob.lpsi.T
-    p = sigma.shape[0]
+    p = common.shape[0]
     d = prob.z.shape[1] * p
     total = 0.0
     for j in range(prob.n_clusters):
+        sigma = common if sigma_cluster is None else sigma_cluster[j]
         cells = [
             (i, v)
             for i in np.flatnonzero(prob.cluster == j)

@@ -57,8 +57,12 @@ def test_priors_type():
         Priors(beta_sd="wide")  # type: ignore[arg-type]
 
 
-def test_cluster_specific_covariance_is_refused_not_ignored():
-    with pytest.raises(NotImplementedError, match=r"cluster_covariance='random'.*not implemented"):
-        build_spec("y1 + y2 ~ 1 + (1|g)", cluster_covariance="random")
+def test_cluster_covariance_choice_and_its_default_backend():
+    spec = build_spec("y1 + y2 ~ 1 + (1|g)", cluster_covariance="random")
+    assert spec.cluster_covariance == "random"
+    assert spec.sampler.backend == "jax"  # the graph model compiles in seconds with JAX
+    assert build_spec("y1 + y2 ~ 1 + (1|g)").sampler.backend == "numba"
+    chosen = build_spec("y1 + y2 ~ 1 + (1|g)", cluster_covariance="random", backend="numba")
+    assert chosen.sampler.backend == "numba"
     with pytest.raises(ValueError, match=r"cluster_covariance"):
         build_spec("y1 + y2 ~ 1 + (1|g)", cluster_covariance="full")
