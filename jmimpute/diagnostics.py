@@ -74,7 +74,11 @@ def unique_parameters(posterior: xr.Dataset) -> dict[str, tuple[str, np.ndarray]
             # fixed entry can carry rounding noise from the back-transformation
             if np.ptp(draws) <= 1e-10 * max(1.0, float(np.abs(draws).max())):
                 continue
-            name = f"{var}[{', '.join(str(labels[k][i]) for k, i in enumerate(idx))}]"
+            name = (
+                f"{var}[{', '.join(str(labels[k][i]) for k, i in enumerate(idx))}]"
+                if idx
+                else str(var)
+            )
             out[name] = (group, draws)
     return out
 

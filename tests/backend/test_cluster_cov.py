@@ -25,7 +25,8 @@ from jmimpute.suffstats import cluster_sums
 from .conftest import CONFIGS, make_problem
 from .test_kernel import brute_force_loglik
 
-CONTINUOUS = [name for name, cfg in CONFIGS.items() if not cfg.get("latent_share")]
+CONTINUOUS = {name: cfg for name, cfg in CONFIGS.items() if not cfg.get("latent_share")}
+CONTINUOUS["p2-level2"] = dict(p=2, q=2, r=1, n_clusters=9, n=90, p2=2)
 
 
 def _eval(expr, inputs, values):
@@ -107,9 +108,9 @@ def _clusters_value(prob, sigma_cluster):
     return _eval(value, [sig, b, lp, f], [sigma_cluster, prob.beta, prob.lpsi, prob.resid2])
 
 
-@pytest.mark.parametrize("config", CONTINUOUS)
+@pytest.mark.parametrize("config", list(CONTINUOUS))
 def test_collapsed_likelihood_with_cluster_covariances_matches_brute_force(config):
-    prob = make_problem(seed=len(config), empty_cluster=True, **CONFIGS[config])
+    prob = make_problem(seed=len(config), empty_cluster=True, **CONTINUOUS[config])
     sigma_cluster = _cluster_sigmas(prob, 1)
     value = _clusters_value(prob, sigma_cluster)
     assert value == pytest.approx(brute_force_loglik(prob, sigma_cluster), rel=1e-9)
