@@ -35,7 +35,7 @@ def main() -> None:
             data, formula, cluster_covariance=kind, m=args.m, random_seed=args.seed,
             progressbar=False,
         )  # fmt: skip
-        attrs = imp.posterior["posterior"].attrs
+        attrs = imp.posterior.attrs
         table = imp.convergence()
         _log.info(
             "%s: %.0f s (compile %.1f s, draws %s), max R-hat %.3f, min bulk ESS %.0f",

@@ -24,9 +24,22 @@ class FittedModel:
         How the sampler output maps to the design.
     compiled : object or None
         nutpie's compiled model (None for PyMC's sampler, or until first compiled).
+    compiled_with : tuple or None
+        The backend and the prior values ``compiled`` was made with: a Numba model takes
+        new priors as shared data, a JAX model (which freezes them) only the same ones.
     """
 
     design: Design
     model: pm.Model
     layout: Layout
     compiled: object | None = None
+    compiled_with: tuple | None = None
+
+    def reusable(self, backend: str, shared: dict[str, float]) -> object | None:
+        """The compiled model if a run with ``backend`` and these prior values may reuse it."""
+        if self.compiled is None or self.compiled_with is None:
+            return None
+        was_backend, was_shared = self.compiled_with
+        if was_backend != backend or (backend != "numba" and was_shared != shared):
+            return None
+        return self.compiled

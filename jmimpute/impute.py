@@ -316,19 +316,19 @@ def _sample_once(
     sampler_seed, stream_seed = imputation_seeds(seed)
     run_seed = int(sampler_seed.generate_state(1, dtype=np.uint32)[0])
     shared = {PRIOR_PREFIX + k: v for k, v in prior_values(spec.priors).items()}
-    # nutpie's JAX backend freezes shared data into constants, so only a Numba-compiled
-    # model takes new priors (JAX compiles in seconds anyway)
-    reusable = spec.sampler.sampler == "nutpie" and spec.sampler.backend == "numba"
+    # nutpie's JAX backend freezes shared data into constants, so a JAX-compiled model is
+    # reused only with the same priors (e.g. the longer runs of draws=None), a Numba one always
+    nutpie = spec.sampler.sampler == "nutpie"
     run = run_sampler(
         fitted.model,
         spec.sampler,
         run_seed,
         var_names=layout.keep,
-        compiled=fitted.compiled if reusable else None,
+        compiled=fitted.reusable(spec.sampler.backend, shared) if nutpie else None,
         shared=shared,
     )
-    if reusable:
-        fitted.compiled = run.compiled
+    if nutpie:
+        fitted.compiled, fitted.compiled_with = run.compiled, (spec.sampler.backend, shared)
     draws_s = ParameterDraws.from_run(run, design)
     chain_idx, draw_idx = retained_draws(spec)
     params = [owned(draws_s.at(c, t)) for c, t in zip(chain_idx, draw_idx, strict=True)]

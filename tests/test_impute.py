@@ -256,3 +256,18 @@ def test_draws_none_samples_again_until_converged_or_capped(run, monkeypatch, ca
         > again.posterior.attrs["sampling_seconds"]
     )
     assert fixed.spec.sampler.draws == 60 and not fixed.spec.sampler.auto_draws
+
+
+def test_compiled_model_reuse_rule():
+    # Numba models take new priors as shared data; JAX freezes them, so only the same ones
+    from jmimpute.fitted import FittedModel
+
+    fitted = FittedModel(design=None, model=None, layout=None)  # type: ignore[arg-type]
+    assert fitted.reusable("numba", {"prior_psi_sd": 1.0}) is None  # nothing compiled yet
+    token = object()
+    fitted.compiled, fitted.compiled_with = token, ("jax", {"prior_psi_sd": 1.0})
+    assert fitted.reusable("jax", {"prior_psi_sd": 1.0}) is token
+    assert fitted.reusable("jax", {"prior_psi_sd": 0.5}) is None
+    assert fitted.reusable("numba", {"prior_psi_sd": 1.0}) is None  # another backend
+    fitted.compiled_with = ("numba", {"prior_psi_sd": 1.0})
+    assert fitted.reusable("numba", {"prior_psi_sd": 0.5}) is token

@@ -107,10 +107,12 @@ def run_sampler(
             )
         else:
             _log.info("reusing the compiled model")
-            # only the shared values the compiled graph uses (unused priors are pruned)
+            # only the shared values the compiled graph uses (unused priors are pruned);
+            # JAX freezes them at compile time, so a caller reuses a JAX model only when
+            # they have not changed
             known = {var.name for var in getattr(compiled, "shared_var_keys", {})}
             used = {k: v for k, v in (shared or {}).items() if k in known}
-            if used:
+            if used and settings.backend == "numba":
                 compiled = compiled.with_data(**used)  # type: ignore[attr-defined]
         compiled_at = time.perf_counter()
         trace = nutpie.sample(
