@@ -61,7 +61,7 @@ def run_ours() -> dict:
 
 
 def run_jomo() -> dict | None:
-    if not have_mitml():
+    if not have_mitml("lme4"):
         return None
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "brandsma.csv"

@@ -10,15 +10,18 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 
-def have_mitml() -> bool:
-    """Whether ``Rscript`` with mitml and coda is installed (shared/peers/README.md)."""
+def have_mitml(*extra: str) -> bool:
+    """Whether ``Rscript`` with mitml, coda and the ``extra`` packages is installed.
+
+    See shared/peers/README.md for installing them.
+    """
     if shutil.which("Rscript") is None:
         return False
-    check = subprocess.run(
-        ["Rscript", "-e", "library(mitml); library(coda)"], capture_output=True, check=False
-    )
+    packages = ("mitml", "coda", *extra)
+    code = "; ".join(f"library({p})" for p in packages)
+    check = subprocess.run(["Rscript", "-e", code], capture_output=True, check=False)
     if check.returncode != 0:
-        logging.warning("Rscript found but mitml/coda are not installed; skipping the peers")
+        logging.warning("Rscript found but not all of %s; skipping the peers", ", ".join(packages))
         return False
     return True
 
