@@ -138,3 +138,18 @@ def test_cluster_covariances_follow_the_true_ones(recovery):
     fitted = np.log(std[:, 0, 0] * scale[0] ** 2)
     true = np.log(sim.sigma_cluster[:, 0, 0])
     assert np.corrcoef(fitted, true)[0, 1] > 0.6
+
+
+def test_diagnostics_and_plots_include_the_spread(short):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    _, imp = short
+    assert imp.convergence().loc["sigma_spread", "group"] == "level-1 covariance"
+    assert "level-1 covariance" in str(imp.summary())
+    for plot in (jm.plots.plot_trace, jm.plots.plot_rank):
+        fig = plot(imp, var_names=["sigma_spread", "sigma"])
+        assert fig.axes
+        plt.close(fig)
