@@ -426,7 +426,12 @@ class Imputation:
         return ImputationSummary(
             formula=self.spec.formula_text,
             m=self.m,
-            method=self.spec.method,
+            method=self.spec.method
+            + (
+                ", cluster-specific level-1 covariances"
+                if self.spec.cluster_covariance == "random"
+                else ""
+            ),
             sampler=f"{self.spec.sampler.sampler}"
             + (f"/{self.spec.sampler.backend}" if self.spec.sampler.sampler == "nutpie" else ""),
             missing=self.missingness(),

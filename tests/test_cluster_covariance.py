@@ -148,7 +148,8 @@ def test_diagnostics_and_plots_include_the_spread(short):
 
     _, imp = short
     assert imp.convergence().loc["sigma_spread", "group"] == "level-1 covariance"
-    assert "level-1 covariance" in str(imp.summary())
+    text = str(imp.summary())
+    assert "level-1 covariance" in text and "cluster-specific level-1 covariances" in text
     for plot in (jm.plots.plot_trace, jm.plots.plot_rank):
         fig = plot(imp, var_names=["sigma_spread", "sigma"])
         assert fig.axes
