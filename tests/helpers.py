@@ -27,3 +27,25 @@ def plain(values) -> list:
         else str(v)
         for v in values
     ]
+
+
+def assert_intervals_cover(truth: dict) -> None:
+    """Check recovery: ``truth`` maps a parameter name to ``(posterior draws, true value)``.
+
+    For a correct sampler each 95% interval misses with probability 0.05. Allow the 99th
+    percentile of Binomial(N, 0.05) misses, and every truth within 4 posterior sd
+    (P(any beyond) < 0.5% for N ~ 50 independent normals).
+    """
+    import numpy as np
+    from scipy import stats
+
+    misses, z = [], {}
+    for name, (draws, true) in truth.items():
+        lo, hi = np.quantile(draws, [0.025, 0.975])
+        if not lo <= true <= hi:
+            misses.append(name)
+        z[name] = (draws.mean() - true) / draws.std()
+    allowed = int(stats.binom.ppf(0.99, len(truth), 0.05))
+    worst = max(z, key=lambda k: abs(z[k]))
+    assert len(misses) <= allowed, f"{len(misses)} > {allowed} intervals miss: {misses}"
+    assert abs(z[worst]) < 4.0, f"{worst}: z = {z[worst]:.2f}"

@@ -10,11 +10,12 @@ import warnings
 
 import numpy as np
 import pytest
-from scipy import stats
 
 import jmimpute as jm
 from jmimpute.sensitivity import shifted
 from jmimpute.testing import simulate_two_level
+
+from .helpers import assert_intervals_cover
 
 
 @pytest.fixture(scope="module")
@@ -103,20 +104,8 @@ def _truth(sim, imp):
 
 @pytest.mark.slow
 def test_random_covariance_model_recovers_the_truth(recovery):
-    # N parameters; a correct sampler misses each 95% interval with probability 0.05: allow
-    # the 99th percentile of Binomial(N, 0.05), and every truth within 4 posterior sd.
     sim, imp = recovery
-    truth = _truth(sim, imp)
-    misses, z = [], {}
-    for name, (draws, true) in truth.items():
-        lo, hi = np.quantile(draws, [0.025, 0.975])
-        if not lo <= true <= hi:
-            misses.append(name)
-        z[name] = (draws.mean() - true) / draws.std()
-    allowed = int(stats.binom.ppf(0.99, len(truth), 0.05))
-    worst = max(z, key=lambda k: abs(z[k]))
-    assert len(misses) <= allowed, f"{len(misses)} > {allowed} intervals miss: {misses}"
-    assert abs(z[worst]) < 4.0, f"{worst}: z = {z[worst]:.2f}"
+    assert_intervals_cover(_truth(sim, imp))  # 95% intervals, binomial allowance, |z| < 4
 
 
 @pytest.mark.slow

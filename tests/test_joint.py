@@ -10,9 +10,10 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import stats
 
 import jmimpute as jm
+
+from .helpers import assert_intervals_cover
 
 SEED = 11  # the seed of joint_short in conftest.py too
 
@@ -117,21 +118,7 @@ def _draws(imp, name):
 
 @pytest.mark.slow
 def test_posterior_recovers_the_truth(sim, full):
-    # N parameters; for a correct sampler each 95% interval misses with probability 0.05.
-    # Allow the 99th percentile of Binomial(N, 0.05) misses, and every truth within
-    # 4 posterior sd (P(any beyond) < 0.5% for N ~ 50 independent normals).
-    truth = sim.truth
-    misses, z = [], {}
-    for name, true in truth.items():
-        draws = _draws(full, name)
-        lo, hi = np.quantile(draws, [0.025, 0.975])
-        if not lo <= true <= hi:
-            misses.append(name)
-        z[name] = (draws.mean() - true) / draws.std()
-    allowed = int(stats.binom.ppf(0.99, len(truth), 0.05))
-    worst = max(z, key=lambda k: abs(z[k]))
-    assert len(misses) <= allowed, f"{len(misses)} > {allowed} intervals miss: {misses}"
-    assert abs(z[worst]) < 4.0, f"{worst}: z = {z[worst]:.2f}"
+    assert_intervals_cover({name: (_draws(full, name), true) for name, true in sim.truth.items()})
 
 
 @pytest.mark.slow

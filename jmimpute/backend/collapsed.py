@@ -161,7 +161,7 @@ def collapsed_loglik(
     TensorVariable
         Scalar; see :mod:`jmimpute.backend.kernel` for the formula.
     """
-    n_clusters, _, p, r = stats.syz.shape
+    _, _, p, r = stats.syz.shape
     d = r * p
     lam, h, prior_term = cluster_priors(psi, resid2, d, l2_masks, l2_pattern)
     prec, sig_logdet = pattern_precisions(sigma, stats.masks)
@@ -172,21 +172,39 @@ def collapsed_loglik(
     centred = syy - cross - cross.transpose(0, 2, 1) + beta.T @ pt.as_tensor(stats.sxx) @ beta
     resid_quad = (prec * centred).sum()
 
-    # M_j = Lambda_g(j) + sum_k (zz_jk kron P_k);   b_j = h_j + vec_r((sum_k P_k R_jk)')
-    zz = pt.as_tensor(stats.zz)
-    kron = (zz[:, :, :, None, :, None] * prec[None, :, None, :, None, :]).sum(axis=1)
-    m_mat = lam[np.asarray(l2_pattern, dtype=np.int64)] + kron.reshape((n_clusters, d, d))
-    resid_jk = syz - beta.T @ pt.as_tensor(stats.sxz)
-    b_vec = h + (prec[None] @ resid_jk).sum(axis=1).transpose(0, 2, 1).reshape((n_clusters, d))
-    m_logdet, m_quad = logdet_and_quad(m_mat, b_vec, d)
-
+    effects = _effects_term(prec[None], lam, h, l2_pattern, stats, beta, syz)
     return prior_term - 0.5 * (
-        stats.n_obs * LOG_2PI
-        + (pt.as_tensor(stats.n_k) * sig_logdet).sum()
-        + resid_quad
-        + m_logdet.sum()
-        - m_quad.sum()
+        stats.n_obs * LOG_2PI + (pt.as_tensor(stats.n_k) * sig_logdet).sum() + resid_quad + effects
     )
+
+
+def _effects_term(
+    prec: TensorVariable,
+    lam: TensorVariable,
+    h: TensorVariable,
+    l2_pattern: np.ndarray,
+    stats: PatternStats,
+    beta: TensorVariable,
+    syz: TensorVariable,
+) -> TensorVariable:
+    """``sum_j [log|M_j| - b_j' M_j^{-1} b_j]``, the random effects' part of the likelihood.
+
+    ``M_j = Lambda_g(j) + sum_k (zz_jk kron P_jk)`` and ``b_j = h_j + vec_r((sum_k P_jk
+    R_jk)')`` with ``R_jk = syz_jk - B' sxz_jk``. ``prec`` is (J, K, p, p), or (1, K, p, p)
+    when all clusters share ``Sigma``. Broadcast products and tensordot only: batched
+    matmuls take minutes to compile with Numba.
+    """
+    n_clusters, _, p, r = stats.syz.shape
+    d = r * p
+    zz = pt.as_tensor(stats.zz)
+    kron = (zz[:, :, :, None, :, None] * prec[:, :, None, :, None, :]).sum(axis=1)
+    m_mat = lam[np.asarray(l2_pattern, dtype=np.int64)] + kron.reshape((n_clusters, d, d))
+    fitted = pt.tensordot(pt.as_tensor(stats.sxz), beta, axes=[[2], [0]])  # (J, K, r, p)
+    resid_jk = syz - fitted.transpose(0, 1, 3, 2)  # (J, K, p, r)
+    pr = (prec[:, :, :, :, None] * resid_jk[:, :, None, :, :]).sum(axis=3)  # P_jk R_jk
+    b_vec = h + pr.sum(axis=1).transpose(0, 2, 1).reshape((n_clusters, d))
+    m_logdet, m_quad = logdet_and_quad(m_mat, b_vec, d)
+    return m_logdet.sum() - m_quad.sum()
 
 
 def collapsed_loglik_clusters(
@@ -223,7 +241,7 @@ def collapsed_loglik_clusters(
     TensorVariable
         Scalar.
     """
-    n_clusters, _, p, r = stats.syz.shape
+    _, _, p, r = stats.syz.shape
     d = r * p
     lam, h, prior_term = cluster_priors(psi, resid2, d, l2_masks, l2_pattern)
     m = stats.masks.astype(float)
@@ -240,19 +258,7 @@ def collapsed_loglik_clusters(
     centred = pt.as_tensor(sums.syy) - cross - cross.transpose(0, 1, 3, 2) + bsb
     resid_quad = (prec * centred).sum()
 
-    zz = pt.as_tensor(stats.zz)
-    kron = (zz[:, :, :, None, :, None] * prec[:, :, None, :, None, :]).sum(axis=1)
-    m_mat = lam[np.asarray(l2_pattern, dtype=np.int64)] + kron.reshape((n_clusters, d, d))
-    fitted = pt.tensordot(pt.as_tensor(stats.sxz), beta, axes=[[2], [0]])  # (J, K, r, p)
-    resid_jk = pt.as_tensor(stats.syz) - fitted.transpose(0, 1, 3, 2)  # (J, K, p, r)
-    pr = (prec[:, :, :, :, None] * resid_jk[:, :, None, :, :]).sum(axis=3)  # P_jk R_jk
-    b_vec = h + pr.sum(axis=1).transpose(0, 2, 1).reshape((n_clusters, d))
-    m_logdet, m_quad = logdet_and_quad(m_mat, b_vec, d)
-
+    effects = _effects_term(prec, lam, h, l2_pattern, stats, beta, pt.as_tensor(stats.syz))
     return prior_term - 0.5 * (
-        stats.n_obs * LOG_2PI
-        + (pt.as_tensor(stats.n_jk) * sig_logdet).sum()
-        + resid_quad
-        + m_logdet.sum()
-        - m_quad.sum()
+        stats.n_obs * LOG_2PI + (pt.as_tensor(stats.n_jk) * sig_logdet).sum() + resid_quad + effects
     )

@@ -6,7 +6,7 @@ categories), this module draws from the full conditionals (shared/design, "Exact
 1. ``u_j | y_obs, w_obs ~ N(M_j^{-1} b_j, M_j^{-1})`` with
    ``M_j = Lambda_g(j) + sum_k zz_jk kron P_k`` and ``b_j = h_j + sum_k P_k R_jk``;
 2. the missing level-2 residuals ``f_m | u_j, f_o`` from the joint normal ``Psi``;
-3. each row's missing cells ``| y_obs, u_j`` from ``Sigma``;
+3. each row's missing cells ``| y_obs, u_j`` from ``Sigma`` (or its cluster's ``Sigma_j``);
 4. categorical targets from their drawn latent values.
 
 An optional :class:`Shift` (delta adjustment, a pattern-mixture sensitivity analysis) moves
