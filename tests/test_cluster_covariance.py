@@ -29,8 +29,8 @@ def short(sim):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", jm.ConvergenceWarning)
         imp = jm.impute(
-            sim.data, sim.formula, cluster_covariance="random", m=3, chains=2, tune=200,
-            draws=150, random_seed=5, progressbar=False,
+            sim.data, sim.formula, cluster_covariance="random", m=3, chains=2, tune=100,
+            draws=100, random_seed=5, progressbar=False,
         )  # fmt: skip
     return before, imp
 
@@ -52,7 +52,7 @@ def test_result_keeps_the_spread_and_each_clusters_covariance(sim, short):
     assert imp.spec.cluster_covariance == "random" and imp.spec.sampler.backend == "jax"
     for group in ("posterior", "standardised_posterior"):
         spread = imp.posterior[group]["sigma_spread"].to_numpy()
-        assert spread.shape == (2, 150) and (spread > 0).all()
+        assert spread.shape == (2, 100) and (spread > 0).all()
     assert "sigma_spread" in imp.convergence().index
     covs = imp.posterior["imputations"]["sigma_cluster_s"].to_numpy()
     assert covs.shape == (3, 30, 2, 2)

@@ -189,20 +189,17 @@ def test_tree_without_posterior_is_rejected():
 
 # -- real runs ---------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def short_run():
-    """Deliberately under-tuned: 2 chains, 20 warm-up and 30 draws."""
-    data = jm.datasets.load_brandsma()
+def short_run(brandsma_imputation):
+    """Deliberately under-tuned: 2 chains, 20 warm-up and 30 draws.
+
+    brandsma ``lpo + iqv ~ 1 + (1|sch)`` sampled again through the session's compiled
+    model (``refit`` equals a fresh ``jm.impute`` with these settings bit for bit, see
+    tests/test_sensitivity.py), which saves a compile in the default run.
+    """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", jm.ConvergenceWarning)
-        return jm.impute(
-            data,
-            "lpo + iqv ~ 1 + (1|sch)",
-            m=3,
-            chains=2,
-            tune=20,
-            draws=30,
-            random_seed=3,
-            progressbar=False,
+        return brandsma_imputation.refit(
+            m=3, chains=2, tune=20, draws=30, random_seed=3, progressbar=False
         )
 
 
