@@ -1,6 +1,8 @@
 """Cluster-specific level-1 covariances ``Sigma_j`` around a common ``Sigma`` (jomo's "random").
 
-The hierarchical prior is Wishart on the precisions, as in jomo's ``meth = "random"``::
+The hierarchical prior is Wishart on the precisions (inverse Wishart on the covariances,
+the family of jomo's ``meth = "random"``; the priors on its scale and degrees of freedom are
+jmimpute's own)::
 
     Sigma_j^{-1} ~ Wishart(nu, (nu Sigma)^{-1}),    so  E[Sigma_j^{-1}] = Sigma^{-1},
 
