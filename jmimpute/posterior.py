@@ -130,6 +130,11 @@ def imputations_dataset(
     return xr.merge([cells, retained.drop_vars("imputation", errors="ignore")])
 
 
+SIGMA_CLUSTER = "sigma_cluster_s"
+"""Name of the retained cluster-specific covariances (standardised) in ``imputations``."""
+RETAINED = ("latent_values", "latent2_values", SIGMA_CLUSTER)
+
+
 def retained_dataset(
     params: list[DrawParams], chain_idx: np.ndarray, draw_idx: np.ndarray, streams: Sequence[int]
 ) -> xr.Dataset:
@@ -158,11 +163,6 @@ def retained_dataset(
             np.stack([p.sigma_cluster for p in params]),  # type: ignore[misc]
         )
     return ds
-
-
-SIGMA_CLUSTER = "sigma_cluster_s"
-"""Name of the retained cluster-specific covariances (standardised) in ``imputations``."""
-RETAINED = ("latent_values", "latent2_values", SIGMA_CLUSTER)
 
 
 def retained_of(cells: xr.Dataset) -> xr.Dataset:

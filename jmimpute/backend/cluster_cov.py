@@ -102,16 +102,14 @@ def cluster_covariances(
     # log B_ii = log(sqrt(c_i / nu)) = (log(k_i / nu) + e sqrt(2 / k_i)) / 2
     log_diag = 0.5 * (pt.log(k / nu)[None, :] + e * pt.sqrt(2.0 / k)[None, :])
     diag = pt.exp(log_diag)
-    rows, cols = np.tril_indices(p, -1)
-    off = None
-    if rows.size:
-        off = pm.Normal("sigma_cluster_offdiag", 0.0, 1.0, shape=(n_clusters, rows.size))
+    n_off = p * (p - 1) // 2
+    if n_off:
+        off = pm.Normal("sigma_cluster_offdiag", 0.0, 1.0, shape=(n_clusters, n_off))
         off = off / pt.sqrt(nu)
-    factor: Entries = [[] for _ in range(p)]
-    for i in range(p):
-        for c in range(i):
-            factor[i].append(off[:, int(np.flatnonzero((rows == i) & (cols == c))[0])])  # type: ignore[index]
-        factor[i].append(diag[:, i])
+    # entry (i, c), c < i, is column i (i - 1) / 2 + c of `off` (row-major lower triangle)
+    factor: Entries = [
+        [off[:, i * (i - 1) // 2 + c] for c in range(i)] + [diag[:, i]] for i in range(p)
+    ]
     _, inner = inverse_from_factor(factor)  # (B_j B_j')^{-1}, shape (J, p, p)
     # Sigma_j = L inner_j L', elementwise products and sums (no batched matmul for Numba)
     left = (lsig[None, :, :, None] * inner[:, None, :, :]).sum(axis=2)

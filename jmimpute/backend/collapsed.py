@@ -33,19 +33,19 @@ def pattern_precisions(
     Parameters
     ----------
     sigma : TensorVariable
-        Level-1 covariance, shape (p, p).
+        Level-1 covariance, shape (p, p), or one per cluster, shape (J, p, p).
     masks : ndarray of bool, shape (K, p)
 
     Returns
     -------
     tuple of TensorVariable
-        ``(P, logdet)`` of shapes (K, p, p) and (K,).
+        ``(P, logdet)`` of shapes (K, p, p) and (K,), or (J, K, p, p) and (J, K).
     """
     p = masks.shape[1]
     m = masks.astype(float)
     outer = m[:, :, None] * m[:, None, :]
     fill = np.eye(p)[None] * (1.0 - m)[:, None, :]
-    a = sigma[None, :, :] * outer + fill
+    a = sigma[..., None, :, :] * outer + fill
     logdet, inverse = logdet_and_inverse(a, p)
     return inverse * outer, logdet
 
@@ -244,12 +244,7 @@ def collapsed_loglik_clusters(
     _, _, p, r = stats.syz.shape
     d = r * p
     lam, h, prior_term = cluster_priors(psi, resid2, d, l2_masks, l2_pattern)
-    m = stats.masks.astype(float)
-    outer = m[:, :, None] * m[:, None, :]
-    fill = np.eye(p)[None] * (1.0 - m)[:, None, :]
-    a = sigma[:, None, :, :] * outer[None] + fill[None]  # (J, K, p, p)
-    sig_logdet, inverse = logdet_and_inverse(a, p)
-    prec = inverse * outer[None]
+    prec, sig_logdet = pattern_precisions(sigma, stats.masks)  # (J, K, p, p), (J, K)
 
     # tensordot and broadcast sums only: batched matmuls take minutes to compile in Numba
     cross = pt.tensordot(pt.as_tensor(sums.syx), beta, axes=[[3], [0]])  # (J, K, p, p)
