@@ -46,6 +46,7 @@ bench: setup
 	$(PY) benchmarks/bench_bambi.py
 	$(PY) benchmarks/bench_full.py
 	$(PY) benchmarks/bench_cluster_cov.py
+	$(PY) benchmarks/bench_backends.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache
