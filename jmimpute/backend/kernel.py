@@ -16,7 +16,8 @@ and ``h = 0``. The value returned is
     M_j = Lambda_g(j) + sum_k zz_jk kron P_k,   b_j = h_j + sum_k P_k R_jk.
 
 Rows may hold latent values (categorical targets): they are passed separately, added to
-the statistics on every call, and the gradient with respect to them is returned.
+the statistics on every call, and the gradient with respect to them is returned
+(:mod:`jmimpute.backend.kernel_latent`, which also applies the binary latents' map).
 
 Why hand-written: the same likelihood as a PyTensor graph (``collapsed.py``, kept as the
 tested reference) compiles either to a few hundred tiny XLA kernels with JAX, costing
@@ -39,6 +40,8 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
+
+from jmimpute.backend.kernel_latent import add_latent_rows, as_int, fill_latents, latent_gradient
 
 LOG_2PI = float(np.log(2.0 * np.pi))
 # Reassociation and contraction let LLVM vectorise the small loops; "nnan"/"ninf" are left
@@ -174,37 +177,6 @@ def _pattern_terms(lsig, beta, masks, n_k, syy, syx, sxx, prec, hess, g_beta):  
 
 
 @njit(cache=True, nogil=True, error_model="numpy", fastmath=_FASTMATH)
-def _add_latent_rows(lat_y, lat_x, lat_z, lat_j, pat_bounds, syy, syx, syz_t):  # pragma: no cover
-    """Add the rows holding latent values to the statistics.
-
-    The rows are stored transposed (dims x rows) and sorted by pattern, so each sum is a
-    contiguous, vectorisable loop over one pattern's rows.
-    """
-    p = lat_y.shape[0]
-    q, r = lat_x.shape[0], lat_z.shape[0]
-    for k in range(pat_bounds.shape[0] - 1):
-        i0, i1 = int(pat_bounds[k]), int(pat_bounds[k + 1])
-        if i1 == i0:
-            continue
-        for a in range(p):
-            for b in range(a + 1):
-                acc = 0.0
-                for i in range(i0, i1):
-                    acc += lat_y[a, i] * lat_y[b, i]
-                syy[k, a, b] += acc
-                if b != a:
-                    syy[k, b, a] += acc
-            for c in range(q):
-                acc = 0.0
-                for i in range(i0, i1):
-                    acc += lat_y[a, i] * lat_x[c, i]
-                syx[k, a, c] += acc
-            for l1 in range(r):
-                for i in range(i0, i1):
-                    syz_t[k, a, l1, int(lat_j[i])] += lat_y[a, i] * lat_z[l1, i]
-
-
-@njit(cache=True, nogil=True, error_model="numpy", fastmath=_FASTMATH)
 def likelihood_given_priors(
     lsig,
     beta,
@@ -223,10 +195,11 @@ def likelihood_given_priors(
     lat_y0,
     lat_x,
     lat_z,
-    lat_j,
-    pat_bounds,
-    lat_pos,
-    zvals,
+    seg_cluster,
+    seg_bounds,
+    pat_segs,
+    lat_map,
+    zin,
     g_lsig,
     g_beta,
     g_lam,
@@ -262,18 +235,18 @@ def likelihood_given_priors(
         Number of observed cells (latent cells included).
     lat_y0, lat_x, lat_z : ndarray
         The R rows holding latent values, transposed (p x R, q x R, r x R) and sorted by
-        pattern: targets (latent cells 0), fixed and random design.
-    lat_j : ndarray, shape (R,)
-        Their cluster (integer values as float).
-    pat_bounds : ndarray, shape (K + 1,)
-        Rows ``pat_bounds[k] .. pat_bounds[k + 1]`` have pattern k.
-    lat_pos : ndarray, shape (L,)
-        Flat position ``column * R + row`` of each latent value in ``lat_y0``.
-    zvals : ndarray, shape (L,)
-        The latent values.
+        (pattern, cluster): targets (latent cells 0), fixed and random design.
+    seg_cluster, seg_bounds, pat_segs : ndarray
+        Their segments (:mod:`jmimpute.backend.kernel_latent`): cluster (S,), row bounds
+        (S + 1,) and each pattern's segments (K + 1,), integer values as float.
+    lat_map : ndarray, shape (3, L)
+        Row, column and sign of each latent value (sign 0: ``zin`` is the value; +-1:
+        a binary latent's raw value, mapped and its log-Jacobian added here).
+    zin : ndarray, shape (L,)
+        The latent values, or raw values where ``lat_map`` says so.
     g_lsig, g_beta, g_lam, g_h, g_z : ndarray
         Outputs: gradients w.r.t. ``lsig`` (lower triangle), ``beta``, ``lam``, ``h_t`` and
-        ``zvals``.
+        ``zin``.
 
     Returns
     -------
@@ -293,15 +266,13 @@ def likelihood_given_priors(
     syy = syy0.copy()
     syx = syx0.copy()
     syz_t = syz0_t.copy()
-    # explicit 2-D indexing: PyTensor may hand over arrays of any layout, and ravel() of a
-    # non-contiguous array is a copy
     lat_y = np.empty(lat_y0.shape)
     lat_y[:, :] = lat_y0
-    n_rows = lat_y.shape[1]
-    for i in range(zvals.shape[0]):
-        pos = int(lat_pos[i])
-        lat_y[pos // n_rows, pos % n_rows] = zvals[i]
-    _add_latent_rows(lat_y, lat_x, lat_z, lat_j, pat_bounds, syy, syx, syz_t)
+    seg_cl, seg_rows, psegs = as_int(seg_cluster), as_int(seg_bounds), as_int(pat_segs)
+    dz = np.empty(zin.shape[0])
+    djac = np.empty(zin.shape[0])
+    jac = fill_latents(lat_y, lat_map, zin, dz, djac)
+    add_latent_rows(lat_y, lat_x, lat_z, seg_cl, seg_rows, psegs, syy, syx, syz_t)
 
     prec = np.zeros((n_pat, p, p))
     hess = np.zeros((n_pat, p, p))  # dl/dP_k
@@ -436,33 +407,10 @@ def likelihood_given_priors(
                             g_beta[c, b] -= prec[k, b, a] * dot
 
     # latent values: dl/dy_i = P_k (B' x_i + Mm_j' z_i - y_i), read at the latent cells
-    if zvals.shape[0] > 0:
-        res = np.empty((p, n_rows))
-        g_rows = np.zeros((p, n_rows))
-        for k in range(n_pat):
-            i0, i1 = int(pat_bounds[k]), int(pat_bounds[k + 1])
-            if i1 == i0:
-                continue
-            for b in range(p):
-                for i in range(i0, i1):
-                    res[b, i] = -lat_y[b, i]
-                for c in range(q):
-                    bc = beta[c, b]
-                    for i in range(i0, i1):
-                        res[b, i] += bc * lat_x[c, i]
-                for l1 in range(r):
-                    e1 = l1 * p + b
-                    for i in range(i0, i1):
-                        res[b, i] += mvec[e1, int(lat_j[i])] * lat_z[l1, i]
-            for a in range(p):
-                for b in range(p):
-                    pab = prec[k, a, b]
-                    if pab != 0.0:
-                        for i in range(i0, i1):
-                            g_rows[a, i] += pab * res[b, i]
-        for i in range(zvals.shape[0]):
-            pos = int(lat_pos[i])
-            g_z[i] = g_rows[pos // n_rows, pos % n_rows]
+    if zin.shape[0] > 0:
+        latent_gradient(
+            lat_y, lat_x, lat_z, seg_cl, seg_rows, psegs, beta, prec, mvec, lat_map, dz, djac, g_z
+        )
 
     # gradient w.r.t. the Cholesky factor of Sigma
     f_sig = np.zeros((p, p))
@@ -481,7 +429,7 @@ def likelihood_given_priors(
                     acc += ph[a, c] * prec[k, c, b]
                 f_sig[a, b] += -0.5 * n_k[k] * prec[k, a, b] - acc
     _chol_factor_grad(f_sig, lsig, p, g_lsig)
-    return -0.5 * total
+    return -0.5 * total + jac
 
 
 @njit(cache=True, nogil=True, error_model="numpy", fastmath=_FASTMATH)
@@ -629,10 +577,11 @@ def collapsed_value_and_grad(
     lat_y0,
     lat_x,
     lat_z,
-    lat_j,
-    pat_bounds,
-    lat_pos,
-    zvals,
+    seg_cluster,
+    seg_bounds,
+    pat_segs,
+    lat_map,
+    zin,
     g_lsig,
     g_beta,
     g_psi,
@@ -654,7 +603,7 @@ def collapsed_value_and_grad(
         Level-2 observed patterns.
     l2_pattern : ndarray, shape (J,)
         Each cluster's level-2 pattern (integer values as float).
-    masks ... zvals
+    masks ... zin
         As for :func:`likelihood_given_priors`.
     g_lsig, g_beta, g_psi, g_resid2, g_z : ndarray
         Outputs: gradients (``g_psi`` for the entries of ``psi`` as free, symmetric).
@@ -679,8 +628,8 @@ def collapsed_value_and_grad(
     g_h = np.zeros((d, n_cl))
     value = likelihood_given_priors(
         lsig, beta, lam, l2_pattern, h_t, masks, n_k, syy0, syx0, sxx, zz_t, syz0_t, sxz_t,
-        n_obs, lat_y0, lat_x, lat_z, lat_j, pat_bounds, lat_pos, zvals, g_lsig, g_beta, g_lam, g_h,
-        g_z,
+        n_obs, lat_y0, lat_x, lat_z, seg_cluster, seg_bounds, pat_segs, lat_map, zin, g_lsig,
+        g_beta, g_lam, g_h, g_z,
     )  # fmt: skip
     if value == -np.inf:
         return -np.inf

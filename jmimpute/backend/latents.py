@@ -15,6 +15,9 @@ log-Jacobian added to the target:
   ``t_{c-1} + (t_c - t_{c-1}) sigmoid(a)``.
 
 The same maps are written for PyTensor (the model) and NumPy (decoding after sampling).
+The compiled likelihood kernel applies the binary map itself, to level-1 binary latents
+passed raw (:mod:`jmimpute.backend.kernel_latent`); the PyTensor map then only gives the
+recorded ``latent_values``.
 """
 
 from __future__ import annotations

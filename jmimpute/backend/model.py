@@ -209,11 +209,38 @@ def psi_matrix(
     return psi, factor, order
 
 
+@dataclass(frozen=True)
+class LatentInputs:
+    """Sampled latent values of the observed categorical cells, in ``latent_cells`` order.
+
+    Attributes
+    ----------
+    values : TensorVariable
+        The latent values.
+    kernel_in : TensorVariable
+        What the compiled likelihood takes: the values, except binary latents' raw values
+        where ``sign`` is +-1 (the kernel maps them and adds their log-Jacobian).
+    sign : ndarray
+        Per value: 0, or the sign of a binary latent passed raw.
+    """
+
+    values: TensorVariable
+    kernel_in: TensorVariable
+    sign: np.ndarray
+
+
 def _targets_latents(
-    targets: Targets, prefix: str, thresholds: dict[str, TensorVariable]
-) -> TensorVariable:
-    """Sampled latent values of the observed categorical cells, in ``latent_cells`` order."""
-    parts, log_jac = [], 0.0
+    targets: Targets,
+    prefix: str,
+    thresholds: dict[str, TensorVariable],
+    raw_binary: bool = False,
+) -> LatentInputs:
+    """Declare the raw latents of ``targets``' observed categories and map them to values.
+
+    With ``raw_binary`` the log-Jacobian of binary variables' maps is left to the compiled
+    kernel, which takes their raw values (:mod:`jmimpute.backend.kernel_latent`).
+    """
+    values, kernel_in, signs, log_jac = [], [], [], 0.0
     for var in targets.variables:
         if not var.latent:
             continue
@@ -223,12 +250,20 @@ def _targets_latents(
             continue
         raw = pm.Flat(f"{prefix}raw_{var.name}", shape=(seen.size, var.n_dims))
         z, jac = latent_values(var, codes[seen], raw, thresholds.get(var.name))
-        parts.append(z.ravel())
-        log_jac = log_jac + jac
-    if not parts:
-        return pt.zeros((0,))
-    pm.Potential(f"{prefix}latent_jacobian", log_jac)
-    return pt.concatenate(parts)
+        values.append(z.ravel())
+        if raw_binary and var.kind == "binary":
+            kernel_in.append(raw.ravel())
+            signs.append(np.where(codes[seen] == 1, 1.0, -1.0))
+        else:
+            kernel_in.append(z.ravel())
+            signs.append(np.zeros(seen.size * var.n_dims))
+            log_jac = log_jac + jac
+    if not values:
+        empty = pt.zeros((0,))
+        return LatentInputs(empty, empty, np.zeros(0))
+    if not isinstance(log_jac, float):
+        pm.Potential(f"{prefix}latent_jacobian", log_jac)
+    return LatentInputs(pt.concatenate(values), pt.concatenate(kernel_in), np.concatenate(signs))
 
 
 def _thresholds(targets: Targets, prefix: str) -> dict[str, TensorVariable]:
@@ -273,6 +308,8 @@ class Parameters:
         ``Psi``, its factor in the internal order, and that order (see :func:`psi_matrix`).
     zvals, z2 : TensorVariable or None
         Latent values of the observed categories, level 1 and level 2.
+    latents : LatentInputs or None
+        The level-1 latents as the compiled likelihood takes them.
     gamma : TensorVariable or None
         Level-2 fixed effects.
     keep : list of str
@@ -289,16 +326,18 @@ class Parameters:
     z2: TensorVariable | None
     keep: list[str]
     clusters: ClusterCovariances | None = None
+    latents: LatentInputs | None = None
 
 
 def shared_parameters(
-    design: Design, priors: Priors, cluster_covariance: str = "common"
+    design: Design, priors: Priors, cluster_covariance: str = "common", raw_binary: bool = False
 ) -> Parameters:
     """Declare the parameters and latent values common to the collapsed and latent models.
 
     Called inside a ``pm.Model`` context; one place, so the reference model and the fast
     one cannot drift apart in their priors. ``cluster_covariance="random"`` adds the
-    cluster-specific level-1 covariances (:mod:`jmimpute.backend.cluster_cov`).
+    cluster-specific level-1 covariances (:mod:`jmimpute.backend.cluster_cov`);
+    ``raw_binary`` leaves the binary level-1 latents' map to the compiled kernel.
     """
     l1, l2 = design.level1, design.level2
     keep = ["beta_s", "sigma_s", "psi_s"]
@@ -313,7 +352,8 @@ def shared_parameters(
     psi, factor, order = psi_matrix(design, hyper)
     thresholds = _thresholds(l1, "")
     keep += [f"thresholds_{k}" for k in thresholds]
-    zvals = _targets_latents(l1, "", thresholds)
+    latents = _targets_latents(l1, "", thresholds, raw_binary)
+    zvals = latents.values
     if np.any(l1.latent):
         zvals = pm.Deterministic("latent_values", zvals)
         keep.append("latent_values")
@@ -322,11 +362,11 @@ def shared_parameters(
         gamma = pm.Normal("gamma_s", mu=0.0, sigma=hyper["beta_sd"], dims=("covariate2", "dim2"))
         thresholds2 = _thresholds(l2.targets, "l2_")
         keep += ["gamma_s", *(f"thresholds_{k}" for k in thresholds2)]
-        z2 = _targets_latents(l2.targets, "l2_", thresholds2)
+        z2 = _targets_latents(l2.targets, "l2_", thresholds2).values
         if np.any(l2.targets.latent):
             z2 = pm.Deterministic("latent2_values", z2)
             keep.append("latent2_values")
-    return Parameters(beta, lsig, psi, factor, order, zvals, gamma, z2, keep, clusters)
+    return Parameters(beta, lsig, psi, factor, order, zvals, gamma, z2, keep, clusters, latents)
 
 
 def build_collapsed_model(
@@ -364,7 +404,8 @@ def build_collapsed_model(
     lat_cells = l1.latent_cells
     l2_masks, l2_pattern = level2_patterns(design)
     with pm.Model(coords=_coords(design)) as model:
-        par = shared_parameters(design, priors, cluster_covariance)
+        fast = compiled_kernel and cluster_covariance == "common"
+        par = shared_parameters(design, priors, cluster_covariance, raw_binary=fast)
         beta, lsig, psi, zvals, keep = par.beta, par.lsig, par.psi, par.zvals, par.keep
         resid2 = pt.zeros((design.n_clusters, 0))
         if design.level2 is not None:
@@ -380,9 +421,10 @@ def build_collapsed_model(
             loglik = collapsed_loglik_clusters(
                 beta, par.clusters.sigma, psi, resid2, l2_masks, l2_pattern, stats, sums
             )
-        elif compiled_kernel:
-            data = KernelData.build(stats, rows, lat_cells, l2_masks, l2_pattern)
-            loglik = collapsed_loglik_fast(lsig, beta, psi, resid2, zvals, data)
+        elif fast:
+            assert par.latents is not None
+            data = KernelData.build(stats, rows, lat_cells, l2_masks, l2_pattern, par.latents.sign)
+            loglik = collapsed_loglik_fast(lsig, beta, psi, resid2, par.latents.kernel_in, data)
         else:
             loglik = collapsed_loglik(
                 beta, lsig @ lsig.T, psi, resid2, l2_masks, l2_pattern, stats, rows, lat_cells,

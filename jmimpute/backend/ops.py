@@ -26,8 +26,8 @@ from jmimpute.backend.kernel import collapsed_value_and_grad
 from jmimpute.suffstats import LatentRows, PatternStats
 
 # positions of the differentiable inputs, and the output holding each one's gradient
-DIFFERENTIABLE = {0: 1, 1: 2, 2: 3, 3: 4, 21: 5}  # lsig, beta, psi, resid2, zvals
-N_INPUTS = 22
+DIFFERENTIABLE = {0: 1, 1: 2, 2: 3, 3: 4, 22: 5}  # lsig, beta, psi, resid2, zin
+N_INPUTS = 23
 N_OUTPUTS = 6
 
 
@@ -36,8 +36,9 @@ class CollapsedLoglik(Op):
 
     Inputs (all float64), in the kernel's order: ``lsig, beta, psi, resid2, l2_masks,
     l2_pattern, masks, n_k, syy0, syx0, sxx, zz_t, syz0_t, sxz_t, n_obs, lat_y0, lat_x,
-    lat_z, lat_j, pat_bounds, lat_pos, zvals``. Outputs: the scalar log-likelihood and the
-    gradients w.r.t. ``lsig``, ``beta``, ``psi``, ``resid2`` and ``zvals``.
+    lat_z, seg_cluster, seg_bounds, pat_segs, lat_map, zin``. Outputs: the scalar
+    log-likelihood and the gradients w.r.t. ``lsig``, ``beta``, ``psi``, ``resid2`` and
+    ``zin`` (latent values, or binary latents' raw values: see :class:`KernelData`).
     """
 
     __props__ = ()
@@ -98,9 +99,10 @@ class KernelData:
     lat_y0: np.ndarray
     lat_x: np.ndarray
     lat_z: np.ndarray
-    lat_j: np.ndarray
-    pat_bounds: np.ndarray
-    lat_pos: np.ndarray
+    seg_cluster: np.ndarray
+    seg_bounds: np.ndarray
+    pat_segs: np.ndarray
+    lat_map: np.ndarray
 
     @classmethod
     def build(
@@ -110,6 +112,7 @@ class KernelData:
         lat_cells: tuple[np.ndarray, np.ndarray],
         l2_masks: np.ndarray | None = None,
         l2_pattern: np.ndarray | None = None,
+        lat_sign: np.ndarray | None = None,
     ) -> KernelData:
         """Arrange the statistics for the kernel.
 
@@ -122,20 +125,31 @@ class KernelData:
         l2_masks, l2_pattern : ndarray, optional
             Level-2 observed patterns and each cluster's pattern (one empty pattern without
             level-2 targets).
+        lat_sign : ndarray, shape (L,), optional
+            Per latent value, 0 when the Op is given the value itself, and +1 / -1 when it
+            is given a binary latent's raw value ``a`` with ``z = sign softplus(a)``
+            (default: all 0). See :mod:`jmimpute.backend.kernel_latent`.
         """
         n_cl = stats.zz.shape[0]
 
         def t(a: np.ndarray) -> np.ndarray:
             return np.ascontiguousarray(a.transpose(1, 2, 3, 0))
 
-        # latent rows sorted by (pattern, cluster) and stored transposed (see the kernel)
+        # latent rows sorted by (pattern, cluster) and stored transposed, in segments of one
+        # (pattern, cluster) pair each (see kernel_latent)
         order = np.lexsort((latent.cluster, latent.pattern))
-        n_rows = order.size
-        local = {int(row): i for i, row in enumerate(latent.rows[order])}
-        rows, cols = lat_cells
-        pos = np.array([int(c) * n_rows + local[int(r)] for r, c in zip(rows, cols, strict=True)])
+        local = np.full(int(latent.rows.max(initial=-1)) + 1, -1, dtype=np.int64)
+        local[latent.rows[order]] = np.arange(order.size)
+        rows, cols = (np.asarray(a, dtype=np.int64) for a in lat_cells)
+        sign = np.zeros(rows.size) if lat_sign is None else np.asarray(lat_sign, dtype=float)
+        lat_map = np.vstack([local[rows], cols, sign]) if rows.size else np.zeros((3, 0))
+        key = np.column_stack([latent.pattern[order], latent.cluster[order]])
+        new = np.r_[True, (key[1:] != key[:-1]).any(axis=1)] if order.size else np.zeros(0, bool)
+        starts = np.flatnonzero(new)
+        seg_bounds = np.r_[starts, order.size]
+        seg_pattern = latent.pattern[order][starts]
         n_pat = stats.masks.shape[0]
-        bounds = np.searchsorted(latent.pattern[order], np.arange(n_pat + 1), side="left")
+        pat_segs = np.searchsorted(seg_pattern, np.arange(n_pat + 1), side="left")
         f8 = np.float64
         return cls(
             l2_masks=(np.zeros((1, 0)) if l2_masks is None else l2_masks).astype(f8),
@@ -152,9 +166,10 @@ class KernelData:
             lat_y0=np.ascontiguousarray(latent.y[order].T, dtype=f8),
             lat_x=np.ascontiguousarray(latent.x[order].T, dtype=f8),
             lat_z=np.ascontiguousarray(latent.z[order].T, dtype=f8),
-            lat_j=latent.cluster[order].astype(f8),
-            pat_bounds=bounds.astype(f8),
-            lat_pos=pos.astype(f8).reshape(-1),
+            seg_cluster=latent.cluster[order][starts].astype(f8),
+            seg_bounds=seg_bounds.astype(f8),
+            pat_segs=pat_segs.astype(f8),
+            lat_map=np.ascontiguousarray(lat_map, dtype=f8),
         )
 
 
@@ -163,10 +178,14 @@ def collapsed_loglik_fast(
     beta: TensorVariable,
     psi: TensorVariable,
     resid2: TensorVariable,
-    zvals: TensorVariable,
+    zin: TensorVariable,
     data: KernelData,
 ) -> TensorVariable:
-    """The collapsed log-likelihood as one Op node (see the module docstring)."""
+    """The collapsed log-likelihood as one Op node (see the module docstring).
+
+    ``zin`` holds the latent values, in ``data``'s order, or a binary latent's raw value
+    where ``data.lat_map`` gives it a sign; the value then includes that map's log-Jacobian.
+    """
     inputs = [
         lsig,
         beta,
@@ -186,10 +205,11 @@ def collapsed_loglik_fast(
         data.lat_y0,
         data.lat_x,
         data.lat_z,
-        data.lat_j,
-        data.pat_bounds,
-        data.lat_pos,
-        zvals,
+        data.seg_cluster,
+        data.seg_bounds,
+        data.pat_segs,
+        data.lat_map,
+        zin,
     ]
     outputs = cast(list[TensorVariable], collapsed_loglik_op(*inputs))
     return outputs[0]
@@ -223,22 +243,23 @@ def _register_numba() -> None:
         @numba_basic.numba_njit
         def impl(
             lsig, beta, psi, resid2, l2_masks, l2_pattern, masks, n_k, syy0, syx0, sxx, zz_t,
-            syz0_t, sxz_t, n_obs, lat_y0, lat_x, lat_z, lat_j, pat_bounds, lat_pos, zvals,
+            syz0_t, sxz_t, n_obs, lat_y0, lat_x, lat_z, seg_cluster, seg_bounds, pat_segs, lat_map,
+            zin,
         ):  # fmt: skip
             lsig = np.ascontiguousarray(lsig)
             beta = np.ascontiguousarray(beta)
             psi = np.ascontiguousarray(psi)
             resid2 = np.ascontiguousarray(resid2)
-            zvals = np.ascontiguousarray(zvals)
+            zin = np.ascontiguousarray(zin)
             g1 = np.zeros_like(lsig)
             g2 = np.zeros_like(beta)
             g3 = np.zeros_like(psi)
             g4 = np.zeros_like(resid2)
-            g5 = np.zeros_like(zvals)
+            g5 = np.zeros_like(zin)
             value = kernel(
                 lsig, beta, psi, resid2, l2_masks, l2_pattern, masks, n_k, syy0, syx0, sxx,
-                zz_t, syz0_t, sxz_t, n_obs.item(), lat_y0, lat_x, lat_z, lat_j, pat_bounds, lat_pos,
-                zvals, g1, g2, g3, g4, g5,
+                zz_t, syz0_t, sxz_t, n_obs.item(), lat_y0, lat_x, lat_z, seg_cluster, seg_bounds,
+                pat_segs, lat_map, zin, g1, g2, g3, g4, g5,
             )  # fmt: skip
             return np.asarray(value), g1, g2, g3, g4, g5
 

@@ -46,7 +46,7 @@ _SUPPORTED_MAJOR = 0
 _API_MINOR = 5  # the minor version of the header this layout was written against
 _EXECUTE_STAGE = 3
 _METADATA_EXTENSION = 1
-_N_ARGS = 22
+_N_ARGS = 23
 _N_RETS = 6
 
 
@@ -100,7 +100,8 @@ def _handler(frame_ptr):  # pragma: no cover - compiled
     n_pat2 = _dim(args, 4, 0)
     n_pat, r = _dim(args, 11, 0), _dim(args, 11, 1)
     n_rows = _dim(args, 15, 1)
-    n_lat = _dim(args, 21, 0)
+    n_seg = _dim(args, 18, 0)
+    n_lat = _dim(args, 22, 0)
     f8 = np.float64
     value = collapsed_value_and_grad(
         carray(_data(args, 0), (p, p), f8),
@@ -121,10 +122,11 @@ def _handler(frame_ptr):  # pragma: no cover - compiled
         carray(_data(args, 15), (p, n_rows), f8),
         carray(_data(args, 16), (q, n_rows), f8),
         carray(_data(args, 17), (r, n_rows), f8),
-        carray(_data(args, 18), (n_rows,), f8),
-        carray(_data(args, 19), (n_pat + 1,), f8),
-        carray(_data(args, 20), (n_lat,), f8),
-        carray(_data(args, 21), (n_lat,), f8),
+        carray(_data(args, 18), (n_seg,), f8),
+        carray(_data(args, 19), (n_seg + 1,), f8),
+        carray(_data(args, 20), (n_pat + 1,), f8),
+        carray(_data(args, 21), (3, n_lat), f8),
+        carray(_data(args, 22), (n_lat,), f8),
         carray(_data(rets, 1), (p, p), f8),
         carray(_data(rets, 2), (q, p), f8),
         carray(_data(rets, 3), (n_dim, n_dim), f8),

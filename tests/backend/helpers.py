@@ -22,7 +22,8 @@ def kernel(prob, **override):
     value = collapsed_value_and_grad(
         v["lsig"], v["beta"], psi, v["resid2"], d.l2_masks, d.l2_pattern, d.masks, d.n_k,
         d.syy0, d.syx0, d.sxx, d.zz_t, d.syz0_t, d.sxz_t, float(d.n_obs), d.lat_y0, d.lat_x,
-        d.lat_z, d.lat_j, d.pat_bounds, d.lat_pos, v["zvals"], g_lsig, g_beta, g_psi, g_resid2, g_z,
+        d.lat_z, d.seg_cluster, d.seg_bounds, d.pat_segs, d.lat_map, v["zvals"], g_lsig, g_beta,
+        g_psi, g_resid2, g_z,
     )  # fmt: skip
     g_lpsi = np.tril((g_psi + g_psi.T) @ v["lpsi"])
     g_resid2 = np.where(prob.l2_observed, g_resid2, 0.0)
