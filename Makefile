@@ -47,6 +47,7 @@ bench: setup
 	$(PY) benchmarks/bench_full.py
 	$(PY) benchmarks/bench_cluster_cov.py
 	$(PY) benchmarks/bench_backends.py
+	$(PY) benchmarks/bench_gradient.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache

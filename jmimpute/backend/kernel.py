@@ -23,7 +23,8 @@ Why hand-written: the same likelihood as a PyTensor graph (``collapsed.py``, kep
 tested reference) compiles either to a few hundred tiny XLA kernels with JAX, costing
 about 250 us per gradient on this project's 2-core machines, or to a Numba graph that
 takes minutes to compile. This kernel costs a few microseconds and compiles once
-(``cache=True``).
+(``cache=True``); latent rows add to that with their number (0.04 ms without them and
+0.45 ms with hsb's 7165, ``python benchmarks/bench_gradient.py``).
 
 Gradient derivation (entries of every matrix treated as free; ``l`` the log-likelihood):
 

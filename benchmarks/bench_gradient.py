@@ -1,0 +1,121 @@
+"""Cost of one gradient of the collapsed model with sampled latents (hsb).
+
+hsb with 5% MCAR (``examples/mertools_hsb.py``) has two binary level-1 targets, so NUTS
+samples 13,696 latents of observed categories, and their rows (7165) enter the compiled
+likelihood kernel at every gradient. This prints, per evaluation of the log-density and its
+gradient (best of 20 repeats of 50 calls, one core):
+
+* the whole model's compiled function (PyTensor's Numba mode, what nutpie runs);
+* the same with the binary latents mapped in the PyTensor graph instead of in the kernel;
+* the kernel alone, with and without its latent rows.
+
+Timings on this project's 2-core machines vary by about 20% between runs; the ratios are
+steadier. Run with ``python benchmarks/bench_gradient.py`` (about 3 minutes, mostly
+compiling).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytensor
+from pytensor.graph.traversal import apply_ancestors
+
+from jmimpute.backend import kernel, model, ops
+from jmimpute.design import build_design
+from jmimpute.spec.model import build_spec
+from jmimpute.validate import validate
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "examples"))
+from mertools_hsb import IMPUTATION, hsb_with_mcar  # noqa: E402
+
+
+def best_of(fn: Callable[[], Any], repeats: int = 20, calls: int = 50) -> float:
+    """Best mean seconds per call over ``repeats`` batches of ``calls``."""
+    fn()
+    best = np.inf
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(calls):
+            fn()
+        best = min(best, (time.perf_counter() - start) / calls)
+    return float(best)
+
+
+def model_gradient(design: Any, spec: Any, raw_binary: bool) -> tuple[Callable[[], Any], dict]:
+    """The compiled log-density and gradient of the hsb model, and the kernel's inputs."""
+    original = model.shared_parameters
+
+    def patched(*args: Any, **kwargs: Any) -> Any:
+        kwargs["raw_binary"] = raw_binary
+        return original(*args, **kwargs)
+
+    model.shared_parameters = patched  # type: ignore[assignment]
+    try:
+        pm_model, _ = model.build_collapsed_model(design, spec.priors)
+    finally:
+        model.shared_parameters = original  # type: ignore[assignment]
+    point = pm_model.initial_point()
+    values = [point[v.name] for v in pm_model.value_vars]
+    logp = pm_model.logp()
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*BLAS.*")
+        fn = pytensor.function(
+            pm_model.value_vars, [logp, *pytensor.grad(logp, pm_model.value_vars)], mode="NUMBA"
+        )
+    fn.trust_input = True
+    # the kernel's inputs at this point, from the Op node of the graph
+    node = next(n for n in apply_ancestors([logp]) if isinstance(n.op, ops.CollapsedLoglik))
+    inputs = pytensor.function(
+        pm_model.value_vars, list(node.inputs), mode="FAST_COMPILE", on_unused_input="ignore"
+    )(*values)
+    return (lambda: fn(*values)), {"inputs": inputs}
+
+
+def kernel_call(inputs: list[np.ndarray], latents: bool) -> Callable[[], Any]:
+    args = [np.ascontiguousarray(x, dtype=np.float64) for x in inputs]
+    args[14] = float(np.asarray(args[14]).reshape(()))
+    if not latents:
+        p, q, r = args[15].shape[0], args[16].shape[0], args[17].shape[0]
+        # no rows: empty arrays, one row bound, every pattern with no segments
+        no_segments = np.zeros(args[20].shape)
+        args[15:23] = [np.zeros((p, 0)), np.zeros((q, 0)), np.zeros((r, 0)), np.zeros(0),
+                       np.zeros(1), no_segments, np.zeros((3, 0)), np.zeros(0)]  # fmt: skip
+    grads = [np.zeros_like(args[i]) for i in ops.DIFFERENTIABLE]
+    return lambda: kernel.collapsed_value_and_grad(*args, *grads)
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING)
+    data = hsb_with_mcar()
+    spec = build_spec(IMPUTATION, categorical=["minority", "female"])
+    frame, level1, level2 = validate(data, spec)
+    design = build_design(frame, spec.level1, level1, spec.level2, level2)
+    n_lat = int(design.level1.latent.sum())
+    fused, info = model_gradient(design, spec, raw_binary=True)
+    graph, _ = model_gradient(design, spec, raw_binary=False)
+    rows = {
+        "model, binary map in the kernel": best_of(fused),
+        "model, binary map in the PyTensor graph": best_of(graph),
+        "kernel with the latent rows": best_of(kernel_call(info["inputs"], True)),
+        "kernel without latent rows": best_of(kernel_call(info["inputs"], False)),
+    }
+    print(f"hsb: {design.n} rows, {n_lat} sampled latents; ms per log-density + gradient")
+    for name, seconds in rows.items():
+        print(f"  {name:<42} {seconds * 1e3:6.3f}")
+    ratio = (
+        rows["model, binary map in the PyTensor graph"] / rows["model, binary map in the kernel"]
+    )
+    print(f"  map in the kernel: {ratio:.2f}x faster per gradient")
+
+
+if __name__ == "__main__":
+    main()
