@@ -225,10 +225,10 @@ def _source_key() -> str:
     import hashlib
     from pathlib import Path
 
-    from jmimpute.backend import kernel
+    from jmimpute.backend import kernel, kernel_latent
 
     digest = hashlib.sha256()
-    for path in (Path(kernel.__file__), Path(__file__)):
+    for path in (Path(kernel.__file__), Path(kernel_latent.__file__), Path(__file__)):
         digest.update(path.read_bytes())
     return f"jmimpute-collapsed-{digest.hexdigest()}"
 
