@@ -50,19 +50,11 @@ def best_of(fn: Callable[[], Any], repeats: int = 20, calls: int = 50) -> float:
     return float(best)
 
 
-def model_gradient(design: Any, spec: Any, raw_binary: bool) -> tuple[Callable[[], Any], dict]:
+def model_gradient(
+    design: Any, spec: Any, raw_binary: bool
+) -> tuple[Callable[[], Any], list[np.ndarray]]:
     """The compiled log-density and gradient of the hsb model, and the kernel's inputs."""
-    original = model.shared_parameters
-
-    def patched(*args: Any, **kwargs: Any) -> Any:
-        kwargs["raw_binary"] = raw_binary
-        return original(*args, **kwargs)
-
-    model.shared_parameters = patched  # type: ignore[assignment]
-    try:
-        pm_model, _ = model.build_collapsed_model(design, spec.priors)
-    finally:
-        model.shared_parameters = original  # type: ignore[assignment]
+    pm_model, _ = model.build_collapsed_model(design, spec.priors, raw_binary=raw_binary)
     point = pm_model.initial_point()
     values = [point[v.name] for v in pm_model.value_vars]
     logp = pm_model.logp()
@@ -77,7 +69,7 @@ def model_gradient(design: Any, spec: Any, raw_binary: bool) -> tuple[Callable[[
     inputs = pytensor.function(
         pm_model.value_vars, list(node.inputs), mode="FAST_COMPILE", on_unused_input="ignore"
     )(*values)
-    return (lambda: fn(*values)), {"inputs": inputs}
+    return (lambda: fn(*values)), inputs
 
 
 def kernel_call(inputs: list[np.ndarray], latents: bool) -> Callable[[], Any]:
@@ -100,13 +92,13 @@ def main() -> None:
     frame, level1, level2 = validate(data, spec)
     design = build_design(frame, spec.level1, level1, spec.level2, level2)
     n_lat = int(design.level1.latent.sum())
-    fused, info = model_gradient(design, spec, raw_binary=True)
+    fused, inputs = model_gradient(design, spec, raw_binary=True)
     graph, _ = model_gradient(design, spec, raw_binary=False)
     rows = {
         "model, binary map in the kernel": best_of(fused),
         "model, binary map in the PyTensor graph": best_of(graph),
-        "kernel with the latent rows": best_of(kernel_call(info["inputs"], True)),
-        "kernel without latent rows": best_of(kernel_call(info["inputs"], False)),
+        "kernel with the latent rows": best_of(kernel_call(inputs, True)),
+        "kernel without latent rows": best_of(kernel_call(inputs, False)),
     }
     print(f"hsb: {design.n} rows, {n_lat} sampled latents; ms per log-density + gradient")
     for name, seconds in rows.items():

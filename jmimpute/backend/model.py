@@ -375,6 +375,7 @@ def build_collapsed_model(
     *,
     compiled_kernel: bool = True,
     cluster_covariance: str = "common",
+    raw_binary: bool = True,
 ) -> tuple[pm.Model, Layout]:
     """The collapsed model: random effects, level-2 residuals and missing cells integrated out.
 
@@ -389,6 +390,10 @@ def build_collapsed_model(
     cluster_covariance : {"common", "random"}, default "common"
         ``"random"``: one level-1 covariance per cluster, continuous level-1 targets only
         (a PyTensor graph, :func:`~jmimpute.backend.collapsed.collapsed_loglik_clusters`).
+    raw_binary : bool, default True
+        With the compiled Op, pass binary latents raw and let the kernel apply their map;
+        False maps them in the PyTensor graph (the same density, slower; kept for
+        ``benchmarks/bench_gradient.py``).
 
     Returns
     -------
@@ -405,7 +410,7 @@ def build_collapsed_model(
     l2_masks, l2_pattern = level2_patterns(design)
     with pm.Model(coords=_coords(design)) as model:
         fast = compiled_kernel and cluster_covariance == "common"
-        par = shared_parameters(design, priors, cluster_covariance, raw_binary=fast)
+        par = shared_parameters(design, priors, cluster_covariance, raw_binary=fast and raw_binary)
         beta, lsig, psi, zvals, keep = par.beta, par.lsig, par.psi, par.zvals, par.keep
         resid2 = pt.zeros((design.n_clusters, 0))
         if design.level2 is not None:
