@@ -42,12 +42,16 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from jmimpute.backend.kernel_latent import add_latent_rows, as_int, fill_latents, latent_gradient
+from jmimpute.backend.kernel_latent import (
+    FASTMATH,
+    add_latent_rows,
+    as_int,
+    fill_latents,
+    latent_gradient,
+)
 
 LOG_2PI = float(np.log(2.0 * np.pi))
-# Reassociation and contraction let LLVM vectorise the small loops; "nnan"/"ninf" are left
-# out on purpose: a failed Cholesky is detected by a comparison that must see NaN.
-_FASTMATH = {"reassoc", "contract", "arcp", "nsz"}
+_FASTMATH = FASTMATH
 
 
 @njit(cache=True, nogil=True, error_model="numpy", fastmath=_FASTMATH)

@@ -10,25 +10,30 @@ Layout (built by :class:`jmimpute.backend.ops.KernelData`): the rows are sorted 
 contiguous stretch. A *segment* is the rows of one (pattern, cluster) pair:
 ``seg_bounds[s] .. seg_bounds[s + 1]`` are its rows, ``seg_cluster[s]`` its cluster, and
 pattern k owns segments ``pat_segs[k] .. pat_segs[k + 1]``. The loops read 1-D slices of
-single rows of the transposed arrays and loop from 0: Numba vectorises those, while a loop
-over ``range(i0, i1)`` indexing the row directly ran about 6 times slower (it cannot rule
-out negative, wrapped-around indices; measured on this project's machines).
+single rows of the transposed arrays and loop from 0: Numba vectorises those, but not a
+loop over ``range(i0, i1)`` that indexes the row directly (it cannot rule out negative,
+wrapped-around indices).
 
 A binary latent may be passed *raw*: ``z = sign softplus(a)`` with sign +1 for the second
 category and -1 for the first (:func:`jmimpute.backend.latents.latent_values`). The kernel
 then applies the map, adds its log-Jacobian ``log sigmoid(a)`` to the value and returns
 the gradient with respect to ``a``. Doing so here saves the PyTensor graph several passes
-of transcendental functions over every latent value (0.93 against 0.43 ms a gradient on
-hsb, ``python benchmarks/bench_gradient.py``).
+of transcendental functions over every latent value (``python benchmarks/bench_gradient.py``
+prints both). The map's exp and log1p are polynomials here (:func:`softplus_parts`), not
+glibc's scalar calls, so that their loop vectorises and has no branches to mispredict.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import njit
 
-# as in kernel.py: no "nnan"/"ninf", a failed Cholesky is detected by a NaN comparison
-_FASTMATH = {"reassoc", "contract", "arcp", "nsz"}
+# Reassociation and contraction let LLVM vectorise the small loops; "nnan"/"ninf" are left
+# out on purpose: a failed Cholesky (kernel.py) is detected by a comparison that must see NaN.
+FASTMATH = {"reassoc", "contract", "arcp", "nsz"}
+_FASTMATH = FASTMATH
 
 
 @njit(cache=True, nogil=True, error_model="numpy", fastmath=_FASTMATH)
@@ -40,6 +45,57 @@ def as_int(values):  # pragma: no cover - compiled
     return out
 
 
+# exp by Cody-Waite reduction x = k ln2 + r, |r| <= ln2 / 2, and a degree-12 Taylor
+# polynomial (truncation error below 2e-16 relative); 2^k as a product of 2^-512, 2^-256,
+# ..., 2^-1 chosen by the bits of -k (exact, and free of integer conversions, which AVX2
+# cannot vectorise, and of reinterpreted bits, which LLVM may reorder).
+_LOG2E = 1.4426950408889634
+_LN2_HI = 6.93147180369123816490e-01
+_LN2_LO = 1.90821492927058770002e-10
+_EXP_TAYLOR = tuple(1.0 / math.factorial(n) for n in range(12, -1, -1))
+_POW_BITS = tuple(float(2**j) for j in range(9, -1, -1))
+_POW_FACTORS = tuple(2.0 ** -(2**j) for j in range(9, -1, -1))
+# log1p(e) = 2 atanh(t) = 2 (t + t^3 / 3 + ...), |t| <= 0.1716: ten terms reach 1e-17
+_ATANH_SERIES = tuple(1.0 / (2 * n + 1) for n in range(9, -1, -1))
+_SQRT2_M1 = 0.41421356237309503
+_LN2 = 0.6931471805599453
+
+
+# Not fastmath: reassociation would undo the two-part ln2 reduction. The loop is free of
+# branches and calls, so LLVM vectorises it (glibc's scalar exp and log1p took most of a
+# gradient's time on hsb, and more at sampled points than at the initial point, where the
+# branches of a stable softplus are predictable).
+@njit(cache=True, nogil=True, error_model="numpy")
+def softplus_parts(a, l1p, sig):  # pragma: no cover - compiled
+    """``l1p = log1p(exp(-|a|))`` and ``sig = sigmoid(a)``, elementwise.
+
+    Then ``softplus(a) = max(a, 0) + l1p`` and ``log sigmoid(a) = min(a, 0) - l1p``.
+    Below ``exp(-700)`` (about 1e-304), ``exp(-|a|)`` is taken as 0.
+    """
+    for i in range(a.shape[0]):
+        x = max(-abs(a[i]), -700.0)  # so 2^k >= 2^-1010 stays a normal number
+        k = np.floor(x * _LOG2E + 0.5)
+        r = (x - k * _LN2_HI) - k * _LN2_LO
+        e = 0.0
+        for c in _EXP_TAYLOR:
+            e = e * r + c
+        m = -k
+        for j in range(10):
+            take = m >= _POW_BITS[j]
+            e *= _POW_FACTORS[j] if take else 1.0
+            m -= _POW_BITS[j] if take else 0.0
+        e = e if x > -700.0 else 0.0
+        big = 1.0 if e > _SQRT2_M1 else 0.0
+        # t = e / (2 + e), or (e - 1) / (e + 3) for log((1 + e) / 2) + ln 2
+        t = (e - big) / (e + 2.0 + big)
+        t2 = t * t
+        series = 0.0
+        for c in _ATANH_SERIES:
+            series = series * t2 + c
+        l1p[i] = big * _LN2 + 2.0 * t * series
+        sig[i] = (1.0 if a[i] >= 0.0 else e) / (1.0 + e)
+
+
 @njit(cache=True, nogil=True, error_model="numpy", fastmath=_FASTMATH)
 def fill_latents(lat_y, lat_map, zin, dz, djac):  # pragma: no cover - compiled
     """Write the latent values into ``lat_y``; return the binary maps' total log-Jacobian.
@@ -48,8 +104,11 @@ def fill_latents(lat_y, lat_map, zin, dz, djac):  # pragma: no cover - compiled
     latent value itself; +-1: ``zin`` is a binary latent's raw value). Fills ``dz``
     (dz/dzin) and ``djac`` (d log-Jacobian / dzin).
     """
+    n = zin.shape[0]
+    l1p = np.empty(n)
+    softplus_parts(zin, l1p, dz)
     jac = 0.0
-    for i in range(zin.shape[0]):
+    for i in range(n):
         sign = lat_map[2, i]
         a = zin[i]
         if sign == 0.0:
@@ -57,11 +116,9 @@ def fill_latents(lat_y, lat_map, zin, dz, djac):  # pragma: no cover - compiled
             dz[i] = 1.0
             djac[i] = 0.0
         else:
-            e = np.exp(-abs(a))
-            l1p = np.log1p(e)
-            sig = 1.0 / (1.0 + e) if a >= 0.0 else e / (1.0 + e)
-            z = sign * (max(a, 0.0) + l1p)
-            jac += min(a, 0.0) - l1p
+            sig = dz[i]
+            z = sign * (max(a, 0.0) + l1p[i])
+            jac += min(a, 0.0) - l1p[i]
             dz[i] = sign * sig
             djac[i] = 1.0 - sig
         lat_y[int(lat_map[1, i]), int(lat_map[0, i])] = z
