@@ -21,6 +21,11 @@ the gradient with respect to ``a``. Doing so here saves the PyTensor graph sever
 of transcendental functions over every latent value (``python benchmarks/bench_gradient.py``
 prints both). The map's exp and log1p are polynomials here (:func:`softplus_parts`), not
 glibc's scalar calls, so that their loop vectorises and has no branches to mispredict.
+
+Numba's on-disk cache of :mod:`jmimpute.backend.kernel` does not notice a change to this
+file (a callee in another module): after editing it, delete ``jmimpute/backend/__pycache__``
+or touch ``kernel.py``, or tests run against the old machine code. Fresh clones and installs
+are not affected; PyTensor's cache key of the Op hashes both files (:mod:`.ops`).
 """
 
 from __future__ import annotations
@@ -63,8 +68,8 @@ _LN2 = 0.6931471805599453
 
 # Not fastmath: reassociation would undo the two-part ln2 reduction. The loop is free of
 # branches and calls, so LLVM vectorises it (glibc's scalar exp and log1p took most of a
-# gradient's time on hsb, and more at sampled points than at the initial point, where the
-# branches of a stable softplus are predictable).
+# gradient's time on hsb, more at spread raw latents than at the initial point's zeros:
+# ``python benchmarks/bench_gradient.py``).
 @njit(cache=True, nogil=True, error_model="numpy")
 def softplus_parts(a, l1p, sig):  # pragma: no cover - compiled
     """``l1p = log1p(exp(-|a|))`` and ``sig = sigmoid(a)``, elementwise.
