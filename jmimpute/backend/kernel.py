@@ -23,8 +23,8 @@ Why hand-written: the same likelihood as a PyTensor graph (``collapsed.py``, kep
 tested reference) compiles either to a few hundred tiny XLA kernels with JAX, costing
 about 250 us per gradient on this project's 2-core machines, or to a Numba graph that
 takes minutes to compile. This kernel costs a few microseconds and compiles once
-(``cache=True``); latent rows add to that with their number (0.04 ms without them and
-0.45 ms with hsb's 7165, ``python benchmarks/bench_gradient.py``).
+(``cache=True``); latent rows add to that with their number (``python
+benchmarks/bench_gradient.py`` times hsb's 7165 with and without them).
 
 Gradient derivation (entries of every matrix treated as free; ``l`` the log-likelihood):
 
@@ -51,10 +51,9 @@ from jmimpute.backend.kernel_latent import (
 )
 
 LOG_2PI = float(np.log(2.0 * np.pi))
-_FASTMATH = FASTMATH
 
 
-@njit(cache=True, nogil=True, error_model="numpy", fastmath=_FASTMATH)
+@njit(cache=True, nogil=True, error_model="numpy", fastmath=FASTMATH)
 def _cholesky(a, n):  # pragma: no cover - compiled
     """Overwrite the lower triangle of ``a[:n, :n]`` with its Cholesky factor."""
     for j in range(n):
@@ -73,7 +72,7 @@ def _cholesky(a, n):  # pragma: no cover - compiled
     return True
 
 
-@njit(cache=True, nogil=True, error_model="numpy", fastmath=_FASTMATH)
+@njit(cache=True, nogil=True, error_model="numpy", fastmath=FASTMATH)
 def _inverse_from_cholesky(low, n, work, out):  # pragma: no cover - compiled
     """``out[:n, :n] = (L L')^{-1}`` for lower ``L = low[:n, :n]``; ``work`` is scratch."""
     for c in range(n):
@@ -93,7 +92,7 @@ def _inverse_from_cholesky(low, n, work, out):  # pragma: no cover - compiled
             out[s2, r] = acc
 
 
-@njit(cache=True, nogil=True, error_model="numpy", fastmath=_FASTMATH)
+@njit(cache=True, nogil=True, error_model="numpy", fastmath=FASTMATH)
 def _chol_factor_grad(f, low, n, out):  # pragma: no cover - compiled
     """``out = lower((F + F') L)``: gradient w.r.t. ``L`` of a function of ``L L'``."""
     for i in range(n):
@@ -107,7 +106,7 @@ def _chol_factor_grad(f, low, n, out):  # pragma: no cover - compiled
             out[i, j] = acc
 
 
-@njit(cache=True, nogil=True, error_model="numpy", fastmath=_FASTMATH)
+@njit(cache=True, nogil=True, error_model="numpy", fastmath=FASTMATH)
 def _pattern_terms(lsig, beta, masks, n_k, syy, syx, sxx, prec, hess, g_beta):  # pragma: no cover
     """Per-pattern part: fills ``prec`` (P_k), ``hess`` (-C_k / 2) and adds to ``g_beta``.
 
@@ -181,7 +180,7 @@ def _pattern_terms(lsig, beta, masks, n_k, syy, syx, sxx, prec, hess, g_beta):  
     return total
 
 
-@njit(cache=True, nogil=True, error_model="numpy", fastmath=_FASTMATH)
+@njit(cache=True, nogil=True, error_model="numpy", fastmath=FASTMATH)
 def likelihood_given_priors(
     lsig,
     beta,
@@ -437,7 +436,7 @@ def likelihood_given_priors(
     return -0.5 * total + jac
 
 
-@njit(cache=True, nogil=True, error_model="numpy", fastmath=_FASTMATH)
+@njit(cache=True, nogil=True, error_model="numpy", fastmath=FASTMATH)
 def _cluster_priors(psi, resid2, l2_masks, l2_pattern, d, lam, qfull, h_t):  # pragma: no cover
     """Each cluster's prior on ``u_j`` given its observed level-2 residuals.
 
@@ -499,7 +498,7 @@ def _cluster_priors(psi, resid2, l2_masks, l2_pattern, d, lam, qfull, h_t):  # p
     return -0.5 * total
 
 
-@njit(cache=True, nogil=True, error_model="numpy", fastmath=_FASTMATH)
+@njit(cache=True, nogil=True, error_model="numpy", fastmath=FASTMATH)
 def _cluster_priors_grad(
     resid2, l2_masks, l2_pattern, d, qfull, g_lam, g_h, g_psi, g_resid2
 ):  # pragma: no cover
@@ -562,7 +561,7 @@ def _cluster_priors_grad(
             g_resid2[j, a] = acc
 
 
-@njit(cache=True, nogil=True, error_model="numpy", fastmath=_FASTMATH)
+@njit(cache=True, nogil=True, error_model="numpy", fastmath=FASTMATH)
 def collapsed_value_and_grad(
     lsig,
     beta,

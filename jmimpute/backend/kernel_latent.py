@@ -38,10 +38,9 @@ from numba import njit
 # Reassociation and contraction let LLVM vectorise the small loops; "nnan"/"ninf" are left
 # out on purpose: a failed Cholesky (kernel.py) is detected by a comparison that must see NaN.
 FASTMATH = {"reassoc", "contract", "arcp", "nsz"}
-_FASTMATH = FASTMATH
 
 
-@njit(cache=True, nogil=True, error_model="numpy", fastmath=_FASTMATH)
+@njit(cache=True, nogil=True, error_model="numpy", fastmath=FASTMATH)
 def as_int(values):  # pragma: no cover - compiled
     """Integer copy of an array of integer values stored as float."""
     out = np.empty(values.shape[0], dtype=np.int64)
@@ -101,7 +100,7 @@ def softplus_parts(a, l1p, sig):  # pragma: no cover - compiled
         sig[i] = (1.0 if a[i] >= 0.0 else e) / (1.0 + e)
 
 
-@njit(cache=True, nogil=True, error_model="numpy", fastmath=_FASTMATH)
+@njit(cache=True, nogil=True, error_model="numpy", fastmath=FASTMATH)
 def fill_latents(lat_y, lat_map, zin, dz, djac):  # pragma: no cover - compiled
     """Write the latent values into ``lat_y``; return the binary maps' total log-Jacobian.
 
@@ -130,7 +129,7 @@ def fill_latents(lat_y, lat_map, zin, dz, djac):  # pragma: no cover - compiled
     return jac
 
 
-@njit(cache=True, nogil=True, error_model="numpy", fastmath=_FASTMATH)
+@njit(cache=True, nogil=True, error_model="numpy", fastmath=FASTMATH)
 def _dot(u, v):  # pragma: no cover - compiled
     acc = 0.0
     for i in range(u.shape[0]):
@@ -138,14 +137,14 @@ def _dot(u, v):  # pragma: no cover - compiled
     return acc
 
 
-@njit(cache=True, nogil=True, error_model="numpy", fastmath=_FASTMATH)
+@njit(cache=True, nogil=True, error_model="numpy", fastmath=FASTMATH)
 def _axpy(alpha, x, y):  # pragma: no cover - compiled
     """``y += alpha x``."""
     for i in range(y.shape[0]):
         y[i] += alpha * x[i]
 
 
-@njit(cache=True, nogil=True, error_model="numpy", fastmath=_FASTMATH)
+@njit(cache=True, nogil=True, error_model="numpy", fastmath=FASTMATH)
 def add_latent_rows(
     lat_y, lat_x, lat_z, seg_cl, seg_rows, pat_segs, syy, syx, syz_t
 ):  # pragma: no cover - compiled
@@ -171,7 +170,7 @@ def add_latent_rows(
                     syz_t[k, a, l1, seg_cl[s]] += _dot(lat_y[a, j0:j1], lat_z[l1, j0:j1])
 
 
-@njit(cache=True, nogil=True, error_model="numpy", fastmath=_FASTMATH)
+@njit(cache=True, nogil=True, error_model="numpy", fastmath=FASTMATH)
 def latent_gradient(
     lat_y, lat_x, lat_z, seg_cl, seg_rows, pat_segs, beta, prec, mvec, lat_map, dz, djac, g_z
 ):  # pragma: no cover - compiled

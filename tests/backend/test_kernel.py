@@ -143,9 +143,9 @@ def test_binary_latents_passed_raw(problem):
 def test_softplus_parts_match_numpy():
     """The kernel's own exp/log1p (polynomials, so the loop vectorises) give
     ``log1p(exp(-|a|))`` and ``sigmoid(a)`` to rel 4e-15 (20 ulp; both series truncate
-    below 2e-16) for |a| < 100, to rel 1e-13 where the values are below 1e-43 (measured up
-    to 2.4e-14 there: absolute errors below 1e-56, nothing a log-density can see), and 0
-    where the exact values are below 1e-304; over +-800 and near 0."""
+    below 2e-16) for |a| < 100, to rel 1e-13 where the values are below 1e-43 (larger errors
+    there, but absolute errors below 1e-56, nothing a log-density
+    can see), and 0 where the exact values are below 1e-304; over +-800 and near 0."""
     rng = np.random.default_rng(3)
     a = np.concatenate(
         [
