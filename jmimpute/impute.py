@@ -9,13 +9,20 @@ from dataclasses import replace
 
 import numpy as np
 import pandas as pd
+import xarray as xr
 
 from jmimpute.backend.model import PRIOR_PREFIX, build_collapsed_model, prior_values
-from jmimpute.backend.sampling import run_sampler
+from jmimpute.backend.sampling import Checkpoints, SamplerRun, judged_in_one_run, run_sampler
 from jmimpute.design import Design, build_design
-from jmimpute.diagnostics import ESS_MIN, RHAT_MAX
+from jmimpute.diagnostics import ESS_MIN, RHAT_MAX, parameter_table
 from jmimpute.fitted import FittedModel
-from jmimpute.posterior import ParameterDraws, result_tree, retained_dataset, retained_draws
+from jmimpute.posterior import (
+    ParameterDraws,
+    parameter_datasets,
+    result_tree,
+    retained_dataset,
+    retained_draws,
+)
 from jmimpute.redraw import draw_imputations, imputation_seeds, owned
 from jmimpute.result import Imputation
 from jmimpute.spec.model import ImputationSpec, build_spec, spec_arguments
@@ -96,11 +103,15 @@ def impute(
     chains, tune : int
         NUTS chains and warm-up iterations per chain.
     draws : int, optional
-        Retained draws per chain. If not given, sample until converged: a first run with
-        1000 draws per chain, and if some parameter has R-hat > 1.01 or bulk or tail ESS
-        < 400, runs with more draws (1.5 times what the ESS suggests, at least twice as
-        many, at most 5000), reusing the compiled model; the last run is kept and its
-        draws are in ``result.spec.sampler.draws``. A given number is used as it is.
+        Retained draws per chain. If not given, sample until converged: convergence is
+        judged after 1000 draws per chain, and while some parameter has R-hat > 1.01 or
+        bulk or tail ESS < 400, again after more draws (where the ESS suggests it would
+        be reached, at most 5000). With nutpie's Numba backend this is one run, watched
+        as it goes and stopped once converged (all chains then run at once, one thread
+        each, unless ``cores`` is smaller); otherwise each judgement is a new run, reusing
+        the compiled model. Either way a chain's first draws do not depend on how long
+        it runs, so the result is reproducible. The draws kept are in
+        ``result.spec.sampler.draws``. A given number is used as it is.
     random_seed : int, optional
         The same seed gives identical imputations. If None, one is drawn and recorded in
         ``result.posterior.attrs["random_seed"]``.
@@ -112,7 +123,8 @@ def impute(
         default is Numba, and JAX with ``cluster_covariance="random"``, whose likelihood
         is a PyTensor graph that Numba compiles in minutes.
     cores : int, optional
-        Chains run in parallel.
+        Chains run in parallel (default: one per CPU core, at most ``chains``; with
+        ``draws=None`` and Numba, ``chains``).
     target_accept : float, default 0.8
         NUTS target acceptance rate; raise it (e.g. 0.95) after divergences.
     progressbar : bool, optional
@@ -213,6 +225,7 @@ def refit(
     chains: int | None = None,
     tune: int | None = None,
     draws: int | None = None,
+    cores: int | None = None,
     target_accept: float | None = None,
     progressbar: bool | None = None,
 ) -> Imputation:
@@ -226,6 +239,7 @@ def refit(
         "chains": chains,
         "tune": tune,
         "draws": draws,
+        "cores": cores,
         "target_accept": target_accept,
         "progressbar": progressbar,
     }
@@ -247,77 +261,17 @@ def _sample(
     fitted: FittedModel,
     derived: dict,
 ) -> Imputation:
-    """Sample until converged (``draws=None``) or once; warn if not converged."""
-    result = _sample_once(frame, variables, spec, seed, fitted, derived)
-    tried, seconds = [spec.sampler.draws], [result.posterior.attrs["sampling_seconds"]]
-    compiling = result.posterior.attrs["compile_seconds"]
-    while spec.sampler.auto_draws:
-        table = result.convergence()
-        more = more_draws(table, spec.sampler.draws)
-        if more is None:
-            break
-        _log.warning(
-            "after %d draws per chain the worst R-hat is %.3f (%s) and the smallest bulk/tail "
-            "ESS %.0f (%s): sampling again with %d draws per chain (draws=None samples until "
-            "R-hat <= %s and ESS >= %d, up to %d draws; pass draws=... for a fixed number)",
-            spec.sampler.draws,
-            table["r_hat"].max(),
-            table["r_hat"].idxmax(),
-            table[["ess_bulk", "ess_tail"]].min().min(),
-            table[["ess_bulk", "ess_tail"]].min(axis=1).idxmin(),
-            more,
-            RHAT_MAX,
-            ESS_MIN,
-            AUTO_MAX_DRAWS,
-        )
-        spec = replace(spec, sampler=replace(spec.sampler, draws=more))
-        result = _sample_once(frame, variables, spec, seed, fitted, derived)
-        tried.append(more)
-        seconds.append(result.posterior.attrs["sampling_seconds"])
-    # the runs that were not kept cost time too: benchmarks count it
-    result.posterior.attrs.update(
-        {
-            "draws_tried": ",".join(map(str, tried)),
-            "sampling_seconds_all_runs": sum(seconds),
-            "compile_seconds": compiling,  # the first run's; later runs reuse its model
-        }
-    )
-    _check_mixing(result)
-    return result
+    """Sample the built model with ``spec``'s priors and settings; draw the m imputations.
 
-
-def more_draws(table: pd.DataFrame, draws: int) -> int | None:
-    """Draws per chain for another run, or None when converged (or no more may be tried).
-
-    Converged: every parameter has R-hat <= ``RHAT_MAX`` and bulk and tail ESS >=
-    ``ESS_MIN``. Otherwise ESS grows about in proportion to the draws, so the next run
-    has 1.5 times the draws that would just reach ``ESS_MIN`` (at least twice as many,
-    rounded up to 500, at most ``AUTO_MAX_DRAWS``); R-hat shrinks with longer chains too.
+    With ``draws=None`` the draws per chain are decided while sampling (see
+    :func:`more_draws`); the result's spec holds the number kept. Warns if not converged.
     """
-    if table["r_hat"].isna().all() or draws >= AUTO_MAX_DRAWS:
-        return None  # one chain: convergence cannot be judged
-    ess = float(table[["ess_bulk", "ess_tail"]].min().min())
-    if table["r_hat"].max() <= RHAT_MAX and ess >= ESS_MIN:
-        return None
-    factor = max(2.0, 1.5 * ESS_MIN / max(ess, 1.0))
-    return int(min(np.ceil(draws * factor / 500.0) * 500, AUTO_MAX_DRAWS))
-
-
-def _sample_once(
-    frame: pd.DataFrame,
-    variables: tuple[tuple[Variable, ...], tuple[Variable, ...]],
-    spec: ImputationSpec,
-    seed: int,
-    fitted: FittedModel,
-    derived: dict,
-) -> Imputation:
-    """Sample the built model with ``spec``'s priors and settings; draw the m imputations."""
     design, layout = fitted.design, fitted.layout
     sampler_seed, stream_seed = imputation_seeds(seed)
     run_seed = int(sampler_seed.generate_state(1, dtype=np.uint32)[0])
     shared = {PRIOR_PREFIX + k: v for k, v in prior_values(spec.priors).items()}
     # nutpie's JAX backend freezes shared data into constants, so a JAX-compiled model is
-    # reused only with the same priors (e.g. the longer runs of draws=None), a Numba one always
+    # reused only with the same priors, a Numba one always
     nutpie = spec.sampler.sampler == "nutpie"
     run = run_sampler(
         fitted.model,
@@ -326,10 +280,14 @@ def _sample_once(
         var_names=layout.keep,
         compiled=fitted.reusable(spec.sampler.backend, shared) if nutpie else None,
         shared=shared,
+        until=_checkpoints(design, spec, run_seed) if spec.sampler.auto_draws else None,
     )
     if nutpie:
         fitted.compiled, fitted.compiled_with = run.compiled, (spec.sampler.backend, shared)
     draws_s = ParameterDraws.from_run(run, design)
+    kept = draws_s.beta.shape[1]
+    if kept != spec.sampler.draws:
+        spec = replace(spec, sampler=replace(spec.sampler, draws=kept))
     chain_idx, draw_idx = retained_draws(spec)
     params = [owned(draws_s.at(c, t)) for c, t in zip(chain_idx, draw_idx, strict=True)]
     streams = list(range(spec.m))
@@ -353,7 +311,68 @@ def _sample_once(
     retained = retained_dataset(params, chain_idx, draw_idx, streams)
     tree = result_tree(spec, design, run, draws_s, imputations, retained, frame.index)
     tree.attrs.update({"random_seed": seed})
-    return Imputation(frame, spec, tree, derived, variables=variables, fitted=fitted)
+    if spec.sampler.auto_draws:
+        # benchmarks read these: the draws per chain judged, and the sampler runs behind them
+        tree.attrs.update(
+            {"draws_tried": ",".join(map(str, run.checkpoints)), "sampler_runs": run.runs}
+        )
+    result = Imputation(frame, spec, tree, derived, variables=variables, fitted=fitted)
+    _check_mixing(result)
+    return result
+
+
+def _checkpoints(design: Design, spec: ImputationSpec, seed: int) -> Checkpoints:
+    """``draws=None``: judge convergence at checkpoints with :func:`more_draws`."""
+    settings = spec.sampler
+    # one run judged as it goes, unless the sampler must start a run per checkpoint
+    monitored = judged_in_one_run(settings)
+
+    def judge(trace: xr.DataTree) -> int | None:
+        draws_s = ParameterDraws.from_run(SamplerRun(trace, 0.0, 0.0), design)
+        table = parameter_table(parameter_datasets(design, draws_s)[0])
+        drawn = draws_s.beta.shape[1]
+        more = more_draws(table, drawn, monitored=monitored)
+        if more is not None:
+            _log.log(
+                logging.INFO if monitored else logging.WARNING,
+                "after %d draws per chain the worst R-hat is %.3f (%s) and the smallest "
+                "bulk/tail ESS %.0f (%s): %s %d draws per chain (draws=None samples until "
+                "R-hat <= %s and ESS >= %d, up to %d draws; pass draws=... for a fixed number)",
+                drawn,
+                table["r_hat"].max(),
+                table["r_hat"].idxmax(),
+                table[["ess_bulk", "ess_tail"]].min().min(),
+                table[["ess_bulk", "ess_tail"]].min(axis=1).idxmin(),
+                "going on to" if monitored else "sampling again with",
+                more,
+                RHAT_MAX,
+                ESS_MIN,
+                AUTO_MAX_DRAWS,
+            )
+        return more
+
+    return Checkpoints(first=settings.draws, most=max(AUTO_MAX_DRAWS, settings.draws), judge=judge)
+
+
+def more_draws(table: pd.DataFrame, draws: int, *, monitored: bool = True) -> int | None:
+    """Draws per chain at the next checkpoint, or None when converged (or at the cap).
+
+    Converged: every parameter has R-hat <= ``RHAT_MAX`` and bulk and tail ESS >=
+    ``ESS_MIN``. Otherwise ESS grows about in proportion to the draws, so the next
+    checkpoint is where the draws would reach ``ESS_MIN``, rounded up to 500 and at most
+    ``AUTO_MAX_DRAWS``; R-hat shrinks with longer chains too. Within one ``monitored``
+    run a checkpoint costs only a look at the draws: 1.1 times that, at least 500 more
+    draws. Where each checkpoint is a new run, overshoot rather than run again: 1.5 times
+    that, at least twice the draws.
+    """
+    if table["r_hat"].isna().all() or draws >= AUTO_MAX_DRAWS:
+        return None  # one chain: convergence cannot be judged
+    ess = float(table[["ess_bulk", "ess_tail"]].min().min())
+    if table["r_hat"].max() <= RHAT_MAX and ess >= ESS_MIN:
+        return None
+    reach = draws * ESS_MIN / max(ess, 1.0)
+    want = max(draws + 500, 1.1 * reach) if monitored else max(2.0 * draws, 1.5 * reach)
+    return int(min(np.ceil(want / 500.0) * 500, AUTO_MAX_DRAWS))
 
 
 def _seed(random_seed: object) -> int:

@@ -174,16 +174,16 @@ def retained_of(cells: xr.Dataset) -> xr.Dataset:
     )
 
 
-def result_tree(
-    spec: ImputationSpec,
-    design: Design,
-    run: SamplerRun,
-    draws_s: ParameterDraws,
-    draws: list[Draw],
-    retained: xr.Dataset,
-    index: pd.Index,
-) -> xr.DataTree:
-    """Assemble the result DataTree (see :class:`jmimpute.result.Imputation`)."""
+def parameter_datasets(design: Design, draws_s: ParameterDraws) -> tuple[xr.Dataset, xr.Dataset]:
+    """The imputation-model parameters on the data scale and on the sampler's scale.
+
+    Returns
+    -------
+    posterior, standardised : xarray.Dataset
+        ``beta``, ``sigma``, ``psi`` (and ``gamma``, thresholds, ``sigma_spread`` where the
+        model has them) with dims ``chain``, ``draw``; ``standardised`` is on the scale of
+        the centred and scaled targets the model is fitted to.
+    """
     n_chain, n_draw = draws_s.beta.shape[:2]
     coords = {
         "chain": np.arange(n_chain),
@@ -225,6 +225,20 @@ def result_tree(
     standardised.attrs.update(
         {"y_center": design.y_center.tolist(), "y_scale": design.y_scale.tolist()}
     )
+    return posterior, standardised
+
+
+def result_tree(
+    spec: ImputationSpec,
+    design: Design,
+    run: SamplerRun,
+    draws_s: ParameterDraws,
+    draws: list[Draw],
+    retained: xr.Dataset,
+    index: pd.Index,
+) -> xr.DataTree:
+    """Assemble the result DataTree (see :class:`jmimpute.result.Imputation`)."""
+    posterior, standardised = parameter_datasets(design, draws_s)
     cells = imputations_dataset(draws, design, retained, index)
     stats = run.trace["sample_stats"].to_dataset() if "sample_stats" in run.trace else xr.Dataset()
     tree = xr.DataTree.from_dict(

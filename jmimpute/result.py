@@ -156,6 +156,7 @@ class Imputation:
         chains: int | None = None,
         tune: int | None = None,
         draws: int | None = None,
+        cores: int | None = None,
         target_accept: float | None = None,
         progressbar: bool | None = None,
     ) -> Imputation:
@@ -173,7 +174,7 @@ class Imputation:
             New priors (default: this result's).
         random_seed : int, optional
             Default: this result's seed, so that only the changed setting differs.
-        m, chains, tune, draws, target_accept, progressbar : optional
+        m, chains, tune, draws, cores, target_accept, progressbar : optional
             As in :func:`jmimpute.impute` (default: this result's).
 
         Returns
@@ -197,6 +198,7 @@ class Imputation:
             chains=chains,
             tune=tune,
             draws=draws,
+            cores=cores,
             target_accept=target_accept,
             progressbar=progressbar,
         )

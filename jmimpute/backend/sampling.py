@@ -6,7 +6,9 @@ import logging
 import os
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pymc as pm
@@ -30,23 +32,63 @@ class SamplerRun:
         compiled model was reused).
     compiled : object or None
         nutpie's compiled model, for re-runs with other shared data (None for PyMC).
+    checkpoints : tuple of int
+        With :class:`Checkpoints`: the draws per chain at which convergence was judged,
+        the last being those kept (empty for a fixed number of draws).
+    runs : int
+        Sampler runs behind ``trace``: more than one only where checkpoints could not be
+        judged within one run (see :func:`run_sampler`); ``sampling_seconds`` counts all.
     """
 
     trace: xr.DataTree
     compile_seconds: float
     sampling_seconds: float
     compiled: object | None = None
+    checkpoints: tuple[int, ...] = ()
+    runs: int = 1
 
 
-def _cores(settings: SamplerSettings) -> int:
+@dataclass(frozen=True)
+class Checkpoints:
+    """Sample until a judge is satisfied: draws per chain are decided during the run.
+
+    Attributes
+    ----------
+    first : int
+        Draws per chain at the first judgement.
+    most : int
+        Draws per chain at most; the judgement there is final.
+    judge : callable
+        Called with the trace cut to the first ``n`` draws of every chain; returns the
+        draws per chain of the next judgement (> ``n``), or None to stop and keep these.
+        It sees only the first ``n`` draws, which a seeded chain produces the same way
+        however long it runs, so the result does not depend on timing.
+    """
+
+    first: int
+    most: int
+    judge: Callable[[xr.DataTree], int | None]
+
+
+def _cores(settings: SamplerSettings, *, monitored: bool = False) -> int:
     if settings.cores is not None:
         return settings.cores
+    if monitored and settings.sampler == "nutpie" and settings.backend == "numba":
+        # checkpoints need every chain running: nutpie starts a chain only when one of
+        # `cores` threads is free, so with fewer the first chains would run to the end
+        # before the others begin. More threads than cores cost little: the OS shares them.
+        return settings.chains
     if settings.sampler == "nutpie" and settings.backend == "jax":
         # nutpie calls the JAX function from Python in every chain thread; with more
         # than one thread they contend for the GIL and run slower than one (measured:
         # 4 chains on brandsma, 7.6 s with 1 core against 10.4 s with 2).
         return 1
     return max(1, min(settings.chains, os.cpu_count() or 1))
+
+
+def judged_in_one_run(settings: SamplerSettings) -> bool:
+    """Whether :class:`Checkpoints` are judged within one run: nutpie, a thread per chain."""
+    return settings.sampler == "nutpie" and _cores(settings, monitored=True) >= settings.chains
 
 
 def _compile_nutpie(model: pm.Model, backend: str, var_names: list[str] | None) -> object:
@@ -68,6 +110,7 @@ def run_sampler(
     var_names: list[str] | None = None,
     compiled: object | None = None,
     shared: dict[str, float] | None = None,
+    until: Checkpoints | None = None,
 ) -> SamplerRun:
     """Sample ``model`` with NUTS.
 
@@ -84,57 +127,92 @@ def run_sampler(
         compiling again.
     shared : dict, optional
         New values of shared data of ``model`` (by name) for this run.
+    until : Checkpoints, optional
+        Decide the draws per chain during sampling (``settings.draws`` is then ignored).
+        With nutpie and every chain on its own thread, one run is started with
+        ``until.most`` draws and stopped at the first checkpoint the judge accepts. Else
+        (PyMC, or fewer threads than chains) each checkpoint is a new run with as many
+        draws, seeded alike, so its first draws repeat the last run's.
 
     Returns
     -------
     SamplerRun
     """
-    cores = _cores(settings)
     if shared:
         # the model's own values too: a fresh compile and the initial points read them
         pm.set_data(shared, model=model)
-    if settings.sampler == "nutpie":
-        import nutpie
-
-        start = time.perf_counter()
-        reused = compiled is not None
-        if compiled is None:
-            compiled = _compile_nutpie(model, settings.backend, var_names)
-            _log.info(
-                "compiled the model with nutpie/%s in %.1f s",
-                settings.backend,
-                time.perf_counter() - start,
-            )
-        else:
-            _log.info("reusing the compiled model")
-            # only the shared values the compiled graph uses (unused priors are pruned);
-            # JAX freezes them at compile time, so a caller reuses a JAX model only when
-            # they have not changed
-            known = {var.name for var in getattr(compiled, "shared_var_keys", {})}
-            used = {k: v for k, v in (shared or {}).items() if k in known}
-            if used and settings.backend == "numba":
-                compiled = compiled.with_data(**used)  # type: ignore[attr-defined]
-        compiled_at = time.perf_counter()
-        trace = nutpie.sample(
-            compiled,
-            chains=settings.chains,
-            tune=settings.tune,
-            draws=settings.draws,
-            cores=cores,
-            seed=seed,
-            target_accept=settings.target_accept,
-            progress_bar=settings.progressbar,
-            save_warmup=False,
+    cores = _cores(settings, monitored=until is not None)
+    if settings.sampler != "nutpie":
+        return _rerun_until(
+            lambda draws, _: _run_pymc(model, settings, draws, cores, seed, var_names),
+            settings.draws,
+            until,
         )
-        done = time.perf_counter()
-        compile_seconds = 0.0 if reused else compiled_at - start
-        return SamplerRun(trace, compile_seconds, done - compiled_at, compiled)
-
     start = time.perf_counter()
+    reused = compiled is not None
+    if compiled is None:
+        compiled = _compile_nutpie(model, settings.backend, var_names)
+        _log.info(
+            "compiled the model with nutpie/%s in %.1f s",
+            settings.backend,
+            time.perf_counter() - start,
+        )
+    else:
+        _log.info("reusing the compiled model")
+        # only the shared values the compiled graph uses (unused priors are pruned);
+        # JAX freezes them at compile time, so a caller reuses a JAX model only when
+        # they have not changed
+        known = {var.name for var in getattr(compiled, "shared_var_keys", {})}
+        used = {k: v for k, v in (shared or {}).items() if k in known}
+        if used and settings.backend == "numba":
+            compiled = compiled.with_data(**used)  # type: ignore[attr-defined]
+    compile_seconds = 0.0 if reused else time.perf_counter() - start
+    if until is not None and judged_in_one_run(settings):
+        begun = time.perf_counter()
+        trace, checked = _monitor(compiled, settings, cores, seed, until)
+        return SamplerRun(trace, compile_seconds, time.perf_counter() - begun, compiled, checked)
+    run = _rerun_until(
+        lambda draws, _: _run_nutpie(compiled, settings, draws, cores, seed),
+        settings.draws,
+        until,
+    )
+    return SamplerRun(
+        run.trace, compile_seconds, run.sampling_seconds, compiled, run.checkpoints, run.runs
+    )
+
+
+def _run_nutpie(
+    compiled: object, settings: SamplerSettings, draws: int, cores: int, seed: int, **kwargs
+):
+    import nutpie
+
+    return nutpie.sample(
+        compiled,
+        chains=settings.chains,
+        tune=settings.tune,
+        draws=draws,
+        cores=cores,
+        seed=seed,
+        target_accept=settings.target_accept,
+        progress_bar=settings.progressbar,
+        save_warmup=False,
+        **kwargs,
+    )
+
+
+def _run_pymc(
+    model: pm.Model,
+    settings: SamplerSettings,
+    draws: int,
+    cores: int,
+    seed: int,
+    var_names: list[str] | None,
+) -> xr.DataTree:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*BLAS.*")
-        trace = pm.sample(
-            draws=settings.draws,
+        # PyMC compiles inside pm.sample; its time is counted as sampling.
+        return pm.sample(
+            draws=draws,
             tune=settings.tune,
             chains=settings.chains,
             cores=cores,
@@ -146,9 +224,101 @@ def run_sampler(
             var_names=var_names,
             model=model,
         )
-    done = time.perf_counter()
-    # PyMC compiles inside pm.sample; its time is counted as sampling here.
-    return SamplerRun(trace, 0.0, done - start)
+
+
+def _rerun_until(
+    sample: Callable[[int, None], xr.DataTree], draws: int, until: Checkpoints | None
+) -> SamplerRun:
+    """One run of ``draws``, or (with ``until``) a new run for every checkpoint."""
+    start = time.perf_counter()
+    if until is None:
+        trace = sample(draws, None)
+        return SamplerRun(trace, 0.0, time.perf_counter() - start)
+    target, checked = until.first, []
+    while True:
+        trace = sample(target, None)
+        checked.append(target)
+        more = until.judge(trace) if target < until.most else None
+        if more is None:
+            return SamplerRun(
+                trace, 0.0, time.perf_counter() - start, None, tuple(checked), len(checked)
+            )
+        target = min(more, until.most)
+
+
+def _monitor(
+    compiled: object, settings: SamplerSettings, cores: int, seed: int, until: Checkpoints
+) -> tuple[xr.DataTree, tuple[int, ...]]:
+    """One nutpie run of ``until.most`` draws, judged at checkpoints and stopped early."""
+    watched = _Watched(settings.chains, settings.tune)
+    watched.sampler = _run_nutpie(
+        compiled,
+        settings,
+        until.most,
+        cores,
+        seed,
+        blocking=False,
+        progress_callback=watched.progress,
+        progress_rate=100,
+    )
+    target, checked = until.first, []
+    try:
+        while True:
+            trace = watched.first(target)
+            checked.append(target)
+            more = until.judge(trace) if target < until.most else None
+            if more is None:
+                if target < until.most:
+                    _log.info("stopping the sampler after %d draws per chain", target)
+                return trace, tuple(checked)
+            target = min(more, until.most)
+    finally:
+        if watched.final is None and not watched.finished():
+            watched.sampler.cancel()
+
+
+class _Watched:
+    """A nutpie sampler running in the background, read as its chains progress."""
+
+    def __init__(self, chains: int, tune: int) -> None:
+        self.chains, self.tune = chains, tune
+        self.sampler: Any = None  # nutpie's background sampler, set once started
+        self.done: tuple[int, ...] = ()  # iterations made per chain (warm-up included)
+        self.final: xr.DataTree | None = None  # the whole trace, once the run has ended
+
+    def progress(self, chains: list) -> None:
+        """Record progress: nutpie calls this on its own thread (one atomic assignment)."""
+        self.done = tuple(int(chain.finished_draws) for chain in chains)
+
+    def finished(self) -> bool:
+        try:
+            return bool(self.sampler.is_finished)
+        except TimeoutError:  # nutpie's answer while the sampler runs
+            return False
+
+    def first(self, draws: int) -> xr.DataTree:
+        """The trace cut to the first ``draws`` draws, once every chain has made them."""
+        while True:
+            if self.final is None and self.finished():
+                # all draws made, or a chain failed (wait raises); results are taken once
+                self.final = self.sampler.wait()
+            if self.final is not None:
+                return first_draws(self.final, draws)
+            done = self.done
+            if len(done) == self.chains and min(done) >= self.tune + draws:
+                trace = self.sampler.inspect()
+                # the store may lag the progress report: accept only complete chains
+                made = np.isfinite(trace["sample_stats"]["step_size"].values).sum(axis=1)
+                if made.min() >= draws:
+                    return first_draws(trace, draws)
+            time.sleep(0.1)
+
+
+def first_draws(trace: xr.DataTree, draws: int) -> xr.DataTree:
+    """``trace`` with only the first ``draws`` draws of every chain, in every group."""
+    return trace.map_over_datasets(
+        lambda ds: ds.isel(draw=slice(0, draws)) if "draw" in ds.dims else ds
+    )
 
 
 def unpack_cholesky(values: np.ndarray, n: int) -> np.ndarray:
