@@ -8,8 +8,8 @@ converged: 1000 per chain first, more if some R-hat > 1.01 or ESS < 400; nutpie/
   ``[minority + female + ses + mathach ~ 1 + (1|schid), size ~ 1 + schtype + meanses]``.
 
 For each: min bulk ESS of the imputation-model parameters, ESS per second of sampling (all
-runs counted, also those that were sampled again with more draws), max R-hat, end-to-end
-wall time; and, when ``Rscript`` with mitml is found, the same for
+of it: with nutpie/numba one run, judged at checkpoints and stopped once converged; where
+each checkpoint is a new run, all runs), max R-hat, end-to-end wall time; and, when ``Rscript`` with mitml is found, the same for
 jomoImpute (``peer_jomo_full.R``: ESS of 2000 iterations after 1000 burn-in by coda, wall
 time with n.burn 5000 and n.iter 100, its own max potential scale reduction) and the
 ratios. Goal (issue 3): at least 10x jomo's min-ESS/s and a lower wall time than

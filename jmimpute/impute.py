@@ -280,7 +280,7 @@ def _sample(
         var_names=layout.keep,
         compiled=fitted.reusable(spec.sampler.backend, shared) if nutpie else None,
         shared=shared,
-        until=_checkpoints(design, spec, run_seed) if spec.sampler.auto_draws else None,
+        until=_checkpoints(design, spec, layout.keep) if spec.sampler.auto_draws else None,
     )
     if nutpie:
         fitted.compiled, fitted.compiled_with = run.compiled, (spec.sampler.backend, shared)
@@ -321,7 +321,12 @@ def _sample(
     return result
 
 
-def _checkpoints(design: Design, spec: ImputationSpec, seed: int) -> Checkpoints:
+# values per row or per cluster: the checkpoints do not read them (reading them while the
+# sampler runs would cost seconds per checkpoint on hsb)
+_NOT_JUDGED = ("latent_values", "latent2_values", "sigma_cluster_s")
+
+
+def _checkpoints(design: Design, spec: ImputationSpec, keep: list[str]) -> Checkpoints:
     """``draws=None``: judge convergence at checkpoints with :func:`more_draws`."""
     settings = spec.sampler
     # one run judged as it goes, unless the sampler must start a run per checkpoint
@@ -351,7 +356,12 @@ def _checkpoints(design: Design, spec: ImputationSpec, seed: int) -> Checkpoints
             )
         return more
 
-    return Checkpoints(first=settings.draws, most=max(AUTO_MAX_DRAWS, settings.draws), judge=judge)
+    return Checkpoints(
+        first=settings.draws,
+        most=max(AUTO_MAX_DRAWS, settings.draws),
+        judge=judge,
+        names=tuple(name for name in keep if name not in _NOT_JUDGED),
+    )
 
 
 def more_draws(table: pd.DataFrame, draws: int, *, monitored: bool = True) -> int | None:

@@ -63,11 +63,15 @@ class Checkpoints:
         draws per chain of the next judgement (> ``n``), or None to stop and keep these.
         It sees only the first ``n`` draws, which a seeded chain produces the same way
         however long it runs, so the result does not depend on timing.
+    names : tuple of str, optional
+        The posterior variables the judge reads; None gives it the whole trace (slower to
+        read during a run when the trace holds many values per draw, e.g. latents).
     """
 
     first: int
     most: int
     judge: Callable[[xr.DataTree], int | None]
+    names: tuple[str, ...] | None = None
 
 
 def _cores(settings: SamplerSettings, *, monitored: bool = False) -> int:
@@ -263,15 +267,16 @@ def _monitor(
     )
     target, checked = until.first, []
     try:
-        while True:
-            trace = watched.first(target)
+        while target < until.most:
+            view = watched.view(target, until.names)
             checked.append(target)
-            more = until.judge(trace) if target < until.most else None
+            more = until.judge(view)
             if more is None:
-                if target < until.most:
-                    _log.info("stopping the sampler after %d draws per chain", target)
-                return trace, tuple(checked)
+                _log.info("stopping the sampler after %d draws per chain", target)
+                return watched.stop(target), tuple(checked)
             target = min(more, until.most)
+        checked.append(until.most)
+        return watched.stop(until.most), tuple(checked)
     finally:
         if watched.final is None and not watched.finished():
             watched.sampler.cancel()
@@ -296,22 +301,75 @@ class _Watched:
         except TimeoutError:  # nutpie's answer while the sampler runs
             return False
 
-    def first(self, draws: int) -> xr.DataTree:
-        """The trace cut to the first ``draws`` draws, once every chain has made them."""
+    def _end(self) -> xr.DataTree | None:
+        """The whole trace if the run has ended (all draws made, or a chain failed)."""
+        if self.final is None and self.finished():
+            self.final = self.sampler.wait()  # raises a chain's error; results taken once
+        return self.final
+
+    def view(self, draws: int, names: tuple[str, ...] | None) -> xr.DataTree:
+        """The first ``draws`` draws of every chain (of ``names`` only), once all are made."""
         while True:
-            if self.final is None and self.finished():
-                # all draws made, or a chain failed (wait raises); results are taken once
-                self.final = self.sampler.wait()
-            if self.final is not None:
-                return first_draws(self.final, draws)
+            if (final := self._end()) is not None:
+                return first_draws(final, draws)
             done = self.done
             if len(done) == self.chains and min(done) >= self.tune + draws:
-                trace = self.sampler.inspect()
-                # the store may lag the progress report: accept only complete chains
-                made = np.isfinite(trace["sample_stats"]["step_size"].values).sum(axis=1)
-                if made.min() >= draws:
-                    return first_draws(trace, draws)
+                start = time.perf_counter()
+                trace = self._read(draws, names)
+                _log.debug("read %d draws per chain in %.2f s", draws, time.perf_counter() - start)
+                if trace is not None:  # else the store lags the progress report
+                    return trace
             time.sleep(0.1)
+
+    def stop(self, draws: int) -> xr.DataTree:
+        """Stop the run once every chain has ``draws`` draws; the trace cut to them."""
+        self.view(draws, ())  # waits for them
+        if (final := self._end()) is None:
+            final = self.final = self.sampler.abort()
+        return first_draws(final, draws)
+
+    def _read(self, draws: int, names: tuple[str, ...] | None) -> xr.DataTree | None:
+        raw = getattr(self.sampler, "_sampler", None)
+        if names is None or raw is None or not hasattr(raw, "inspect"):
+            # nutpie's public reader converts every variable and the warm-up: slow when
+            # the trace holds thousands of latents per draw
+            trace = self.sampler.inspect()
+            made = np.isfinite(trace["sample_stats"]["step_size"].values).sum(axis=1)
+            return first_draws(trace, draws) if made.min() >= draws else None
+        return _arrow_posterior(raw.inspect(), names, draws)
+
+
+def _arrow_posterior(results: Any, names: tuple[str, ...], draws: int) -> xr.DataTree | None:
+    """The first ``draws`` draws of ``names`` from nutpie's raw (Arrow) results.
+
+    None if some chain has fewer (the store may lag nutpie's progress report).
+    """
+    import pyarrow as pa
+
+    draw_batches, stat_batches = results.get_arrow_trace()
+    values: dict[str, list[np.ndarray]] = {name: [] for name in names}
+    shapes: dict[str, tuple[int, ...]] = {}
+    for draw_batch, stat_batch in zip(draw_batches, stat_batches, strict=True):
+        batch, stats = pa.record_batch(draw_batch), pa.record_batch(stat_batch)
+        tuning = int(stats.column("tuning").to_numpy(zero_copy_only=False).sum())
+        if batch.num_rows - tuning < draws:
+            return None
+        for name in names:
+            meta = batch.schema.field(name).metadata or {}
+            shape = meta.get(b"shape", b"").decode()
+            shapes[name] = tuple(int(n) for n in shape.split(",")) if shape else ()
+            column = batch.column(name).slice(tuning, draws)
+            values[name].append(column.flatten().to_numpy().reshape((draws, *shapes[name])))
+    posterior = xr.Dataset(
+        {
+            name: (
+                ("chain", "draw", *(f"{name}_dim_{i}" for i in range(len(shapes[name])))),
+                np.stack(chains),
+            )
+            for name, chains in values.items()
+        }
+    )
+    return xr.DataTree.from_dict({"posterior": posterior})
 
 
 def first_draws(trace: xr.DataTree, draws: int) -> xr.DataTree:

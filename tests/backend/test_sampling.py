@@ -24,23 +24,29 @@ def _settings(**kwargs):
     return SamplerSettings(**{"chains": 3, "tune": 100, "draws": 50, "progressbar": False} | kwargs)
 
 
-def test_one_run_is_watched_and_stopped_at_the_accepted_checkpoint(normal_model):
+@pytest.mark.parametrize("names", [("x",), None])
+def test_one_run_is_watched_and_stopped_at_the_accepted_checkpoint(normal_model, names):
     """The judge sees the first n draws of every chain, complete; the run stops there.
 
-    ``most`` is 10^7 draws per chain, which would take minutes on this model; a result
-    within 60 s and with 120 draws means the run was cut, not finished.
+    ``names``: the judge reads ``x`` from nutpie's raw Arrow store, or the whole trace
+    through nutpie's public reader. ``most`` is 10^7 draws per chain, which would take
+    minutes on this model; a result within 60 s and with 120 draws means the run was cut,
+    not finished.
     """
-    seen = []
+    seen, views = [], []
 
     def judge(trace):
         x = trace["posterior"]["x"].values
         seen.append((x.shape, bool(np.isfinite(x).all())))
+        views.append(x)
         return 120 if x.shape[1] < 120 else None
 
     settings = _settings()
     assert judged_in_one_run(settings)  # Numba, cores not given: a thread per chain
-    run = run_sampler(normal_model, settings, 3, until=Checkpoints(50, 10**7, judge))
+    run = run_sampler(normal_model, settings, 3, until=Checkpoints(50, 10**7, judge, names))
     assert seen == [((3, 50, 20), True), ((3, 120, 20), True)]
+    for view in views:  # what the judge saw is what was kept
+        np.testing.assert_array_equal(view, run.trace["posterior"]["x"].values[:, : view.shape[1]])
     assert run.checkpoints == (50, 120) and run.runs == 1
     assert run.trace["posterior"].sizes["draw"] == 120
     assert run.trace["sample_stats"].sizes["draw"] == 120
