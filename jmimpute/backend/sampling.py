@@ -268,12 +268,13 @@ def _monitor(
     target, checked = until.first, []
     try:
         while target < until.most:
-            view = watched.view(target, until.names)
+            view = watched.view(target, until.names)  # pauses the sampler
             checked.append(target)
             more = until.judge(view)
             if more is None:
                 _log.info("stopping the sampler after %d draws per chain", target)
                 return watched.stop(target), tuple(checked)
+            watched.sampler.resume()
             target = min(more, until.most)
         checked.append(until.most)
         return watched.stop(until.most), tuple(checked)
@@ -290,6 +291,7 @@ class _Watched:
         self.sampler: Any = None  # nutpie's background sampler, set once started
         self.done: tuple[int, ...] = ()  # iterations made per chain (warm-up included)
         self.final: xr.DataTree | None = None  # the whole trace, once the run has ended
+        self.stored = 0  # draws per chain seen in the store by the last read
 
     def progress(self, chains: list) -> None:
         """Record progress: nutpie calls this on its own thread (one atomic assignment)."""
@@ -308,23 +310,33 @@ class _Watched:
         return self.final
 
     def view(self, draws: int, names: tuple[str, ...] | None) -> xr.DataTree:
-        """The first ``draws`` draws of every chain (of ``names`` only), once all are made."""
+        """The first ``draws`` draws of every chain (of ``names`` only), once all are made.
+
+        Returns with the sampler paused (unless it has ended): reading the store takes
+        seconds on large traces, and the chains would compete with it for the cores
+        and, if the judge stops the run here, make draws that are thrown away.
+        """
         while True:
             if (final := self._end()) is not None:
                 return first_draws(final, draws)
             done = self.done
             if len(done) == self.chains and min(done) >= self.tune + draws:
+                self.sampler.pause()
                 start = time.perf_counter()
                 trace = self._read(draws, names)
                 _log.debug("read %d draws per chain in %.2f s", draws, time.perf_counter() - start)
-                if trace is not None:  # else the store lags the progress report
+                if trace is not None:
+                    self.stored = max(self.stored, draws)
                     return trace
+                self.sampler.resume()  # the store lags the progress report
             time.sleep(0.1)
 
     def stop(self, draws: int) -> xr.DataTree:
         """Stop the run once every chain has ``draws`` draws; the trace cut to them."""
-        self.view(draws, ())  # waits for them
+        if draws > self.stored:  # not yet seen in the store: wait for them
+            self.view(draws, ())
         if (final := self._end()) is None:
+            _log.debug("iterations per chain when stopped: %s", self.done)
             final = self.final = self.sampler.abort()
         return first_draws(final, draws)
 
