@@ -88,11 +88,10 @@ def test_same_seed_same_imputations(sim, short):
 # -- recovery (slow) ---------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def full(sim):
-    # 1500 + 1500 per chain: with 1000 the random-intercept variance of a nominal latent
-    # reached R-hat 1.014 (bulk ESS ~ 500); convergence is asserted in test_converged.
+    # the defaults: draws until converged (test_converged), at most 5000 per chain
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", jm.ConvergenceWarning)
-        return impute(sim, m=20, tune=1500, draws=1500)
+        return impute(sim, m=20)
 
 
 def _draws(imp, name):
@@ -122,13 +121,15 @@ def test_posterior_recovers_the_truth(sim, full):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    reason="open (issue 3): the random-intercept variance of a nominal latent mixes slowly "
-    "(R-hat 1.023, tail ESS 64 at 4 x 1500 draws) while the observed categories' latents "
-    "are sampled by NUTS; everything else reaches R-hat <= 1.005",
-    strict=False,
-)
 def test_converged(full):
+    """With the defaults every parameter converges (R-hat <= 1.01, ESS >= 400).
+
+    The slowest is the random-intercept variance of the nominal latent: after 1000 draws
+    per chain its R-hat was 1.013 and its ESS 401, so the run went on to 1500 (a fixed
+    4 x 1500 after 1500 warm-up reached only R-hat 1.023 and tail ESS 64 there, and this
+    test was an expected failure while ``draws`` was fixed). Failing means 5000 draws per
+    chain were not enough.
+    """
     table = full.rhat()
     assert table["ok"].all(), table.to_string()
 
