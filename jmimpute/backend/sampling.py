@@ -148,7 +148,7 @@ def run_sampler(
     cores = _cores(settings, monitored=until is not None)
     if settings.sampler != "nutpie":
         return _rerun_until(
-            lambda draws, _: _run_pymc(model, settings, draws, cores, seed, var_names),
+            lambda draws: _run_pymc(model, settings, draws, cores, seed, var_names),
             settings.draws,
             until,
         )
@@ -176,7 +176,7 @@ def run_sampler(
         trace, checked = _monitor(compiled, settings, cores, seed, until)
         return SamplerRun(trace, compile_seconds, time.perf_counter() - begun, compiled, checked)
     run = _rerun_until(
-        lambda draws, _: _run_nutpie(compiled, settings, draws, cores, seed),
+        lambda draws: _run_nutpie(compiled, settings, draws, cores, seed),
         settings.draws,
         until,
     )
@@ -231,16 +231,16 @@ def _run_pymc(
 
 
 def _rerun_until(
-    sample: Callable[[int, None], xr.DataTree], draws: int, until: Checkpoints | None
+    sample: Callable[[int], xr.DataTree], draws: int, until: Checkpoints | None
 ) -> SamplerRun:
     """One run of ``draws``, or (with ``until``) a new run for every checkpoint."""
     start = time.perf_counter()
     if until is None:
-        trace = sample(draws, None)
+        trace = sample(draws)
         return SamplerRun(trace, 0.0, time.perf_counter() - start)
     target, checked = until.first, []
     while True:
-        trace = sample(target, None)
+        trace = sample(target)
         checked.append(target)
         more = until.judge(trace) if target < until.most else None
         if more is None:
