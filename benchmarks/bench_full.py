@@ -9,11 +9,12 @@ converged: 1000 per chain first, more if some R-hat > 1.01 or ESS < 400; nutpie/
 
 For each: min bulk ESS of the imputation-model parameters, ESS per second of sampling (all
 of it: with nutpie/numba one run, judged at checkpoints and stopped once converged; where
-each checkpoint is a new run, all runs), max R-hat, end-to-end wall time; and, when ``Rscript`` with mitml is found, the same for
-jomoImpute (``peer_jomo_full.R``: ESS of 2000 iterations after 1000 burn-in by coda, wall
-time with n.burn 5000 and n.iter 100, its own max potential scale reduction) and the
-ratios. Goal (issue 3): at least 10x jomo's min-ESS/s and a lower wall time than
-jomoImpute's. Run with ``python benchmarks/bench_full.py`` (about 20 minutes on 2 cores).
+each checkpoint is a new run, all runs), max R-hat, end-to-end wall time; and, when
+``Rscript`` with mitml is found, the same for jomoImpute (``peer_jomo_full.R``: ESS of
+2000 iterations after 1000 burn-in by coda, wall time with n.burn 5000 and n.iter 100, its
+own max potential scale reduction) and the ratios. Goal (issue 3): at least 10x jomo's
+min-ESS/s and a lower wall time than jomoImpute's. Run with
+``python benchmarks/bench_full.py`` (about 10 minutes on 2 cores).
 """
 
 from __future__ import annotations
