@@ -371,7 +371,9 @@ def _arrow_posterior(results: Any, names: tuple[str, ...], draws: int) -> xr.Dat
             shape = meta.get(b"shape", b"").decode()
             shapes[name] = tuple(int(n) for n in shape.split(",")) if shape else ()
             column = batch.column(name).slice(tuning, draws)
-            values[name].append(column.flatten().to_numpy().reshape((draws, *shapes[name])))
+            if hasattr(column, "flatten"):  # a list per draw (scalars may be plain values)
+                column = column.flatten()
+            values[name].append(column.to_numpy().reshape((draws, *shapes[name])))
     posterior = xr.Dataset(
         {
             name: (

@@ -17,6 +17,7 @@ from jmimpute.spec.model import SamplerSettings
 def normal_model():
     with pm.Model() as model:
         pm.Normal("x", 0.0, 1.0, shape=20)
+        pm.HalfNormal("s", 1.0)
     return model
 
 
@@ -24,7 +25,7 @@ def _settings(**kwargs):
     return SamplerSettings(**{"chains": 3, "tune": 100, "draws": 50, "progressbar": False} | kwargs)
 
 
-@pytest.mark.parametrize("names", [("x",), None])
+@pytest.mark.parametrize("names", [("x", "s"), None])
 def test_one_run_is_watched_and_stopped_at_the_accepted_checkpoint(normal_model, names):
     """The judge sees the first n draws of every chain, complete; the run stops there.
 
@@ -39,6 +40,7 @@ def test_one_run_is_watched_and_stopped_at_the_accepted_checkpoint(normal_model,
         x = trace["posterior"]["x"].values
         seen.append((x.shape, bool(np.isfinite(x).all())))
         views.append(x)
+        assert trace["posterior"]["s"].shape == x.shape[:2]  # a scalar: (chain, draw)
         return 120 if x.shape[1] < 120 else None
 
     settings = _settings()
