@@ -215,7 +215,7 @@ def collapsed_loglik_fast(
     return outputs[0]
 
 
-def _source_key() -> str:
+def source_key() -> str:
     """A cache key that changes with the kernel's source.
 
     PyTensor caches compiled Numba functions on disk by a key per Op; the default key (the
@@ -225,11 +225,10 @@ def _source_key() -> str:
     import hashlib
     from pathlib import Path
 
-    from jmimpute.backend import kernel, kernel_latent
-
+    here = Path(__file__).parent
     digest = hashlib.sha256()
-    for path in (Path(kernel.__file__), Path(kernel_latent.__file__), Path(__file__)):
-        digest.update(path.read_bytes())
+    for name in ("kernel.py", "kernel_latent.py", "kernel_entry.py", "ops.py"):
+        digest.update((here / name).read_bytes())
     return f"jmimpute-collapsed-{digest.hexdigest()}"
 
 
@@ -238,7 +237,17 @@ def _register_numba() -> None:
 
     @numba_basic.register_funcify_and_cache_key(CollapsedLoglik)
     def _numba_funcify(op: CollapsedLoglik, node: Apply | None = None, **kwargs: Any) -> Any:
-        kernel = collapsed_value_and_grad
+        from numba import literal_unroll, types
+
+        from jmimpute.backend.kernel_entry import FRAME_SIZE, SIGNATURE, as_voidptr, entry_symbol
+
+        # called by name, not linked: see kernel_entry's docstring
+        entry = types.ExternalFunction(entry_symbol(), SIGNATURE)
+
+        @numba_basic.numba_njit
+        def hold(*arrays):
+            """Keep arrays alive until here (numba frees a value after its last use)."""
+            return len(arrays)
 
         @numba_basic.numba_njit
         def impl(
@@ -246,24 +255,54 @@ def _register_numba() -> None:
             syz0_t, sxz_t, n_obs, lat_y0, lat_x, lat_z, seg_cluster, seg_bounds, pat_segs, lat_map,
             zin,
         ):  # fmt: skip
-            lsig = np.ascontiguousarray(lsig)
-            beta = np.ascontiguousarray(beta)
-            psi = np.ascontiguousarray(psi)
-            resid2 = np.ascontiguousarray(resid2)
-            zin = np.ascontiguousarray(zin)
-            g1 = np.zeros_like(lsig)
-            g2 = np.zeros_like(beta)
-            g3 = np.zeros_like(psi)
-            g4 = np.zeros_like(resid2)
-            g5 = np.zeros_like(zin)
-            value = kernel(
-                lsig, beta, psi, resid2, l2_masks, l2_pattern, masks, n_k, syy0, syx0, sxx,
-                zz_t, syz0_t, sxz_t, n_obs.item(), lat_y0, lat_x, lat_z, seg_cluster, seg_bounds,
-                pat_segs, lat_map, zin, g1, g2, g3, g4, g5,
+            # C-contiguous views (copies only where a graph input is strided)
+            a = (
+                np.ascontiguousarray(lsig), np.ascontiguousarray(beta),
+                np.ascontiguousarray(psi), np.ascontiguousarray(resid2),
+                np.ascontiguousarray(l2_masks), np.ascontiguousarray(l2_pattern),
+                np.ascontiguousarray(masks), np.ascontiguousarray(n_k),
+                np.ascontiguousarray(syy0), np.ascontiguousarray(syx0),
+                np.ascontiguousarray(sxx), np.ascontiguousarray(zz_t),
+                np.ascontiguousarray(syz0_t), np.ascontiguousarray(sxz_t),
+                np.ascontiguousarray(n_obs), np.ascontiguousarray(lat_y0),
+                np.ascontiguousarray(lat_x), np.ascontiguousarray(lat_z),
+                np.ascontiguousarray(seg_cluster), np.ascontiguousarray(seg_bounds),
+                np.ascontiguousarray(pat_segs), np.ascontiguousarray(lat_map),
+                np.ascontiguousarray(zin),
             )  # fmt: skip
-            return np.asarray(value), g1, g2, g3, g4, g5
+            value = np.zeros(1)
+            g1 = np.zeros_like(a[0])
+            g2 = np.zeros_like(a[1])
+            g3 = np.zeros_like(a[2])
+            g4 = np.zeros_like(a[3])
+            g5 = np.zeros_like(a[22])
+            frame = np.empty(FRAME_SIZE, dtype=np.int64)
+            frame[0] = a[0].shape[0]  # p
+            frame[1] = a[1].shape[0]  # q
+            frame[2] = a[2].shape[0]  # n_dim
+            frame[3] = a[3].shape[0]  # n_cl
+            frame[4] = a[3].shape[1]  # p2
+            frame[5] = a[4].shape[0]  # n_pat2
+            frame[6] = a[11].shape[0]  # n_pat
+            frame[7] = a[11].shape[1]  # r
+            frame[8] = a[15].shape[1]  # n_rows
+            frame[9] = a[18].shape[0]  # n_seg
+            frame[10] = a[22].shape[0]  # n_lat
+            k = 11
+            for arr in literal_unroll(a):
+                frame[k] = arr.ctypes.data
+                k += 1
+            frame[34] = value.ctypes.data
+            frame[35] = g1.ctypes.data
+            frame[36] = g2.ctypes.data
+            frame[37] = g3.ctypes.data
+            frame[38] = g4.ctypes.data
+            frame[39] = g5.ctypes.data
+            entry(as_voidptr(frame.ctypes.data))  # type: ignore[call-arg]
+            hold(a, frame)
+            return np.asarray(value[0]), g1, g2, g3, g4, g5
 
-        return impl, _source_key()
+        return impl, source_key()
 
 
 def _register_jax() -> None:

@@ -7,7 +7,8 @@ overhead (about 1-2 us each on this project's machines) dominates its cost; a
 ``jax.pure_callback`` to NumPy costs about 400 us a call. A typed-FFI custom call runs
 the compiled Numba kernel inside XLA's own execution for about 1 us of overhead.
 
-The handler is a Numba ``cfunc`` that reads XLA's C call frame directly. The struct
+The handler is a Numba ``cfunc`` that reads XLA's C call frame directly and hands the
+kernel its own frame (:func:`jmimpute.backend.kernel_entry.run_frame`). The struct
 layouts below follow ``xla/ffi/api/c_api.h`` (API major version 0, shipped with jaxlib
 under ``jax.ffi.include_dir()``), which XLA keeps ABI-stable within a major version;
 :func:`ffi_available` checks the installed header before anything is registered, and
@@ -34,10 +35,15 @@ from pathlib import Path
 
 import numpy as np
 from numba import carray, cfunc, njit, types
-from numba.core import cgutils
-from numba.extending import intrinsic
 
-from jmimpute.backend.kernel import collapsed_value_and_grad
+from jmimpute.backend.kernel_entry import (
+    FRAME_SIZE,
+    N_EXTENTS,
+    N_INPUTS,
+    N_OUTPUTS,
+    as_voidptr,
+    run_frame,
+)
 
 _log = logging.getLogger(__name__)
 
@@ -46,95 +52,59 @@ _SUPPORTED_MAJOR = 0
 _API_MINOR = 5  # the minor version of the header this layout was written against
 _EXECUTE_STAGE = 3
 _METADATA_EXTENSION = 1
-_N_ARGS = 23
-_N_RETS = 6
-
-
-@intrinsic
-def _as_voidptr(typingctx, addr):  # pragma: no cover - compiled
-    """Reinterpret an integer address as ``void*``."""
-    if not isinstance(addr, types.Integer):
-        return None
-
-    def codegen(context, builder, signature, args):
-        return builder.inttoptr(args[0], cgutils.voidptr_t)
-
-    return types.voidptr(addr), codegen
 
 
 @njit(cache=True)
-def _data(buffers, i):  # pragma: no cover - compiled
-    """Data pointer of the i-th XLA_FFI_Buffer in an args/rets array."""
-    return _as_voidptr(carray(_as_voidptr(buffers[i]), (6,), np.int64)[3])
+def _address(buffers, i):  # pragma: no cover - compiled
+    """Data address of the i-th XLA_FFI_Buffer in an args/rets array."""
+    return carray(as_voidptr(buffers[i]), (6,), np.int64)[3]
 
 
 @njit(cache=True)
 def _dim(buffers, i, axis):  # pragma: no cover - compiled
     """Extent of ``axis`` of the i-th XLA_FFI_Buffer."""
-    buf = carray(_as_voidptr(buffers[i]), (6,), np.int64)
-    return carray(_as_voidptr(buf[5]), (axis + 1,), np.int64)[axis]
+    buf = carray(as_voidptr(buffers[i]), (6,), np.int64)
+    return carray(as_voidptr(buf[5]), (axis + 1,), np.int64)[axis]
 
 
 @cfunc(types.voidptr(types.voidptr), cache=True, error_model="numpy")
 def _handler(frame_ptr):  # pragma: no cover - compiled
     frame = carray(frame_ptr, (15,), np.int64)
     if frame[1] != 0:
-        ext = carray(_as_voidptr(frame[1]), (4,), np.int64)
+        ext = carray(as_voidptr(frame[1]), (4,), np.int64)
         if (ext[1] & 0xFFFFFFFF) == _METADATA_EXTENSION:
-            meta = carray(_as_voidptr(ext[3]), (6,), np.int64)
-            meta32 = carray(_as_voidptr(ext[3]), (12,), np.int32)
+            meta = carray(as_voidptr(ext[3]), (6,), np.int64)
+            meta32 = carray(as_voidptr(ext[3]), (12,), np.int32)
             meta[1] = 24  # XLA_FFI_Api_Version_STRUCT_SIZE
             meta[2] = 0
             meta32[6] = _SUPPORTED_MAJOR
             meta32[7] = _API_MINOR
             meta32[8] = 0  # traits
             meta[5] = 0  # XLA_FFI_UNKNOWN_TYPE_ID
-            return _as_voidptr(0)
+            return as_voidptr(0)
     if (frame[4] & 0xFFFFFFFF) != _EXECUTE_STAGE:
-        return _as_voidptr(0)
-    args = carray(_as_voidptr(frame[9]), (_N_ARGS,), np.int64)
-    rets = carray(_as_voidptr(frame[14]), (_N_RETS,), np.int64)
-    q, p = _dim(args, 1, 0), _dim(args, 1, 1)
-    n_dim = _dim(args, 2, 0)
-    n_cl, p2 = _dim(args, 3, 0), _dim(args, 3, 1)
-    n_pat2 = _dim(args, 4, 0)
-    n_pat, r = _dim(args, 11, 0), _dim(args, 11, 1)
-    n_rows = _dim(args, 15, 1)
-    n_seg = _dim(args, 18, 0)
-    n_lat = _dim(args, 22, 0)
-    f8 = np.float64
-    value = collapsed_value_and_grad(
-        carray(_data(args, 0), (p, p), f8),
-        carray(_data(args, 1), (q, p), f8),
-        carray(_data(args, 2), (n_dim, n_dim), f8),
-        carray(_data(args, 3), (n_cl, p2), f8),
-        carray(_data(args, 4), (n_pat2, p2), f8),
-        carray(_data(args, 5), (n_cl,), f8),
-        carray(_data(args, 6), (n_pat, p), f8),
-        carray(_data(args, 7), (n_pat,), f8),
-        carray(_data(args, 8), (n_pat, p, p), f8),
-        carray(_data(args, 9), (n_pat, p, q), f8),
-        carray(_data(args, 10), (n_pat, q, q), f8),
-        carray(_data(args, 11), (n_pat, r, r, n_cl), f8),
-        carray(_data(args, 12), (n_pat, p, r, n_cl), f8),
-        carray(_data(args, 13), (n_pat, q, r, n_cl), f8),
-        carray(_data(args, 14), (1,), f8)[0],
-        carray(_data(args, 15), (p, n_rows), f8),
-        carray(_data(args, 16), (q, n_rows), f8),
-        carray(_data(args, 17), (r, n_rows), f8),
-        carray(_data(args, 18), (n_seg,), f8),
-        carray(_data(args, 19), (n_seg + 1,), f8),
-        carray(_data(args, 20), (n_pat + 1,), f8),
-        carray(_data(args, 21), (3, n_lat), f8),
-        carray(_data(args, 22), (n_lat,), f8),
-        carray(_data(rets, 1), (p, p), f8),
-        carray(_data(rets, 2), (q, p), f8),
-        carray(_data(rets, 3), (n_dim, n_dim), f8),
-        carray(_data(rets, 4), (n_cl, p2), f8),
-        carray(_data(rets, 5), (n_lat,), f8),
-    )
-    carray(_data(rets, 0), (1,), f8)[0] = value
-    return _as_voidptr(0)
+        return as_voidptr(0)
+    args = carray(as_voidptr(frame[9]), (N_INPUTS,), np.int64)
+    rets = carray(as_voidptr(frame[14]), (N_OUTPUTS,), np.int64)
+    # the kernel's frame (see kernel_entry): extents, then input and output addresses
+    call = np.empty(FRAME_SIZE, dtype=np.int64)
+    call[0] = _dim(args, 0, 0)  # p
+    call[1] = _dim(args, 1, 0)  # q
+    call[2] = _dim(args, 2, 0)  # n_dim
+    call[3] = _dim(args, 3, 0)  # n_cl
+    call[4] = _dim(args, 3, 1)  # p2
+    call[5] = _dim(args, 4, 0)  # n_pat2
+    call[6] = _dim(args, 11, 0)  # n_pat
+    call[7] = _dim(args, 11, 1)  # r
+    call[8] = _dim(args, 15, 1)  # n_rows
+    call[9] = _dim(args, 18, 0)  # n_seg
+    call[10] = _dim(args, 22, 0)  # n_lat
+    for i in range(N_INPUTS):
+        call[N_EXTENTS + i] = _address(args, i)
+    for i in range(N_OUTPUTS):
+        call[N_EXTENTS + N_INPUTS + i] = _address(rets, i)
+    run_frame(call)
+    return as_voidptr(0)
 
 
 def _header_major_version() -> int | None:
