@@ -35,11 +35,11 @@ class FittedModel:
     compiled: object | None = None
     compiled_with: tuple | None = None
 
-    def reusable(self, backend: str, shared: dict[str, float]) -> object | None:
+    def reusable(self, backend: str, priors: dict[str, float]) -> object | None:
         """The compiled model if a run with ``backend`` and these prior values may reuse it."""
         if self.compiled is None or self.compiled_with is None:
             return None
-        was_backend, was_shared = self.compiled_with
-        if was_backend != backend or (backend != "numba" and was_shared != shared):
+        was_backend, was_priors = self.compiled_with
+        if was_backend != backend or (backend != "numba" and was_priors != priors):
             return None
         return self.compiled

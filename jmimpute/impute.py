@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from jmimpute.backend.model import PRIOR_PREFIX, build_collapsed_model, prior_values
+from jmimpute.backend.model import build_collapsed_model, prior_shared, prior_values
 from jmimpute.backend.sampling import Checkpoints, SamplerRun, judged_in_one_run, run_sampler
 from jmimpute.design import Design, build_design
 from jmimpute.diagnostics import ESS_MIN, RHAT_MAX, parameter_table
@@ -269,7 +269,7 @@ def _sample(
     design, layout = fitted.design, fitted.layout
     sampler_seed, stream_seed = imputation_seeds(seed)
     run_seed = int(sampler_seed.generate_state(1, dtype=np.uint32)[0])
-    shared = {PRIOR_PREFIX + k: v for k, v in prior_values(spec.priors).items()}
+    priors = prior_values(spec.priors)
     # nutpie's JAX backend freezes shared data into constants, so a JAX-compiled model is
     # reused only with the same priors, a Numba one always
     nutpie = spec.sampler.sampler == "nutpie"
@@ -278,12 +278,12 @@ def _sample(
         spec.sampler,
         run_seed,
         var_names=layout.keep,
-        compiled=fitted.reusable(spec.sampler.backend, shared) if nutpie else None,
-        shared=shared,
+        compiled=fitted.reusable(spec.sampler.backend, priors) if nutpie else None,
+        shared=prior_shared(priors),
         until=_checkpoints(design, spec, layout.keep) if spec.sampler.auto_draws else None,
     )
     if nutpie:
-        fitted.compiled, fitted.compiled_with = run.compiled, (spec.sampler.backend, shared)
+        fitted.compiled, fitted.compiled_with = run.compiled, (spec.sampler.backend, priors)
     draws_s = ParameterDraws.from_run(run, design)
     kept = draws_s.beta.shape[1]
     if kept != spec.sampler.draws:

@@ -31,6 +31,7 @@ from jmimpute.backend.cluster_cov import ClusterCovariances, cluster_covariances
 from jmimpute.backend.collapsed import collapsed_loglik, collapsed_loglik_clusters
 from jmimpute.backend.latents import latent_values, thresholds_from
 from jmimpute.backend.ops import KernelData, collapsed_loglik_fast
+from jmimpute.backend.small_dot import small_dot
 from jmimpute.design import Design, Targets
 from jmimpute.spec.priors import Priors
 from jmimpute.suffstats import (
@@ -141,7 +142,7 @@ def cov_factor(
     factor = scales[:, None] * corr
     if n_block:
         block = np.linalg.cholesky((np.eye(n_block) + np.ones((n_block, n_block))) / 2.0)
-        factor = pt.set_subtensor(factor[:n_block], pt.as_tensor(block) @ corr[:n_block])
+        factor = pt.set_subtensor(factor[:n_block], small_dot(block, corr[:n_block]))
     return factor
 
 
@@ -158,24 +159,30 @@ def dim_kinds(targets: Targets) -> list[str]:
     return kinds
 
 
-PRIOR_PREFIX = "prior_"
+PRIORS_DATA = "priors"
 
 
 def prior_data(priors: Priors) -> dict[str, TensorVariable]:
-    """The prior hyperparameters as shared data, named ``prior_<field>``.
+    """The prior hyperparameters, as entries of one shared vector named ``priors``.
 
     Shared, not constants, so a compiled model can be re-run with other priors
-    (``compiled.with_data(prior_psi_sd=...)``, see :func:`prior_values`) without compiling
-    again.
+    (``compiled.with_data(**prior_shared(...))``) without compiling again; one vector, not
+    one shared value each, because nutpie's Numba backend compiles code per shared value
+    (a second or more each, measured by ``python benchmarks/bench_compile.py``).
     """
-    return {
-        name: pm.Data(PRIOR_PREFIX + name, value) for name, value in prior_values(priors).items()
-    }
+    values = prior_values(priors)
+    vector = pm.Data(PRIORS_DATA, np.array(list(values.values())))
+    return {name: vector[i] for i, name in enumerate(values)}
 
 
 def prior_values(priors: Priors) -> dict[str, float]:
-    """The values of the shared prior hyperparameters, by field name."""
+    """The values of the prior hyperparameters, by field name."""
     return {f.name: float(getattr(priors, f.name)) for f in fields(priors)}
+
+
+def prior_shared(values: dict[str, float]) -> dict[str, np.ndarray]:
+    """The shared data of :func:`prior_data` for these :func:`prior_values`."""
+    return {PRIORS_DATA: np.array(list(values.values()))}
 
 
 def psi_matrix(
@@ -204,7 +211,7 @@ def psi_matrix(
         [n_block + np.arange(d), np.arange(n_block), d + np.arange(n_block, len(kinds2))]
     )
     factor = cov_factor("psi_s", internal, hyper["psi_eta"], hyper["psi_sd"])
-    full = factor @ factor.T
+    full = small_dot(factor, factor.T)
     psi = pm.Deterministic("psi_s", full[order][:, order], dims=("effect", "effect_"))
     return psi, factor, order
 
@@ -344,7 +351,7 @@ def shared_parameters(
     hyper = prior_data(priors)
     beta = pm.Normal("beta_s", mu=0.0, sigma=hyper["beta_sd"], dims=("covariate", "dim"))
     lsig = cov_factor("sigma_s", dim_kinds(l1), hyper["sigma_eta"], hyper["sigma_sd"])
-    pm.Deterministic("sigma_s", lsig @ lsig.T, dims=("dim", "dim_"))
+    pm.Deterministic("sigma_s", small_dot(lsig, lsig.T), dims=("dim", "dim_"))
     clusters = None
     if cluster_covariance == "random":
         clusters = cluster_covariances(lsig, design.p, design.n_clusters, hyper["sigma_cluster_sd"])
@@ -420,7 +427,7 @@ def build_collapsed_model(
             cells2 = t2.latent_cells
             if cells2[0].size:
                 w = pt.set_subtensor(w[cells2], par.z2)
-            resid2 = w - pt.as_tensor(design.level2.v) @ par.gamma
+            resid2 = w - small_dot(design.level2.v, par.gamma)
         if par.clusters is not None:
             sums = cluster_sums(y, design.x, design.cluster, design.n_clusters, stats)
             loglik = collapsed_loglik_clusters(

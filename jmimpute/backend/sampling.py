@@ -113,7 +113,7 @@ def run_sampler(
     *,
     var_names: list[str] | None = None,
     compiled: object | None = None,
-    shared: dict[str, float] | None = None,
+    shared: dict[str, np.ndarray] | None = None,
     until: Checkpoints | None = None,
 ) -> SamplerRun:
     """Sample ``model`` with NUTS.
@@ -163,7 +163,7 @@ def run_sampler(
         )
     else:
         _log.info("reusing the compiled model")
-        # only the shared values the compiled graph uses (unused priors are pruned);
+        # only the shared values the compiled graph uses (a pruned graph may use none);
         # JAX freezes them at compile time, so a caller reuses a JAX model only when
         # they have not changed
         known = {var.name for var in getattr(compiled, "shared_var_keys", {})}
