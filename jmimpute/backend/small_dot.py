@@ -26,10 +26,9 @@ class SmallDot(Op):
 
     __props__ = ()
 
-    def make_node(self, a: Any, b: Any) -> Apply:
-        """Build the node; both inputs are cast to float64 matrices."""
-        a = pt.as_tensor_variable(a).astype("float64")
-        b = pt.as_tensor_variable(b).astype("float64")
+    def make_node(self, *inputs: Any) -> Apply:
+        """Build the node from ``(a, b)``; both are cast to float64 matrices."""
+        a, b = (pt.as_tensor_variable(x).astype("float64") for x in inputs)
         if a.type.ndim != 2 or b.type.ndim != 2:
             raise TypeError(f"small_dot takes matrices, got ndim {a.type.ndim} and {b.type.ndim}")
         inner = (a.type.shape[1], b.type.shape[0])
