@@ -237,7 +237,7 @@ def _register_numba() -> None:
 
     @numba_basic.register_funcify_and_cache_key(CollapsedLoglik)
     def _numba_funcify(op: CollapsedLoglik, node: Apply | None = None, **kwargs: Any) -> Any:
-        from numba import literal_unroll, types
+        from numba import types
 
         from jmimpute.backend.kernel_entry import FRAME_SIZE, SIGNATURE, as_voidptr, entry_symbol
 
@@ -288,10 +288,29 @@ def _register_numba() -> None:
             frame[8] = a[15].shape[1]  # n_rows
             frame[9] = a[18].shape[0]  # n_seg
             frame[10] = a[22].shape[0]  # n_lat
-            k = 11
-            for arr in literal_unroll(a):
-                frame[k] = arr.ctypes.data
-                k += 1
+            frame[11] = a[0].ctypes.data
+            frame[12] = a[1].ctypes.data
+            frame[13] = a[2].ctypes.data
+            frame[14] = a[3].ctypes.data
+            frame[15] = a[4].ctypes.data
+            frame[16] = a[5].ctypes.data
+            frame[17] = a[6].ctypes.data
+            frame[18] = a[7].ctypes.data
+            frame[19] = a[8].ctypes.data
+            frame[20] = a[9].ctypes.data
+            frame[21] = a[10].ctypes.data
+            frame[22] = a[11].ctypes.data
+            frame[23] = a[12].ctypes.data
+            frame[24] = a[13].ctypes.data
+            frame[25] = a[14].ctypes.data
+            frame[26] = a[15].ctypes.data
+            frame[27] = a[16].ctypes.data
+            frame[28] = a[17].ctypes.data
+            frame[29] = a[18].ctypes.data
+            frame[30] = a[19].ctypes.data
+            frame[31] = a[20].ctypes.data
+            frame[32] = a[21].ctypes.data
+            frame[33] = a[22].ctypes.data
             frame[34] = value.ctypes.data
             frame[35] = g1.ctypes.data
             frame[36] = g2.ctypes.data
