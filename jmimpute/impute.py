@@ -12,7 +12,7 @@ import pandas as pd
 import xarray as xr
 
 from jmimpute.backend.model import build_collapsed_model, prior_shared, prior_values
-from jmimpute.backend.sampling import Checkpoints, SamplerRun, judged_in_one_run, run_sampler
+from jmimpute.backend.sampling import Checkpoints, judged_in_one_run, run_sampler
 from jmimpute.design import Design, build_design
 from jmimpute.diagnostics import ESS_MIN, RHAT_MAX, parameter_table
 from jmimpute.fitted import FittedModel
@@ -280,7 +280,7 @@ def _sample(
         var_names=layout.keep,
         compiled=fitted.reusable(spec.sampler.backend, priors) if nutpie else None,
         shared=prior_shared(priors),
-        until=_checkpoints(design, spec, layout.keep) if spec.sampler.auto_draws else None,
+        until=_checkpoints(design, spec, layout.judged) if spec.sampler.auto_draws else None,
     )
     if nutpie:
         fitted.compiled, fitted.compiled_with = run.compiled, (spec.sampler.backend, priors)
@@ -321,19 +321,14 @@ def _sample(
     return result
 
 
-# values per row or per cluster: the checkpoints do not read them (reading them while the
-# sampler runs would cost seconds per checkpoint on hsb)
-_NOT_JUDGED = ("latent_values", "latent2_values", "sigma_cluster_s")
-
-
-def _checkpoints(design: Design, spec: ImputationSpec, keep: list[str]) -> Checkpoints:
+def _checkpoints(design: Design, spec: ImputationSpec, judged: tuple[str, ...]) -> Checkpoints:
     """``draws=None``: judge convergence at checkpoints with :func:`more_draws`."""
     settings = spec.sampler
     # one run judged as it goes, unless the sampler must start a run per checkpoint
     monitored = judged_in_one_run(settings)
 
     def judge(trace: xr.DataTree) -> int | None:
-        draws_s = ParameterDraws.from_run(SamplerRun(trace, 0.0, 0.0), design)
+        draws_s = ParameterDraws.from_trace(trace)
         table = parameter_table(parameter_datasets(design, draws_s)[0])
         drawn = draws_s.beta.shape[1]
         more = more_draws(table, drawn, monitored=monitored)
@@ -360,7 +355,7 @@ def _checkpoints(design: Design, spec: ImputationSpec, keep: list[str]) -> Check
         first=settings.draws,
         most=max(AUTO_MAX_DRAWS, settings.draws),
         judge=judge,
-        names=tuple(name for name in keep if name not in _NOT_JUDGED),
+        names=judged,
     )
 
 

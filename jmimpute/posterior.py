@@ -37,29 +37,34 @@ class ParameterDraws:
     @classmethod
     def from_run(cls, run: SamplerRun, design: Design) -> ParameterDraws:
         """Read the draws of a run of either model."""
-        post = run.trace["posterior"]
-        sigma = _chain_draw(run.trace, "sigma_s")
+        return cls.from_trace(run.trace)
+
+    @classmethod
+    def from_trace(cls, trace: xr.DataTree) -> ParameterDraws:
+        """Read the draws of a trace of either model (a run's, or the first draws of one)."""
+        post = trace["posterior"]
+        sigma = _chain_draw(trace, "sigma_s")
         n_chain, n_draw = sigma.shape[:2]
 
         def optional(name: str) -> np.ndarray:
-            return _chain_draw(run.trace, name) if name in post else np.zeros((n_chain, n_draw, 0))
+            return _chain_draw(trace, name) if name in post else np.zeros((n_chain, n_draw, 0))
 
         thresholds = {
-            str(name).removeprefix("thresholds_"): _chain_draw(run.trace, str(name))
+            str(name).removeprefix("thresholds_"): _chain_draw(trace, str(name))
             for name in post.data_vars
             if str(name).startswith("thresholds_")
         }
         return cls(
-            beta=_chain_draw(run.trace, "beta_s"),
+            beta=_chain_draw(trace, "beta_s"),
             sigma=sigma,
-            psi=_chain_draw(run.trace, "psi_s"),
-            gamma=_chain_draw(run.trace, "gamma_s") if "gamma_s" in post else None,
+            psi=_chain_draw(trace, "psi_s"),
+            gamma=_chain_draw(trace, "gamma_s") if "gamma_s" in post else None,
             thresholds=thresholds,
             latent=optional("latent_values"),
             latent2=optional("latent2_values"),
-            spread=_chain_draw(run.trace, "sigma_spread") if "sigma_spread" in post else None,
+            spread=_chain_draw(trace, "sigma_spread") if "sigma_spread" in post else None,
             sigma_cluster=(
-                _chain_draw(run.trace, "sigma_cluster_s") if "sigma_cluster_s" in post else None
+                _chain_draw(trace, "sigma_cluster_s") if "sigma_cluster_s" in post else None
             ),
         )
 

@@ -71,6 +71,25 @@ class Layout:
     l2_pattern: np.ndarray
     keep: list[str]
 
+    @property
+    def judged(self) -> tuple[str, ...]:
+        """The kept variables that convergence is judged on: all but :data:`PER_UNIT` ones."""
+        return tuple(name for name in self.keep if name not in PER_UNIT)
+
+
+PER_UNIT = (
+    "latent_values",
+    "latent2_values",
+    "sigma_cluster_s",
+    "u_s",
+    "y_missing",
+    "w_missing",
+)
+"""Kept variables with values per row or per cluster, of both models (this module's and
+:mod:`jmimpute.backend.latent_model`'s): needed for the imputations, not judged for
+convergence, and not read at checkpoints (reading them while the sampler runs costs
+seconds per checkpoint on hsb)."""
+
 
 def _coords(design: Design) -> dict[str, list[str]]:
     coords = {
@@ -167,8 +186,8 @@ def prior_data(priors: Priors) -> dict[str, TensorVariable]:
 
     Shared, not constants, so a compiled model can be re-run with other priors
     (``compiled.with_data(**prior_shared(...))``) without compiling again; one vector, not
-    one shared value each, because nutpie's Numba backend compiles code per shared value
-    (a second or more each, measured by ``python benchmarks/bench_compile.py``).
+    one shared value each, because nutpie's Numba backend generates code per shared value
+    (``python benchmarks/bench_compile.py --toy`` times five scalars against one vector).
     """
     values = prior_values(priors)
     vector = pm.Data(PRIORS_DATA, np.array(list(values.values())))

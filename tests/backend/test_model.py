@@ -4,7 +4,7 @@ import pytest
 from pytensor.compile.mode import get_mode
 
 from jmimpute.backend.latent_model import build_latent_model
-from jmimpute.backend.model import build_collapsed_model, corr_cholesky
+from jmimpute.backend.model import PER_UNIT, build_collapsed_model, corr_cholesky
 from jmimpute.spec.priors import Priors
 from jmimpute.testing import simulate_two_level
 
@@ -95,3 +95,22 @@ def test_corr_cholesky_gives_unit_rows_and_the_lkj_density():
     np.testing.assert_allclose((low**2).sum(axis=1), 1.0)
     assert low[1, 0] == 0.0  # the fixed block: zero correlation between dims 0 and 1
     assert np.allclose(np.triu(low, 1), 0.0)
+
+
+@pytest.mark.parametrize("builder", [build_collapsed_model, build_latent_model])
+def test_checkpoints_judge_every_parameter_and_no_per_unit_value(mixed_design, builder):
+    """``Layout.judged``: what the checkpoints read, the kept variables less the bulky ones."""
+    model, layout = builder(mixed_design, Priors())
+    judged = set(layout.judged)
+    assert {"beta_s", "sigma_s", "psi_s", "gamma_s"} <= judged
+    assert not judged & set(PER_UNIT)
+    assert judged | (set(layout.keep) & set(PER_UNIT)) == set(layout.keep)
+    # what is left out is per row or per cluster
+    for name in set(layout.keep) - judged:
+        assert model[name].type.shape[0] in (
+            mixed_design.n_clusters,
+            int((~mixed_design.level1.observed).sum()),
+            int((~mixed_design.level2.targets.observed).sum()),
+            layout.lat_cells[0].size,
+            layout.lat2_cells[0].size,
+        ), name
