@@ -2,11 +2,12 @@
 
 PyTensor's ``Dot`` compiles in Numba to a general BLAS dispatch, a few thousand lines of
 LLVM IR per use, with its gradient adding more. nutpie compiles the model's graph into two
-callbacks that cannot be cached, so LLVM optimises that IR again on every compile: the
-products of covariance factors in :mod:`jmimpute.backend.model` (at most a few dozen rows)
-were about a third of the IR the compile optimised on brandsma with ``den``. This Op is a
-plain triple loop in Numba, NumPy's ``dot`` elsewhere, and its own gradient.
-Measured by ``python benchmarks/bench_compile.py``.
+callbacks that cannot be cached, so LLVM optimises that IR again on every compile. The
+products in :mod:`jmimpute.backend.model` (covariance factors of a few rows, and the
+level-2 covariates times their coefficients) and their gradients were the largest
+functions in that IR on brandsma with ``den`` (an ad-hoc dump of it). This Op is a plain
+triple loop in Numba, NumPy's ``dot`` elsewhere, and its own gradient. The compile times
+and IR sizes are printed by ``python benchmarks/bench_compile.py``.
 """
 
 from __future__ import annotations
