@@ -48,6 +48,7 @@ bench: setup
 	$(PY) benchmarks/bench_cluster_cov.py
 	$(PY) benchmarks/bench_backends.py
 	$(PY) benchmarks/bench_gradient.py
+	$(PY) benchmarks/bench_compile.py --toy
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache
