@@ -19,7 +19,7 @@ A frame is an int64 array of ``FRAME_SIZE`` words:
 * words 11-33: the data addresses of the kernel's 23 inputs, in its order, each
   C-contiguous float64 (``n_obs`` as a one-element array);
 * words 34-39: the addresses of the outputs, a one-element array for the value and the
-  five gradients, each C-contiguous float64 and zeroed by the caller.
+  five gradients, each C-contiguous float64 (the kernel writes every entry).
 """
 
 from __future__ import annotations

@@ -5,7 +5,8 @@ by :func:`jmimpute.backend.kernel.collapsed_value_and_grad`); ``pullback`` reuse
 outputs, so one evaluation serves both the value and the gradient of the NUTS target.
 
 * PyMC's own sampler (C/Python backend) runs :meth:`CollapsedLoglik.perform`.
-* nutpie's Numba backend inlines the kernel through ``numba_funcify``.
+* nutpie's Numba backend calls the kernel's cached C entry point by symbol name
+  (:mod:`.kernel_entry`), so its compile never re-optimises the kernel.
 * nutpie's JAX backend calls it as an XLA FFI custom call (:mod:`.xla_ffi`).
 """
 
