@@ -190,7 +190,7 @@ def prior_data(priors: Priors) -> dict[str, TensorVariable]:
     (``python benchmarks/bench_compile.py --toy`` times five scalars against one vector).
     """
     values = prior_values(priors)
-    vector = pm.Data(PRIORS_DATA, np.array(list(values.values())))
+    vector = pm.Data(PRIORS_DATA, prior_shared(values)[PRIORS_DATA])
     return {name: vector[i] for i, name in enumerate(values)}
 
 
