@@ -364,11 +364,12 @@ def more_draws(table: pd.DataFrame, draws: int, *, monitored: bool = True) -> in
 
     Converged: every parameter has R-hat <= ``RHAT_MAX`` and bulk and tail ESS >=
     ``ESS_MIN``. Otherwise ESS grows about in proportion to the draws, so the next
-    checkpoint is where the draws would reach ``ESS_MIN``, rounded up to 500 and at most
-    ``AUTO_MAX_DRAWS``; R-hat shrinks with longer chains too. Within one ``monitored``
-    run a checkpoint costs only a look at the draws: 1.1 times that, at least 500 more
-    draws. Where each checkpoint is a new run, overshoot rather than run again: 1.5 times
-    that, at least twice the draws.
+    checkpoint is where the draws would reach ``ESS_MIN``, at most ``AUTO_MAX_DRAWS``;
+    R-hat shrinks with longer chains too. Within one ``monitored`` run a checkpoint costs
+    only a look at the draws: 1.1 times that, at least 200 more draws, rounded up to 100
+    (a coarser step would sample draws that the judgement does not need). Where each
+    checkpoint is a new run, overshoot rather than run again: 1.5 times that, at least
+    twice the draws, rounded up to 500.
     """
     if table["r_hat"].isna().all() or draws >= AUTO_MAX_DRAWS:
         return None  # one chain: convergence cannot be judged
@@ -376,8 +377,11 @@ def more_draws(table: pd.DataFrame, draws: int, *, monitored: bool = True) -> in
     if table["r_hat"].max() <= RHAT_MAX and ess >= ESS_MIN:
         return None
     reach = draws * ESS_MIN / max(ess, 1.0)
-    want = max(draws + 500, 1.1 * reach) if monitored else max(2.0 * draws, 1.5 * reach)
-    return int(min(np.ceil(want / 500.0) * 500, AUTO_MAX_DRAWS))
+    if monitored:
+        want, step = max(draws + 200, 1.1 * reach), 100.0
+    else:
+        want, step = max(2.0 * draws, 1.5 * reach), 500.0
+    return int(min(np.ceil(want / step) * step, AUTO_MAX_DRAWS))
 
 
 def _seed(random_seed: object) -> int:
