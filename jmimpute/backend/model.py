@@ -4,7 +4,8 @@ Two models of the same joint posterior:
 
 * :func:`build_collapsed_model` -- the NUTS target holds the model parameters and the
   latent values of observed categories; the random effects, level-2 residuals and every
-  missing cell are integrated out and drawn afterwards (:mod:`.conditional`).
+  missing cell are integrated out and drawn afterwards (:mod:`.conditional`). NUTS samples
+  binary latents and level-2 coefficients in the coordinates of :mod:`.reparam`.
 * :func:`build_latent_model` (in :mod:`.latent_model`) -- the reference: NUTS samples the
   random effects and the missing cells too.
 
@@ -31,6 +32,7 @@ from jmimpute.backend.cluster_cov import ClusterCovariances, cluster_covariances
 from jmimpute.backend.collapsed import collapsed_loglik, collapsed_loglik_clusters
 from jmimpute.backend.latents import latent_values, thresholds_from
 from jmimpute.backend.ops import KernelData, collapsed_loglik_fast
+from jmimpute.backend.reparam import cluster_centred, level2_coefficients
 from jmimpute.backend.small_dot import small_dot
 from jmimpute.design import Design, Targets
 from jmimpute.spec.priors import Priors
@@ -260,11 +262,15 @@ def _targets_latents(
     prefix: str,
     thresholds: dict[str, TensorVariable],
     raw_binary: bool = False,
+    cluster: np.ndarray | None = None,
 ) -> LatentInputs:
     """Declare the raw latents of ``targets``' observed categories and map them to values.
 
     With ``raw_binary`` the log-Jacobian of binary variables' maps is left to the compiled
-    kernel, which takes their raw values (:mod:`jmimpute.backend.kernel_latent`).
+    kernel, which takes their raw values (:mod:`jmimpute.backend.kernel_latent`). With
+    ``cluster`` (of each unit), a binary variable's raw values are ``sign * b``, ``b``
+    sampled as a shift per cluster plus deviations (:func:`.reparam.cluster_centred`):
+    ``b`` rises with the latent value in either category.
     """
     values, kernel_in, signs, log_jac = [], [], [], 0.0
     for var in targets.variables:
@@ -274,7 +280,12 @@ def _targets_latents(
         seen = np.flatnonzero(codes >= 0)
         if seen.size == 0:
             continue
-        raw = pm.Flat(f"{prefix}raw_{var.name}", shape=(seen.size, var.n_dims))
+        name = f"{prefix}raw_{var.name}"
+        if cluster is not None and var.kind == "binary":
+            sign = np.where(codes[seen] == 1, 1.0, -1.0)
+            raw = (sign * cluster_centred(name, cluster[seen]))[:, None]
+        else:
+            raw = pm.Flat(name, shape=(seen.size, var.n_dims))
         z, jac = latent_values(var, codes[seen], raw, thresholds.get(var.name))
         values.append(z.ravel())
         if raw_binary and var.kind == "binary":
@@ -356,14 +367,20 @@ class Parameters:
 
 
 def shared_parameters(
-    design: Design, priors: Priors, cluster_covariance: str = "common", raw_binary: bool = False
+    design: Design,
+    priors: Priors,
+    cluster_covariance: str = "common",
+    raw_binary: bool = False,
+    reparametrised: bool = False,
 ) -> Parameters:
     """Declare the parameters and latent values common to the collapsed and latent models.
 
     Called inside a ``pm.Model`` context; one place, so the reference model and the fast
     one cannot drift apart in their priors. ``cluster_covariance="random"`` adds the
     cluster-specific level-1 covariances (:mod:`jmimpute.backend.cluster_cov`);
-    ``raw_binary`` leaves the binary level-1 latents' map to the compiled kernel.
+    ``raw_binary`` leaves the binary level-1 latents' map to the compiled kernel;
+    ``reparametrised`` samples binary level-1 latents by cluster and the level-2
+    coefficients against the random effects' regression (:mod:`jmimpute.backend.reparam`).
     """
     l1, l2 = design.level1, design.level2
     keep = ["beta_s", "sigma_s", "psi_s"]
@@ -378,14 +395,21 @@ def shared_parameters(
     psi, factor, order = psi_matrix(design, hyper)
     thresholds = _thresholds(l1, "")
     keep += [f"thresholds_{k}" for k in thresholds]
-    latents = _targets_latents(l1, "", thresholds, raw_binary)
+    latents = _targets_latents(
+        l1, "", thresholds, raw_binary, design.cluster if reparametrised else None
+    )
     zvals = latents.values
     if np.any(l1.latent):
         zvals = pm.Deterministic("latent_values", zvals)
         keep.append("latent_values")
     gamma = z2 = None
     if l2 is not None:
-        gamma = pm.Normal("gamma_s", mu=0.0, sigma=hyper["beta_sd"], dims=("covariate2", "dim2"))
+        if reparametrised:
+            gamma = level2_coefficients(design, psi, hyper["beta_sd"])
+        else:
+            gamma = pm.Normal(
+                "gamma_s", mu=0.0, sigma=hyper["beta_sd"], dims=("covariate2", "dim2")
+            )
         thresholds2 = _thresholds(l2.targets, "l2_")
         keep += ["gamma_s", *(f"thresholds_{k}" for k in thresholds2)]
         z2 = _targets_latents(l2.targets, "l2_", thresholds2).values
@@ -402,6 +426,7 @@ def build_collapsed_model(
     compiled_kernel: bool = True,
     cluster_covariance: str = "common",
     raw_binary: bool = True,
+    reparametrised: bool = True,
 ) -> tuple[pm.Model, Layout]:
     """The collapsed model: random effects, level-2 residuals and missing cells integrated out.
 
@@ -420,6 +445,9 @@ def build_collapsed_model(
         With the compiled Op, pass binary latents raw and let the kernel apply their map;
         False maps them in the PyTensor graph (the same density, slower; kept for
         ``benchmarks/bench_gradient.py``).
+    reparametrised : bool, default True
+        Sample in the coordinates of :mod:`jmimpute.backend.reparam` (the same posterior;
+        NUTS mixes faster on hsb). False keeps the plain ones, as the reference model does.
 
     Returns
     -------
@@ -436,7 +464,9 @@ def build_collapsed_model(
     l2_masks, l2_pattern = level2_patterns(design)
     with pm.Model(coords=_coords(design)) as model:
         fast = compiled_kernel and cluster_covariance == "common"
-        par = shared_parameters(design, priors, cluster_covariance, raw_binary=fast and raw_binary)
+        par = shared_parameters(
+            design, priors, cluster_covariance, fast and raw_binary, reparametrised
+        )
         beta, lsig, psi, zvals, keep = par.beta, par.lsig, par.psi, par.zvals, par.keep
         resid2 = pt.zeros((design.n_clusters, 0))
         if design.level2 is not None:
