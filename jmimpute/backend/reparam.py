@@ -20,9 +20,8 @@ is exactly the same; only NUTS's view of it changes.
   ``G = gamma_total - E B`` keeps its normal prior.
 
 The explicit-latent reference model (:mod:`jmimpute.backend.latent_model`) keeps the plain
-coordinates, so the agreement of the two models checks these maps too
-(``tests/test_latent_agreement.py``). ``python benchmarks/bench_full.py`` measures the
-effect on hsb.
+coordinates. ``tests/backend/test_reparam.py`` checks that both give the same log-density
+and gradient; ``python benchmarks/bench_reparam.py`` measures the mixing on hsb in both.
 """
 
 from __future__ import annotations
