@@ -12,7 +12,7 @@ and the analysis model `mathach ~ minority + female + ses + meanses + (1 + ses|s
 fitted to each completed set (REML) and pooled with Rubin's rules. The table prints the
 pooled estimates next to the complete-data fit, in pooled standard errors.
 
-Run with `python examples/mertools_hsb.py` (about 4 minutes on 2 cores).
+Run with `python examples/mertools_hsb.py` (about 3 minutes on 2 cores).
 """
 
 from __future__ import annotations

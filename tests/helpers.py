@@ -14,6 +14,13 @@ def design_for(data, formula, **kwargs) -> Design:
     return build_design(frame, spec.level1, level1, spec.level2, level2)
 
 
+def binary_with_gaps(n: int, rng):
+    """A binary object column (True in about 40%) with about 20% missing, as a Series."""
+    import pandas as pd
+
+    return pd.Series(rng.random(n) < 0.4, dtype=object).where(rng.random(n) > 0.2)
+
+
 def plain(values) -> list:
     """Values as a CSV file keeps them: None, float (exact: CSV keeps the shortest repr) or str."""
     import numpy as np

@@ -8,7 +8,7 @@ from jmimpute.backend.model import PER_UNIT, build_collapsed_model, corr_cholesk
 from jmimpute.spec.priors import Priors
 from jmimpute.testing import simulate_two_level
 
-from ..helpers import design_for
+from ..helpers import binary_with_gaps, design_for
 
 
 @pytest.fixture(scope="module")
@@ -17,9 +17,7 @@ def mixed_design():
     sim = simulate_two_level(n_clusters=8, cluster_size=6, p=2, seed=4)
     data = sim.data.copy()
     rng = np.random.default_rng(0)
-    data["b"] = pd.Series(rng.random(len(data)) < 0.4, dtype=object).where(
-        rng.random(len(data)) > 0.2
-    )
+    data["b"] = binary_with_gaps(len(data), rng)
     data["c"] = pd.Categorical(rng.choice(list("xyz"), len(data))).astype(object)
     data.loc[rng.random(len(data)) < 0.2, "c"] = np.nan
     data["c"] = pd.Categorical(data["c"])

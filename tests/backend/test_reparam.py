@@ -6,7 +6,6 @@ exactly, constants included, and so must the gradients through the chain rule.
 """
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from jmimpute.backend.model import build_collapsed_model
@@ -14,7 +13,7 @@ from jmimpute.backend.reparam import effects_on_level2
 from jmimpute.spec.priors import Priors
 from jmimpute.testing import simulate_two_level
 
-from ..helpers import design_for
+from ..helpers import binary_with_gaps, design_for
 from .test_model import PYTHON, evaluate, random_point
 
 
@@ -24,9 +23,7 @@ def contextual_design():
     sim = simulate_two_level(n_clusters=8, cluster_size=6, p=2, seed=5)
     data = sim.data.copy()
     rng = np.random.default_rng(1)
-    data["b"] = pd.Series(rng.random(len(data)) < 0.4, dtype=object).where(
-        rng.random(len(data)) > 0.2
-    )
+    data["b"] = binary_with_gaps(len(data), rng)
     data["ybar"] = (
         data.groupby("cluster")["y1"].transform("mean") + 0.1 * rng.normal(size=8)[data["cluster"]]
     )
