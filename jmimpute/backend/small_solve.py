@@ -82,7 +82,8 @@ def _register_numba() -> None:
                     for k in range(j):
                         acc -= low[i, k] * low[j, k]
                     if i == j:
-                        # not positive definite: NaN, as LAPACK's failure gives the model -inf
+                        # not positive definite (Psi is built from a Cholesky factor, so
+                        # only rounding can do that): NaN, which nutpie rejects
                         low[i, i] = np.sqrt(acc) if acc > 0.0 else np.nan
                     else:
                         low[i, j] = acc / low[j, j]
