@@ -64,3 +64,13 @@ def test_only_one_output_used():
 def test_empty_cluster_is_refused():
     with pytest.raises(ValueError, match=r"every cluster 0 \.\. J - 1 needs at least one value"):
         cluster_shift(pt.dvector("s"), pt.dvector("d"), np.array([0, 2, 2]))
+
+
+def test_op_refuses_non_vectors_and_float_clusters():
+    from jmimpute.backend.cluster_shift import ClusterShift
+
+    vec = pt.dvector
+    with pytest.raises(TypeError, match="cluster must be integer, got float64"):
+        ClusterShift()(vec("s"), vec("d"), vec("c"), vec("n"))
+    with pytest.raises(TypeError, match="takes vectors shift, dev, cluster and counts"):
+        ClusterShift()(pt.dmatrix("s"), vec("d"), pt.lvector("c"), vec("n"))
