@@ -284,7 +284,7 @@ def _sample(
     )
     if nutpie:
         fitted.compiled, fitted.compiled_with = run.compiled, (spec.sampler.backend, priors)
-    draws_s = ParameterDraws.from_run(run, design)
+    draws_s = ParameterDraws.from_trace(run.trace)
     kept = draws_s.beta.shape[1]
     if kept != spec.sampler.draws:
         spec = replace(spec, sampler=replace(spec.sampler, draws=kept))

@@ -35,11 +35,6 @@ class ParameterDraws:
     sigma_cluster: np.ndarray | None = None  # (chain, draw, J, p, p), likewise
 
     @classmethod
-    def from_run(cls, run: SamplerRun, design: Design) -> ParameterDraws:
-        """Read the draws of a run of either model."""
-        return cls.from_trace(run.trace)
-
-    @classmethod
     def from_trace(cls, trace: xr.DataTree) -> ParameterDraws:
         """Read the draws of a trace of either model (a run's, or the first draws of one)."""
         post = trace["posterior"]

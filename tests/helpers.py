@@ -14,11 +14,17 @@ def design_for(data, formula, **kwargs) -> Design:
     return build_design(frame, spec.level1, level1, spec.level2, level2)
 
 
-def binary_with_gaps(n: int, rng):
-    """A binary object column (True in about 40%) with about 20% missing, as a Series."""
+def small_data_with_binary(seed: int, rng):
+    """8 clusters of 6 simulated rows (``simulate_two_level``, p = 2) plus a binary column
+    ``b``: True in about 40% of rows, missing in about 20% (drawn from ``rng``)."""
     import pandas as pd
 
-    return pd.Series(rng.random(n) < 0.4, dtype=object).where(rng.random(n) > 0.2)
+    from jmimpute.testing import simulate_two_level
+
+    data = simulate_two_level(n_clusters=8, cluster_size=6, p=2, seed=seed).data.copy()
+    n = len(data)
+    data["b"] = pd.Series(rng.random(n) < 0.4, dtype=object).where(rng.random(n) > 0.2)
+    return data
 
 
 def plain(values) -> list:

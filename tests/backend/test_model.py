@@ -6,18 +6,15 @@ from pytensor.compile.mode import get_mode
 from jmimpute.backend.latent_model import build_latent_model
 from jmimpute.backend.model import PER_UNIT, build_collapsed_model, corr_cholesky
 from jmimpute.spec.priors import Priors
-from jmimpute.testing import simulate_two_level
 
-from ..helpers import binary_with_gaps, design_for
+from ..helpers import design_for, small_data_with_binary
 
 
 @pytest.fixture(scope="module")
 def mixed_design():
     """Continuous, binary and nominal level-1 targets and a level-2 target."""
-    sim = simulate_two_level(n_clusters=8, cluster_size=6, p=2, seed=4)
-    data = sim.data.copy()
     rng = np.random.default_rng(0)
-    data["b"] = binary_with_gaps(len(data), rng)
+    data = small_data_with_binary(4, rng)
     data["c"] = pd.Categorical(rng.choice(list("xyz"), len(data))).astype(object)
     data.loc[rng.random(len(data)) < 0.2, "c"] = np.nan
     data["c"] = pd.Categorical(data["c"])

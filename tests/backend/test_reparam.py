@@ -11,19 +11,16 @@ import pytest
 from jmimpute.backend.model import build_collapsed_model
 from jmimpute.backend.reparam import effects_on_level2
 from jmimpute.spec.priors import Priors
-from jmimpute.testing import simulate_two_level
 
-from ..helpers import binary_with_gaps, design_for
+from ..helpers import design_for, small_data_with_binary
 from .test_model import PYTHON, evaluate, random_point
 
 
 @pytest.fixture(scope="module")
 def contextual_design():
     """A binary level-1 target and a level-2 target with a cluster mean as covariate."""
-    sim = simulate_two_level(n_clusters=8, cluster_size=6, p=2, seed=5)
-    data = sim.data.copy()
     rng = np.random.default_rng(1)
-    data["b"] = binary_with_gaps(len(data), rng)
+    data = small_data_with_binary(5, rng)
     data["ybar"] = (
         data.groupby("cluster")["y1"].transform("mean") + 0.1 * rng.normal(size=8)[data["cluster"]]
     )
