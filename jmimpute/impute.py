@@ -51,13 +51,13 @@ def impute(
     method: str = "collapsed",
     priors: Priors | None = None,
     chains: int = 4,
-    tune: int = 1000,
+    tune: int | None = None,
     draws: int | None = None,
     random_seed: int | None = None,
     sampler: str = "nutpie",
     backend: str | None = None,
     cores: int | None = None,
-    target_accept: float = 0.8,
+    target_accept: float | None = None,
     progressbar: bool | None = None,
 ) -> Imputation:
     """Multiply impute incomplete multilevel data with a Bayesian joint model.
@@ -100,8 +100,11 @@ def impute(
         afterwards; ``"latent"`` samples them with NUTS (the slower reference).
     priors : Priors, optional
         Priors on the standardised scale; see :class:`jmimpute.Priors`.
-    chains, tune : int
-        NUTS chains and warm-up iterations per chain.
+    chains : int, default 4
+        NUTS chains.
+    tune : int, optional
+        Warm-up iterations per chain: 500 for the collapsed model with a common
+        covariance (the default model), 1000 for the others (see ``target_accept``).
     draws : int, optional
         Retained draws per chain. If not given, sample until converged: convergence is
         judged after 1000 draws per chain, and while some parameter has R-hat > 1.01 or
@@ -125,8 +128,12 @@ def impute(
     cores : int, optional
         Chains run in parallel (default: one per CPU core, at most ``chains``; with
         ``draws=None`` and Numba, ``chains``).
-    target_accept : float, default 0.8
-        NUTS target acceptance rate; raise it (e.g. 0.95) after divergences.
+    target_accept : float, optional
+        NUTS target acceptance rate; raise it (e.g. 0.95) after divergences. 0.65 for the
+        collapsed model with a common covariance, which samples neither random effects
+        nor cluster covariances (no funnel), so a larger step size buys longer
+        trajectories at the same cost; 0.8 for ``method="latent"`` and
+        ``cluster_covariance="random"``. See :func:`jmimpute.spec.model.nuts_defaults`.
     progressbar : bool, optional
         Show progress bars (default True, or the spec's setting).
 

@@ -106,7 +106,9 @@ def test_model_file_defaults_and_arguments(tmp_path):
     assert model.output.netcdf == Path("mine.nc")
     args = model.impute_arguments()
     assert args["formula"] == "lpo + iqv ~ 1 + (1|sch)"
-    assert (args["chains"], args["draws"], args["m"], args["tune"]) == (2, 100, 3, 1000)
+    assert (args["chains"], args["draws"], args["m"]) == (2, 100, 3)
+    # no tune or target_accept in the file: the collapsed model's defaults
+    assert (args["tune"], args["target_accept"]) == (500, 0.65)
 
 
 def test_data_file_relative_to_model_file(tmp_path):

@@ -66,3 +66,17 @@ def test_cluster_covariance_choice_and_its_default_backend():
     assert chosen.sampler.backend == "numba"
     with pytest.raises(ValueError, match=r"cluster_covariance"):
         build_spec("y1 + y2 ~ 1 + (1|g)", cluster_covariance="full")
+
+
+def test_nuts_defaults_follow_the_model_and_yield_to_given_values():
+    # the collapsed model with a common covariance samples no random effects or cluster
+    # covariances (no funnel): shorter warm-up and larger steps; the others keep 1000, 0.8
+    plain = build_spec("y1 + y2 ~ 1 + (1|g)").sampler
+    assert (plain.tune, plain.target_accept) == (500, 0.65)
+    for options in ({"method": "latent"}, {"cluster_covariance": "random"}):
+        settings = build_spec("y1 + y2 ~ 1 + (1|g)", **options).sampler
+        assert (settings.tune, settings.target_accept) == (1000, 0.8), options
+    given = build_spec("y1 + y2 ~ 1 + (1|g)", tune=700, target_accept=0.9).sampler
+    assert (given.tune, given.target_accept) == (700, 0.9)
+    latent = build_spec("y1 + y2 ~ 1 + (1|g)", method="latent", tune=0).sampler
+    assert (latent.tune, latent.target_accept) == (0, 0.8)
