@@ -50,6 +50,7 @@ bench: setup
 	$(PY) benchmarks/bench_gradient.py
 	$(PY) benchmarks/bench_compile.py --toy
 	$(PY) benchmarks/bench_reparam.py
+	$(PY) benchmarks/bench_tune.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache

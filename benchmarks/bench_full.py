@@ -1,7 +1,8 @@
 """Speed of the full joint model (categorical and level-2 targets) against jomoImpute.
 
-Two cases, m = 20, jmimpute with its defaults (4 chains x 1000 warm-up, draws until
-converged: 1000 per chain first, more if some R-hat > 1.01 or ESS < 400; nutpie/numba):
+Two cases, m = 20, jmimpute with its defaults (4 chains x 500 warm-up at target_accept
+0.65, draws until converged: 1000 per chain first, more if some R-hat > 1.01 or
+ESS < 400; nutpie/numba):
 
 * brandsma ``[lpo + iqv ~ 1 + (1|sch), den ~ 1]`` with den (level 2, 4 levels) categorical;
 * hsb with 5% MCAR in minority, female, ses and size (``examples/mertools_hsb.py``),

@@ -5,10 +5,11 @@ level-2 coefficients against the random effects' regression
 (:mod:`jmimpute.backend.reparam`); ``build_collapsed_model(..., reparametrised=False)``
 keeps the plain coordinates (the same posterior). This runs hsb with 5% MCAR
 (``examples/mertools_hsb.py``, jomo's model) in both, with the same fixed draws and seeds
-(4 chains, 1000 warm-up, nutpie/numba), and prints per run the smallest bulk and tail ESS
-of the imputation-model parameters, the worst R-hat, the sampling seconds (warm-up
-included), min bulk ESS per second, leapfrog steps per draw and the slowest parameter;
-then the median ratios of reparametrised to plain over the seeds.
+(4 chains, 1000 warm-up and target_accept 0.8, the defaults when the coordinates were
+compared, which ``bench_tune.py`` compares with today's; nutpie/numba), and prints per run
+the smallest bulk and tail ESS of the imputation-model parameters, the worst R-hat, the
+sampling seconds (warm-up included), min bulk ESS per second, leapfrog steps per draw and
+the slowest parameter; then the median ratios of reparametrised to plain over the seeds.
 
 ESS estimates of one run vary by about 15% here, hence several seeds. Run with
 ``python benchmarks/bench_reparam.py`` (3 seeds x 2 x about 3 minutes on 2 cores);
@@ -43,7 +44,7 @@ def run(data, seed: int, draws: int, reparametrised: bool) -> dict[str, float | 
     with mock.patch.object(impute_module, "build_collapsed_model", build):
         imp = jm.impute(
             data, IMPUTATION, categorical=["minority", "female"], m=5, tune=1000,
-            draws=draws, random_seed=seed, progressbar=False,
+            target_accept=0.8, draws=draws, random_seed=seed, progressbar=False,
         )  # fmt: skip
     table = imp.convergence()
     seconds = float(imp.posterior.attrs["sampling_seconds"])

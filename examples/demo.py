@@ -35,7 +35,6 @@ def main() -> None:
         "lpo + iqv ~ 1 + (1|sch)",
         m=args.m,
         chains=4,
-        tune=1000,
         draws=1000,
         random_seed=args.seed,
         backend=args.backend,

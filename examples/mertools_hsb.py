@@ -67,7 +67,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--m", type=int, default=20)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--tune", type=int, default=1000)
+    parser.add_argument(
+        "--tune", type=int, default=None, help="warm-up per chain (default: the model's, 500)"
+    )
     parser.add_argument(
         "--draws", type=int, default=None, help="draws per chain (default: until converged)"
     )
