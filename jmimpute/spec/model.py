@@ -46,7 +46,8 @@ class SamplerSettings:
     cores : int or None
         Chains run in parallel; None picks a sensible number for the backend.
     target_accept : float
-        NUTS target acceptance rate.
+        NUTS target acceptance rate. This class's defaults for it and ``tune`` (1000, 0.8)
+        are PyMC's; :func:`build_spec` fills in the model's own (:func:`nuts_defaults`).
     progressbar : bool
         Show progress bars.
     auto_draws : bool
