@@ -12,7 +12,7 @@ case this prints, from a fresh process:
 
 ``--toy`` adds a model with five shared scalars against one shared vector of five: nutpie
 generates code per shared value, which is why the prior hyperparameters are one vector
-(``jmimpute.backend.model.prior_data``).
+(``jmimpute.models.collapsed.build.prior_data``).
 
 Run with ``python benchmarks/bench_compile.py`` (about 3 minutes on 2 cores; the first run
 after a change to the model's code compiles the graph functions too, so run it twice).

@@ -31,9 +31,9 @@ import pytensor
 from pytensor.graph.traversal import apply_ancestors
 
 from jmimpute.backend import kernel, model, ops
-from jmimpute.design import build_design
+from jmimpute.design.standardised import build_design
 from jmimpute.spec.model import build_spec
-from jmimpute.validate import validate
+from jmimpute.spec.validate import validate
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "examples"))

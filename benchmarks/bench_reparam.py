@@ -2,7 +2,7 @@
 
 The collapsed model samples binary latents as a shift per cluster plus deviations, and the
 level-2 coefficients against the random effects' regression
-(:mod:`jmimpute.backend.reparam`); ``build_collapsed_model(..., reparametrised=False)``
+(:mod:`jmimpute.models.collapsed.reparam`); ``build_collapsed_model(..., reparametrised=False)``
 keeps the plain coordinates (the same posterior). This runs hsb with 5% MCAR
 (``examples/mertools_hsb.py``, jomo's model) in both, with the same fixed draws and seeds
 (4 chains, 1000 warm-up and target_accept 0.8, the defaults when the coordinates were
@@ -29,7 +29,7 @@ from unittest import mock
 import numpy as np
 
 import jmimpute as jm
-from jmimpute.backend.model import build_collapsed_model
+from jmimpute.models.collapsed.build import build_collapsed_model
 
 # the module, not the package's `impute` function of the same name
 impute_module = importlib.import_module("jmimpute.impute")

@@ -88,7 +88,7 @@ def _logging(verbose: bool, quiet: bool) -> None:
 
 def load_model_data(model: ModelFile) -> pd.DataFrame:
     """The data a model file names, with its ``[missing]`` values deleted."""
-    from jmimpute.io import read_data
+    from jmimpute.results.io import read_data
     from jmimpute.testing import add_mcar
 
     data = read_data(model.data)
@@ -146,7 +146,7 @@ def run_model(model: ModelFile, out: Path, *, progressbar: bool = True) -> list[
 
 
 def _summary(args: argparse.Namespace) -> None:
-    from jmimpute.io import read_data
+    from jmimpute.results.io import read_data
     from jmimpute.missingness import missingness
 
     data = read_data(args.data)

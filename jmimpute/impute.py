@@ -11,24 +11,24 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from jmimpute.backend.model import build_collapsed_model, prior_shared, prior_values
-from jmimpute.backend.sampling import Checkpoints, judged_in_one_run, run_sampler
-from jmimpute.design import Design, build_design
+from jmimpute.models.collapsed.build import build_collapsed_model, prior_shared, prior_values
+from jmimpute.sampling.nuts import Checkpoints, judged_in_one_run, run_sampler
+from jmimpute.design.standardised import Design, build_design
 from jmimpute.diagnostics import ESS_MIN, RHAT_MAX, parameter_table
-from jmimpute.fitted import FittedModel
-from jmimpute.posterior import (
+from jmimpute.models.fitted import FittedModel
+from jmimpute.results.tree import (
     ParameterDraws,
     parameter_datasets,
     result_tree,
     retained_dataset,
     retained_draws,
 )
-from jmimpute.redraw import draw_imputations, imputation_seeds, owned
-from jmimpute.result import Imputation
+from jmimpute.models.joint.redraw import draw_imputations, imputation_seeds, owned
+from jmimpute.results.imputation import Imputation
 from jmimpute.spec.model import ImputationSpec, build_spec, spec_arguments
 from jmimpute.spec.priors import Priors
-from jmimpute.validate import validate
-from jmimpute.variables import Variable
+from jmimpute.spec.validate import validate
+from jmimpute.spec.variables import Variable
 
 _log = logging.getLogger("jmimpute")
 
@@ -217,7 +217,7 @@ def _build(design: Design, spec: ImputationSpec) -> FittedModel:
             cluster_covariance=spec.cluster_covariance,
         )
     else:
-        from jmimpute.backend.latent_model import build_latent_model
+        from jmimpute.models.latent.build import build_latent_model
 
         model, layout = build_latent_model(design, spec.priors, spec.cluster_covariance)
     return FittedModel(design, model, layout)
@@ -309,7 +309,7 @@ def _sample(
             progressbar=spec.sampler.progressbar,
         )
     else:
-        from jmimpute.backend.latent_model import read_imputation
+        from jmimpute.models.latent.build import read_imputation
 
         imputations = [
             read_imputation(design, run, draws_s.at(c, t), c, t)
@@ -406,7 +406,7 @@ def _seed(random_seed: object) -> int:
 def _kernel_usable(spec: ImputationSpec) -> bool:
     """The compiled likelihood Op runs everywhere except JAX without the FFI target."""
     if spec.sampler.sampler == "nutpie" and spec.sampler.backend == "jax":
-        from jmimpute.backend.xla_ffi import ffi_available
+        from jmimpute._kernels.xla_ffi import ffi_available
 
         if not ffi_available():
             _log.warning(

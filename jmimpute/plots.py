@@ -25,13 +25,13 @@ import pandas as pd
 import xarray as xr
 
 from jmimpute.diagnostics import unique_parameters
-from jmimpute.variables import Variable
+from jmimpute.spec.variables import Variable
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-    from jmimpute.result import Imputation
+    from jmimpute.results.imputation import Imputation
 
 __all__ = ["plot_categories", "plot_densities", "plot_level2", "plot_rank", "plot_trace"]
 

@@ -32,10 +32,10 @@ import xarray as xr
 
 from jmimpute.analysis.analyze import analyze
 from jmimpute.analysis.fits import AnalysisFits
-from jmimpute.backend.conditional import Shift
-from jmimpute.posterior import imputations_dataset, retained_of
-from jmimpute.redraw import RedrawState
-from jmimpute.result import Imputation
+from jmimpute.models.joint.conditional import Shift
+from jmimpute.results.tree import imputations_dataset, retained_of
+from jmimpute.models.joint.redraw import RedrawState
+from jmimpute.results.imputation import Imputation
 from jmimpute.spec.model import ImputationSpec
 
 if TYPE_CHECKING:
@@ -92,7 +92,7 @@ def _group_values(imp: Imputation, by: str | None, value: DeltaValue, level: int
 
 
 def delta_shift(imp: Imputation, variable: str, value: DeltaValue, by: str | None = None) -> Shift:
-    """The :class:`~jmimpute.backend.conditional.Shift` of ``delta`` for one variable."""
+    """The :class:`~jmimpute.models.joint.conditional.Shift` of ``delta`` for one variable."""
     design = _state(imp).design
     l2 = design.level2
     names1 = [v.name for v in design.level1.variables]

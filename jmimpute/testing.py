@@ -120,7 +120,7 @@ def simulate_two_level(
     if cluster_df is None:
         e = rng.multivariate_normal(np.zeros(p), sigma, size=n)
     else:
-        from jmimpute.backend.cluster_cov import draw_cluster_covariances
+        from jmimpute.models.joint.cluster_cov import draw_cluster_covariances
 
         sigma_cluster = draw_cluster_covariances(sigma, cluster_df, n_clusters, rng)
         factors = np.linalg.cholesky(sigma_cluster)[cluster]

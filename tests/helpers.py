@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from jmimpute.design import Design, build_design
+from jmimpute.design.standardised import Design, build_design
 from jmimpute.spec.model import build_spec
-from jmimpute.validate import validate
+from jmimpute.spec.validate import validate
 
 
 def design_for(data, formula, **kwargs) -> Design:

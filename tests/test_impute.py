@@ -275,7 +275,7 @@ def test_draws_none_goes_on_until_converged_or_capped(run, monkeypatch, caplog):
 
 def test_compiled_model_reuse_rule():
     # Numba models take new priors as shared data; JAX freezes them, so only the same ones
-    from jmimpute.fitted import FittedModel
+    from jmimpute.models.fitted import FittedModel
 
     fitted = FittedModel(design=None, model=None, layout=None)  # type: ignore[arg-type]
     assert fitted.reusable("numba", {"prior_psi_sd": 1.0}) is None  # nothing compiled yet

@@ -16,7 +16,7 @@ from jmimpute.analysis.frequentist import fit_statsmodels
 
 if TYPE_CHECKING:
     from jmimpute.analysis.bayesian import BayesianFits
-    from jmimpute.result import Imputation
+    from jmimpute.results.imputation import Imputation
 
 _log = logging.getLogger("jmimpute")
 BACKENDS = ("statsmodels", "bambi")

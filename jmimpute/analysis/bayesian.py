@@ -34,7 +34,7 @@ from jmimpute.diagnostics import RHAT_MAX
 from jmimpute.pooling import PooledEstimates, pool
 
 if TYPE_CHECKING:
-    from jmimpute.result import Imputation
+    from jmimpute.results.imputation import Imputation
 
 _log = logging.getLogger("jmimpute")
 _MODEL_KEYS = {"family", "priors", "link", "categorical", "dropna", "auto_scale", "noncentered"}

@@ -3,7 +3,7 @@
 Nothing in this subpackage imports PyMC; the backend turns a specification into a model.
 """
 
-from jmimpute.spec.formula import Formula, FormulaError, parse_formula
+from jmimpute.spec.formula import Formula, FormulaError, ParsedFormula, parse_formula, parse_terms
 from jmimpute.spec.model import ImputationSpec, SamplerSettings, build_spec, specify
 from jmimpute.spec.modelfile import ModelFile, ModelFileError, read_model_file
 from jmimpute.spec.priors import Priors
@@ -14,10 +14,12 @@ __all__ = [
     "ImputationSpec",
     "ModelFile",
     "ModelFileError",
+    "ParsedFormula",
     "Priors",
     "SamplerSettings",
     "build_spec",
     "parse_formula",
+    "parse_terms",
     "read_model_file",
     "specify",
 ]

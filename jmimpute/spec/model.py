@@ -1,7 +1,7 @@
 """The imputation specification: formulas, priors, method and sampler settings.
 
 :func:`build_spec` checks every argument that can be checked without the data and
-returns frozen dataclasses; :mod:`jmimpute.validate` checks them against the data.
+returns frozen dataclasses; :mod:`jmimpute.spec.validate` checks them against the data.
 """
 
 from __future__ import annotations

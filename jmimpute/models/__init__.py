@@ -1,0 +1,1 @@
+"""The imputation models, each behind the :class:`~jmimpute.models.protocol.ImputationModel` protocol."""

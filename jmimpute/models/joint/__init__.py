@@ -1,0 +1,1 @@
+"""What the joint normal models share: parameters and priors, exact conditional draws."""

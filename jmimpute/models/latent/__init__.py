@@ -1,0 +1,1 @@
+"""The explicit-latent joint model: NUTS samples random effects and missing cells too."""

@@ -1,0 +1,1 @@
+"""What comes back: the :class:`~jmimpute.results.imputation.Imputation`, its DataTree, files."""

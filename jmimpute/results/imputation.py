@@ -1,0 +1,535 @@
+"""The result of :func:`jmimpute.impute`: imputed cells, posterior and diagnostics.
+
+Following mitml, the result stores only the imputed cells (dims ``imputation`` x ``cell``,
+with coordinates naming each cell's row and column) and builds completed data sets on
+request; the user's DataFrame is copied once and never modified.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from os import PathLike
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal, overload
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from jmimpute.analysis.derive import (
+    ClusterStatistic,
+    DeriveFunction,
+    apply_derived,
+    check_derived,
+)
+from jmimpute.diagnostics import (
+    ConvergenceReport,
+    convergence_report,
+    group_table,
+    parameter_table,
+)
+from jmimpute.missingness import missing_table
+from jmimpute.spec.model import ImputationSpec
+from jmimpute.spec.variables import Variable
+
+if TYPE_CHECKING:
+    from jmimpute.design.standardised import Design
+    from jmimpute.models.fitted import FittedModel
+    from jmimpute.spec.priors import Priors
+
+
+@dataclass(frozen=True, eq=False)
+class ImputationSummary:
+    """Missingness per variable and the convergence report of an imputation run."""
+
+    formula: str
+    m: int
+    method: str
+    sampler: str
+    missing: pd.DataFrame
+    convergence: ConvergenceReport
+
+    @property
+    def converged(self) -> bool:
+        """Whether every parameter group meets the R-hat and ESS thresholds."""
+        return self.convergence.converged
+
+    def __str__(self) -> str:
+        with pd.option_context("display.width", 120, "display.max_columns", 20):
+            return "\n".join(
+                [
+                    f"Multilevel joint-model imputation: {self.formula}",
+                    f"m = {self.m} imputations, method = {self.method}, sampler = {self.sampler}",
+                    "",
+                    "Missing values:",
+                    self.missing.to_string(float_format=lambda v: f"{v:.3f}"),
+                    "",
+                    str(self.convergence),
+                ]
+            )
+
+    __repr__ = __str__
+
+    def _repr_html_(self) -> str:
+        return (
+            f"<h4>Multilevel joint-model imputation: <code>{html.escape(self.formula)}</code></h4>"
+            f"<p>m = {self.m}, method = {self.method}, sampler = {self.sampler}</p>"
+            f"<p><b>Missing values</b></p>{self.missing.to_html(float_format='{:.3f}'.format)}"
+            f"{self.convergence._repr_html_()}"
+        )
+
+
+class Imputation:
+    """Multiply imputed data from a Bayesian joint model.
+
+    Create it with :func:`jmimpute.impute`. The ``m`` imputations are posterior draws of
+    the missing cells, taken from retained NUTS draws spaced evenly over all chains.
+
+    Attributes
+    ----------
+    spec : ImputationSpec
+        What was asked.
+    posterior : xarray.DataTree
+        ``posterior`` (imputation-model parameters on the data's scale: ``beta``,
+        ``sigma``, ``psi``), ``standardised_posterior`` (the same on the internal
+        standardised scale), ``sample_stats`` and ``imputations`` (the imputed cells).
+    """
+
+    def __init__(
+        self,
+        data: pd.DataFrame,
+        spec: ImputationSpec,
+        posterior: xr.DataTree,
+        derived: dict[str, ClusterStatistic | DeriveFunction] | None = None,
+        *,
+        variables: tuple[tuple[Variable, ...], tuple[Variable, ...]] = ((), ()),
+        fitted: FittedModel | None = None,
+    ) -> None:
+        self._data = data
+        # the built and compiled model, reused by refit() and the sensitivity analyses;
+        # None after loading from a file (rebuilt on demand)
+        self._fitted = fitted
+        self._design_cache: Design | None = None
+        self.spec = spec
+        self.posterior = posterior
+        self._derived = dict(derived or {})
+        self._variables = variables
+        self._params: pd.DataFrame | None = None
+
+    def _copy(
+        self,
+        posterior: xr.DataTree | None = None,
+        derived: dict[str, ClusterStatistic | DeriveFunction] | None = None,
+    ) -> Imputation:
+        out = Imputation(
+            self._data,
+            self.spec,
+            self.posterior if posterior is None else posterior,
+            self._derived if derived is None else derived,
+            variables=self._variables,
+            fitted=self._fitted,
+        )
+        out._params = self._params
+        out._design_cache = self._design_cache
+        return out
+
+    def _design(self) -> Design:
+        """The standardised design of the imputation model (rebuilt after loading)."""
+        if self._fitted is not None:
+            return self._fitted.design
+        if self._design_cache is None:
+            from jmimpute.design.standardised import build_design
+
+            level1, level2 = self._variables
+            self._design_cache = build_design(
+                self._data, self.spec.level1, level1, self.spec.level2, level2
+            )
+        return self._design_cache
+
+    def refit(
+        self,
+        *,
+        priors: Priors | None = None,
+        random_seed: int | None = None,
+        m: int | None = None,
+        chains: int | None = None,
+        tune: int | None = None,
+        draws: int | None = None,
+        cores: int | None = None,
+        target_accept: float | None = None,
+        progressbar: bool | None = None,
+    ) -> Imputation:
+        """Impute again with the same data and model, other priors or sampler settings.
+
+        Reuses the compiled model of this session (the priors are shared data of the
+        compiled sampler), so only sampling is repeated: for prior sensitivity analyses,
+        compare the results with :func:`jmimpute.compare_models`. A result loaded from a
+        file is compiled once, then reused by its own refits. With nutpie's JAX backend
+        (which freezes shared data) or PyMC's sampler the model is compiled again.
+
+        Parameters
+        ----------
+        priors : Priors, optional
+            New priors (default: this result's).
+        random_seed : int, optional
+            Default: this result's seed, so that only the changed setting differs.
+        m, chains, tune, draws, cores, target_accept, progressbar : optional
+            As in :func:`jmimpute.impute` (default: this result's).
+
+        Returns
+        -------
+        Imputation
+            Equal to ``jm.impute`` with the same arguments; derived variables are kept.
+
+        Examples
+        --------
+        >>> wide = imp.refit(priors=jm.Priors(psi_sd=5.0))  # doctest: +SKIP
+        >>> jm.compare_models({"default": imp, "wide": wide},
+        ...                   "lpo ~ iqv + (1|sch)")  # doctest: +SKIP
+        """
+        from jmimpute.impute import refit
+
+        return refit(
+            self,
+            priors=priors,
+            random_seed=random_seed,
+            m=m,
+            chains=chains,
+            tune=tune,
+            draws=draws,
+            cores=cores,
+            target_accept=target_accept,
+            progressbar=progressbar,
+        )
+
+    @property
+    def variables(self) -> tuple[Variable, ...]:
+        """The targets (level 1, then level 2), with their kinds and categories."""
+        return self._variables[0] + self._variables[1]
+
+    def with_columns(self, **derived: ClusterStatistic | DeriveFunction) -> Imputation:
+        """Attach variables derived from the imputed values to every completed data set.
+
+        Parameters
+        ----------
+        **derived
+            New column names mapped to :func:`jmimpute.cluster_mean`,
+            :func:`jmimpute.cluster_centre` or a function of the completed DataFrame. They are
+            computed on each completed set, after imputation, in the order given.
+
+        Returns
+        -------
+        Imputation
+            A new result sharing this one's imputations.
+
+        Examples
+        --------
+        >>> imp2 = imp.with_columns(iqm=jm.cluster_mean("iqv"))  # doctest: +SKIP
+        >>> imp2.complete(1)["iqm"]  # doctest: +SKIP
+        """
+        clash = [name for name in derived if name in self._data.columns]
+        if clash:
+            raise ValueError(
+                f"derived variable names {clash} are already columns of the data; choose "
+                "other names"
+            )
+        return self._copy(derived=self._derived | check_derived(derived))
+
+    def subset(self, imputations: list[int] | range) -> Imputation:
+        """A result holding only the given imputations (numbered from 1), renumbered 1..k.
+
+        Examples
+        --------
+        >>> first_ten = imp.subset(range(1, 11))  # doctest: +SKIP
+        """
+        chosen = [int(k) for k in imputations]
+        bad = [k for k in chosen if not 1 <= k <= self.m]
+        if bad or not chosen:
+            raise ValueError(f"`imputations` must be numbers between 1 and m={self.m}; got {bad}")
+        cells = self.posterior["imputations"].to_dataset().sel(imputation=chosen)
+        cells = cells.assign_coords(imputation=np.arange(1, len(chosen) + 1))
+        tree = self.posterior.copy()
+        tree["imputations"] = xr.DataTree(cells)
+        return self._copy(posterior=tree)
+
+    @property
+    def derived(self) -> tuple[str, ...]:
+        """Names of the derived variables attached with :meth:`with_columns`."""
+        return tuple(self._derived)
+
+    # -- basic facts ----------------------------------------------------------------
+    @property
+    def m(self) -> int:
+        """Number of imputations."""
+        return int(self.imputed.sizes["imputation"])
+
+    @property
+    def imputed(self) -> xr.DataArray:
+        """The imputed level-1 cells, dims ``(imputation, cell)``, coords ``row`` and ``column``.
+
+        Continuous values on the data's scale; categorical targets as category codes
+        (positions in the variable's categories; :meth:`complete` returns the levels).
+        """
+        return self.posterior["imputations"].dataset["imputed"]
+
+    @property
+    def imputed_level2(self) -> xr.DataArray | None:
+        """The imputed level-2 values, or None without level-2 targets.
+
+        Dims ``(imputation, cell2)``, coords ``cluster`` and ``column2``.
+        """
+        ds = self.posterior["imputations"].dataset
+        return ds["imputed_level2"] if "imputed_level2" in ds else None
+
+    @property
+    def data(self) -> pd.DataFrame:
+        """A copy of the incomplete data."""
+        return self._data.copy(deep=True)
+
+    # -- completed data sets ---------------------------------------------------------
+    @overload
+    def complete(self, which: int = 1, *, include: bool = False) -> pd.DataFrame: ...
+
+    @overload
+    def complete(self, which: Literal["long"], *, include: bool = False) -> pd.DataFrame: ...
+
+    @overload
+    def complete(self, which: Literal["all"], *, include: bool = False) -> list[pd.DataFrame]: ...
+
+    def complete(
+        self, which: int | str = 1, *, include: bool = False
+    ) -> pd.DataFrame | list[pd.DataFrame]:
+        """Build completed data sets.
+
+        Parameters
+        ----------
+        which : int, "long" or "all", default 1
+            An imputation number ``1 .. m`` (1-based, as in mice and mitml); ``"long"`` for
+            all of them stacked with an ``.imp`` column (1..m) and an ``.id`` column (the
+            original row label), mice's long layout; ``"all"`` for a list of m frames.
+        include : bool, default False
+            With ``"long"`` or ``"all"``, also include the incomplete data as imputation 0.
+
+        Returns
+        -------
+        pandas.DataFrame or list of pandas.DataFrame
+
+        Examples
+        --------
+        >>> imp.complete(1)  # doctest: +SKIP
+        >>> imp.complete("long").groupby(".imp").lpo.mean()  # doctest: +SKIP
+        """
+        if which == "long":
+            frames = self._all(include)
+            stacked = []
+            for k, frame in zip(range(0 if include else 1, self.m + 1), frames, strict=True):
+                front = pd.DataFrame({".imp": k, ".id": frame.index}, index=frame.index)
+                stacked.append(pd.concat([front, frame], axis=1))
+            return pd.concat(stacked, ignore_index=True)
+        if which == "all":
+            return self._all(include)
+        if isinstance(which, bool) or not isinstance(which, int | np.integer):
+            raise TypeError(
+                f"`which` must be an imputation number 1..{self.m}, 'long' or 'all'; got {which!r}"
+            )
+        if not 1 <= which <= self.m:
+            raise ValueError(
+                f"`which` must be between 1 and m={self.m} (imputations are numbered from 1, "
+                f"as in mice and mitml); got {which}"
+            )
+        return self._completed(int(which))
+
+    def _all(self, include: bool) -> list[pd.DataFrame]:
+        frames = [self._completed(k) for k in range(1, self.m + 1)]
+        if not include:
+            return frames
+        # derived variables are not computed from incomplete data: NaN in imputation 0
+        original = self.data.assign(**dict.fromkeys(self._derived, np.nan))
+        return [original, *frames]
+
+    def _completed(self, k: int) -> pd.DataFrame:
+        out = self._data.copy(deep=True)
+        cells = self.imputed.sel(imputation=k)
+        rows = cells["row"].to_numpy()
+        columns = cells["column"].to_numpy()
+        values = cells.to_numpy()
+        level1, level2 = self._variables
+        for var in level1:
+            sel = columns == var.name
+            out[var.name] = _filled(out[var.name], var, rows[sel], values[sel])
+        if level2:
+            cl = self.imputed_level2
+            assert cl is not None
+            cl = cl.sel(imputation=k)
+            codes, labels = pd.factorize(out[self.spec.cluster], sort=True)
+            position = {label: i for i, label in enumerate(labels)}
+            for var in level2:
+                sel = cl["column2"].to_numpy() == var.name
+                clusters = [position[c] for c in cl["cluster"].to_numpy()[sel]]
+                by_cluster = np.full(len(labels), np.nan)
+                by_cluster[clusters] = cl.to_numpy()[sel]
+                missing = out[var.name].isna().to_numpy()
+                # observed level-2 values fill their cluster's other rows; imputed ones all
+                known = out[var.name].groupby(codes).transform("first")
+                fill_rows = np.flatnonzero(missing & known.isna().to_numpy())
+                col = _filled(out[var.name], var, fill_rows, by_cluster[codes[fill_rows]])
+                rest = np.flatnonzero(missing & known.notna().to_numpy())
+                if rest.size:
+                    col = col.copy()
+                    col.iloc[rest] = known.iloc[rest].to_numpy()
+                out[var.name] = col
+        return apply_derived(out, self._derived, self.spec.cluster)
+
+    # -- diagnostics -----------------------------------------------------------------
+    def convergence(self) -> pd.DataFrame:
+        """R-hat, bulk and tail ESS of every imputation-model parameter."""
+        if self._params is None:
+            self._params = parameter_table(self.posterior["posterior"].dataset)
+        return self._params
+
+    def rhat(self) -> pd.DataFrame:
+        """Max R-hat and min ESS per parameter group, naming the worst parameter.
+
+        Groups: fixed effects, level-1 covariance, cluster covariance and, where the model
+        has them, level-2 fixed effects and thresholds.
+        """
+        return group_table(self.convergence())
+
+    def convergence_report(self) -> ConvergenceReport:
+        """R-hat and ESS per parameter group, divergences, tree depth, a verdict and advice.
+
+        Returns
+        -------
+        ConvergenceReport
+            ``.ok`` says whether every check passed; ``.advice`` what to change if not.
+
+        Examples
+        --------
+        >>> imp.convergence_report()  # doctest: +SKIP
+        """
+        settings = self.spec.sampler
+        return convergence_report(
+            self.posterior,
+            params=self.convergence(),
+            tune=settings.tune,
+            target_accept=settings.target_accept,
+        )
+
+    def missingness(self) -> pd.DataFrame:
+        """Missing values per target (rows; level-2 targets also count clusters)."""
+        return missing_table(
+            self._data, [*self.spec.targets, *self.spec.level2_targets],
+            cluster=self.spec.cluster, level2=self.spec.level2_targets,
+        )  # fmt: skip
+
+    def summary(self) -> ImputationSummary:
+        """Missingness per variable and the convergence report (:meth:`convergence_report`)."""
+        return ImputationSummary(
+            formula=self.spec.formula_text,
+            m=self.m,
+            method=self.spec.method
+            + (
+                ", cluster-specific level-1 covariances"
+                if self.spec.cluster_covariance == "random"
+                else ""
+            ),
+            sampler=f"{self.spec.sampler.sampler}"
+            + (f"/{self.spec.sampler.backend}" if self.spec.sampler.sampler == "nutpie" else ""),
+            missing=self.missingness(),
+            convergence=self.convergence_report(),
+        )
+
+    def __repr__(self) -> str:
+        n_cells = int(self.imputed.sizes["cell"])
+        l2 = self.imputed_level2
+        extra = f" and {int(l2.sizes['cell2'])} cluster values" if l2 is not None else ""
+        return (
+            f"<Imputation: {self.spec.formula_text}, m={self.m}, {n_cells} imputed cells"
+            f"{extra} in {len(self.variables)} variables, method={self.spec.method}>"
+        )
+
+    def _repr_html_(self) -> str:
+        return self.summary()._repr_html_()
+
+    # -- export (jmimpute.results.io) ---------------------------------------------------------
+    def to_long(
+        self, path: str | PathLike[str] | None = None, *, include: bool = False
+    ) -> pd.DataFrame:
+        """The completed sets stacked (``.imp``, ``.id``), optionally written to a file.
+
+        Parameters
+        ----------
+        path : str or path-like, optional
+            A ``.csv`` or ``.parquet`` file (Parquet needs pyarrow).
+        include : bool, default False
+            Also include the incomplete data as imputation 0.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The same as ``complete("long", include=include)``.
+
+        Examples
+        --------
+        >>> imp.to_long("out/brandsma_long.csv")  # doctest: +SKIP
+        """
+        from jmimpute.results.io import to_long
+
+        return to_long(self, path, include=include)
+
+    def to_sets(self, directory: str | PathLike[str], fmt: str = "csv") -> list[Path]:
+        """Write each completed set to its own file, ``imp_01.csv`` .. in ``directory``.
+
+        Parameters
+        ----------
+        directory : str or path-like
+            Created if missing.
+        fmt : {"csv", "parquet"}, default "csv"
+
+        Returns
+        -------
+        list of pathlib.Path
+        """
+        from jmimpute.results.io import to_sets
+
+        return to_sets(self, directory, fmt)
+
+    def to_netcdf(self, path: str | PathLike[str]) -> Path:
+        """Save the whole result to a netCDF-4 file; read it with :func:`jmimpute.load_imputation`.
+
+        The file holds the posterior DataTree, the incomplete data (with its dtypes) and
+        the specification. Derived variables are kept if made with
+        :func:`jmimpute.cluster_mean` or :func:`jmimpute.cluster_centre`; Python functions
+        cannot be saved and are left out with a warning.
+
+        Examples
+        --------
+        >>> imp.to_netcdf("out/brandsma.nc")  # doctest: +SKIP
+        >>> jm.load_imputation("out/brandsma.nc")  # doctest: +SKIP
+        """
+        from jmimpute.results.io import to_netcdf
+
+        return to_netcdf(self, path)
+
+    def to_zarr(self, path: str | PathLike[str]) -> Path:
+        """Save the whole result to a Zarr store (a folder), as :meth:`to_netcdf` does."""
+        from jmimpute.results.io import to_zarr
+
+        return to_zarr(self, path)
+
+
+def _filled(column: pd.Series, var: Variable, rows: np.ndarray, values: np.ndarray) -> pd.Series:
+    """The column with ``values`` (data-scale numbers, or category codes) at ``rows``."""
+    if not var.latent:
+        col = column.to_numpy(dtype="float64", na_value=np.nan, copy=True)
+        col[rows] = values
+        return pd.Series(col, index=column.index, name=column.name)
+    codes = var.codes(column)
+    codes[rows] = values.astype(np.int64)
+    if (codes < 0).any():
+        raise RuntimeError(f"internal error: {var.name!r} still has missing values after filling")
+    restored = var.restore(codes)
+    restored.index = column.index
+    restored.name = column.name
+    return restored

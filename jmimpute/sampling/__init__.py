@@ -1,0 +1,1 @@
+"""How a built model is sampled: NUTS (nutpie or PyMC), watched at checkpoints."""
