@@ -2,17 +2,16 @@
 
 ``"lpo ~ iqv + factor(den) + (1 + iqv | sch)"`` becomes the fixed formula
 ``"lpo ~ iqv + C(den)"`` (patsy/formulae syntax: R's ``factor()`` is spelled ``C()``),
-the random-effects formula ``"1 + iqv"`` and the grouping variable ``sch``.
+the random-effects formula ``"1 + iqv"`` and the grouping variable ``sch``. The formula is
+read by the same parser as the imputation formulas (:func:`jmimpute.spec.formula.parse_terms`).
 """
 
 from __future__ import annotations
 
-import keyword
-import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-_NAME = re.compile(r"`[^`]+`|[A-Za-z_.][A-Za-z0-9_.]*")
-_FUNCTIONS = {"C", "I", "Q", "np", "log", "exp", "sqrt", "center", "scale", "standardize"}
+from jmimpute.spec.parser import FormulaError, ParsedFormula, parse_terms
+from jmimpute.spec.terms import CentredWithinCluster, ClusterMean, Interaction, Term
 
 
 @dataclass(frozen=True)
@@ -32,6 +31,8 @@ class AnalysisFormula:
         The grouping variable.
     variables : tuple of str
         Every data column the formula refers to.
+    terms : ParsedFormula
+        The formula's terms, as the shared parser reads them.
     """
 
     text: str
@@ -40,6 +41,7 @@ class AnalysisFormula:
     random: str | None
     group: str | None
     variables: tuple[str, ...]
+    terms: ParsedFormula = field(compare=False, repr=False)
 
     @property
     def mixed(self) -> bool:
@@ -47,44 +49,26 @@ class AnalysisFormula:
         return self.group is not None
 
 
-def _random_terms(rhs: str) -> tuple[str, list[tuple[str, str]]]:
-    """Remove top-level ``( ... | g )`` terms from a right-hand side."""
-    terms: list[tuple[str, str]] = []
-    out, i = [], 0
-    while i < len(rhs):
-        if rhs[i] == "(":
-            depth, j = 1, i + 1
-            while j < len(rhs) and depth:
-                depth += {"(": 1, ")": -1}.get(rhs[j], 0)
-                j += 1
-            inner = rhs[i + 1 : j - 1]
-            if depth == 0 and "|" in inner and inner.count("(") == inner.count(")"):
-                left, _, group = inner.rpartition("|")
-                terms.append((left.strip().rstrip("|").strip(), group.strip()))
-                i = j
-                continue
-            out.append(rhs[i:j])
-            i = j
-            continue
-        out.append(rhs[i])
-        i += 1
-    fixed = re.sub(r"\+\s*(\+\s*)+", "+ ", "".join(out))
-    fixed = re.sub(r"^\s*\+|\+\s*$", "", fixed.strip()).strip()
-    return fixed, terms
-
-
-def _names(expr: str) -> list[str]:
-    names = []
-    for match in _NAME.finditer(expr):
-        token = match.group(0)
-        after = expr[match.end() :].lstrip()
-        if after.startswith("("):  # a function call
-            continue
-        if token.startswith("`"):
-            names.append(token[1:-1])
-        elif not keyword.iskeyword(token) and token not in _FUNCTIONS and "." not in token[:1]:
-            names.append(token)
-    return names
+def _cluster_statistic(text: str, terms: tuple[Term, ...]) -> None:
+    """Refuse ``mean(x)`` and ``cwc(x)``, which the analysis backends cannot compute yet."""
+    for term in terms:
+        inner = term.factors if isinstance(term, Interaction) else (term,)
+        for factor in inner:
+            if isinstance(factor, ClusterMean | CentredWithinCluster):
+                how, suffix = (
+                    ("cluster_mean", "mean")
+                    if isinstance(factor, ClusterMean)
+                    else ("cluster_centre", "cwc")
+                )
+                new = f"{factor.name}_{suffix}"
+                raise FormulaError(
+                    text,
+                    factor.pos,
+                    f"'{factor.source}' ({factor.kind}) is not supported in analysis formulas "
+                    f"yet; derive it from each completed data set and name it instead: "
+                    f"analyze(..., derive={{{new!r}: jm.{how}({factor.name!r})}}) with "
+                    f"'{new}' in the formula",
+                )
 
 
 def parse_analysis_formula(text: str) -> AnalysisFormula:
@@ -98,43 +82,47 @@ def parse_analysis_formula(text: str) -> AnalysisFormula:
     -------
     AnalysisFormula
 
+    Raises
+    ------
+    ValueError
+        If ``text`` is not a string with one ``~``; a :class:`FormulaError` (a
+        ``ValueError``, pointing at the problem) if it does not parse, has no single
+        response, has more than one random term, or uses ``mean()``/``cwc()``.
+
     Examples
     --------
     >>> f = parse_analysis_formula("lpo ~ iqv + factor(den) + (1 | sch)")
     >>> f.fixed, f.random, f.group
     ('lpo ~ iqv + C(den)', '1', 'sch')
     """
-    if not isinstance(text, str) or text.count("~") != 1:
+    if not isinstance(text, str):
         raise ValueError(
             f"the analysis formula must be a string with one '~', like 'lpo ~ iqv + (1|sch)'; "
             f"got {text!r}"
         )
-    lhs, rhs = (s.strip() for s in text.split("~"))
-    response_names = _names(lhs)
-    if not lhs or len(response_names) != 1:
-        raise ValueError(f"the analysis formula {text!r} needs one response left of '~'")
-    rhs = re.sub(r"\bfactor\(", "C(", rhs)
-    fixed_rhs, terms = _random_terms(rhs)
-    if len(terms) > 1:
-        raise ValueError(
-            f"the analysis formula {text!r} has {len(terms)} random terms; one is supported"
+    terms = parse_terms(text)
+    outcomes = terms.outcomes
+    if len(outcomes) != 1 or len(outcomes[0].variables) != 1:
+        raise FormulaError(
+            text,
+            terms.lhs[1].pos if len(terms.lhs) > 1 else 0,
+            "the analysis formula needs one response left of '~', e.g. 'lpo ~ iqv + (1|sch)'",
         )
-    if not fixed_rhs:
-        fixed_rhs = "1"
-    random, group = terms[0] if terms else (None, None)
-    if group is not None and not re.fullmatch(r"`[^`]+`|[A-Za-z_.][A-Za-z0-9_.]*", group):
-        raise ValueError(f"the grouping term {group!r} in {text!r} must be one column name")
-    if random is not None and not random:
-        raise ValueError(f"the random term of {text!r} is empty")
-    names = response_names + _names(fixed_rhs) + (_names(random) if random else [])
-    if group is not None:
-        group = group.strip("`")
-        names.append(group)
+    if len(terms.random) > 1:
+        raise FormulaError(
+            text,
+            terms.random[1].pos,
+            f"the analysis formula has {len(terms.random)} random terms; one is supported "
+            "(one grouping factor, as statsmodels' MixedLM fits)",
+        )
+    random = terms.random[0] if terms.random else None
+    _cluster_statistic(text, (*terms.fixed, *(random.effects if random else ())))
     return AnalysisFormula(
         text=text,
-        response=response_names[0],
-        fixed=f"{lhs} ~ {fixed_rhs}",
-        random=random,
-        group=group,
-        variables=tuple(dict.fromkeys(names)),
+        response=outcomes[0].variables[0],
+        fixed=terms.fixed_formula(patsy=True),
+        random=random.effects_text(patsy=True) if random else None,
+        group=random.group if random else None,
+        variables=terms.variables,
+        terms=terms,
     )

@@ -1,38 +1,28 @@
-"""Parse mitml-style imputation formulas into plain specifications.
+"""Imputation formulas: the parsed terms (:mod:`.parser`) an imputation model supports.
 
-Grammar (a subset of R's, as pan/jomo/mitml use it)::
-
-    formula  := targets "~" rhs
-    targets  := name ("+" name)*
-    rhs      := term (("+" | "-") term)*
-    term     := "1" | "0" | name | "(" effects "|" name ")"
-    effects  := ("1" | "0" | name) (("+" | "-") ("1" | "0" | name))*
-
-As in R, the fixed intercept is implied unless ``0`` or ``- 1`` removes it, and a random
-term ``(x | g)`` carries a random intercept unless ``0`` or ``- 1`` appears inside it.
-Names are column names made of letters, digits, ``_`` and ``.``; any other column name
-can be written between backticks, as in R.
+An imputation formula names the variables to impute left of ``~`` and, right of it, fully
+observed covariates, the intercept and one random term ``(effects | cluster)`` (mitml's
+and jomo's form), e.g. ``"lpo + iqv ~ 1 + ses + (1 + ses|sch)"``; a level-2 formula has no
+random term (``"den ~ 1"``). Other terms parse (:mod:`jmimpute.spec.terms`) and are refused
+here with an error that points at them.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
-_TOKEN = re.compile(r"\s*(?:(`[^`]+`)|([A-Za-z_.][A-Za-z0-9_.]*)|(\d+)|(\S))")
+from jmimpute.spec.parser import FormulaError, ParsedFormula, parse_terms
+from jmimpute.spec.terms import Intercept, Piece, RandomTerm, Variable
 
-
-class FormulaError(ValueError):
-    """A formula string that cannot be parsed, with the position of the problem."""
-
-    def __init__(self, text: str, pos: int, message: str) -> None:
-        pointer = " " * (pos + 4) + "^"
-        super().__init__(f"{message}\n    {text}\n{pointer}")
+__all__ = ["Formula", "FormulaError", "ParsedFormula", "parse_formula", "parse_terms"]
 
 
 @dataclass(frozen=True)
 class Formula:
     """One parsed imputation formula.
+
+    Its fields are plain (strings, tuples of strings, booleans) so that the specification
+    that holds it is saved as JSON field by field; :attr:`terms` parses the text again.
 
     Attributes
     ----------
@@ -74,107 +64,47 @@ class Formula:
             names.append(self.cluster)
         return tuple(dict.fromkeys(names))
 
-
-class _Tokens:
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.items: list[tuple[str, str, int]] = []  # (kind, value, position)
-        pos = 0
-        while pos < len(text):
-            m = _TOKEN.match(text, pos)
-            if m is None or m.end() == pos:
-                break
-            start = m.start(m.lastindex or 0)
-            if m.group(1):
-                self.items.append(("name", m.group(1)[1:-1], start))
-            elif m.group(2):
-                self.items.append(("name", m.group(2), start))
-            elif m.group(3):
-                self.items.append(("number", m.group(3), start))
-            elif m.group(4):
-                self.items.append(("op", m.group(4), start))
-            pos = m.end()
-        self.i = 0
-
-    def peek(self) -> tuple[str, str, int] | None:
-        return self.items[self.i] if self.i < len(self.items) else None
-
-    def next(self, what: str) -> tuple[str, str, int]:
-        tok = self.peek()
-        if tok is None:
-            raise FormulaError(self.text, len(self.text), f"formula ends where {what} was expected")
-        self.i += 1
-        return tok
-
-    def expect_op(self, op: str) -> None:
-        kind, value, pos = self.next(f"'{op}'")
-        if kind != "op" or value != op:
-            raise FormulaError(self.text, pos, f"expected '{op}' but found '{value}'")
+    @property
+    def terms(self) -> ParsedFormula:
+        """The formula's terms, as :func:`parse_terms` reads them."""
+        return parse_terms(self.text)
 
 
-def _effect_list(
-    tokens: _Tokens, stop: set[str], *, allow_random: bool
-) -> tuple[list[str], bool | None, list[tuple[list[str], bool | None, str, int]]]:
-    """Parse ``term (+|- term)*`` until an op in ``stop`` (not consumed) or the end.
+def _unsupported(text: str, piece: Piece) -> FormulaError:
+    if len(piece.terms) > 1:
+        what = f"a product, expanding to {', '.join(t.source for t in piece.terms)}"
+    else:
+        what = piece.terms[0].kind
+    return FormulaError(
+        text,
+        piece.pos,
+        "imputation formulas take plain covariates (column names), the intercept and one "
+        f"random term; '{piece.source}' is {what}. Compute it as a column of the data and "
+        "name that column instead (covariates are fully observed, so the column is too)",
+    )
 
-    Returns the names, the explicit intercept setting (None if not given) and the random
-    terms found.
-    """
-    names: list[str] = []
-    intercept: bool | None = None
-    randoms: list[tuple[list[str], bool | None, str, int]] = []
-    sign = "+"
-    expect_term = True
-    text = tokens.text
-    while True:
-        tok = tokens.peek()
-        if tok is None or (tok[0] == "op" and tok[1] in stop):
-            if expect_term:
-                pos = tok[2] if tok else len(text)
-                raise FormulaError(text, pos, "a term is missing here")
-            return names, intercept, randoms
-        kind, value, pos = tokens.next("a term")
-        if not expect_term:
-            if kind == "op" and value in "+-":
-                sign = value
-                expect_term = True
-                continue
-            raise FormulaError(text, pos, f"expected '+' between terms, found '{value}'")
-        if kind == "number":
-            if value not in ("0", "1"):
-                raise FormulaError(text, pos, f"only 0 and 1 can stand alone, found '{value}'")
-            intercept = (value == "1") == (sign == "+")
-        elif kind == "name":
-            if sign == "-":
-                raise FormulaError(text, pos, "removing a variable with '-' is not supported")
-            if value in names:
-                raise FormulaError(text, pos, f"'{value}' appears twice")
-            names.append(value)
-        elif kind == "op" and value in "+-~|)":
-            raise FormulaError(text, pos, "a term is missing here")
-        elif kind == "op" and value == "(":
-            if not allow_random:
-                raise FormulaError(text, pos, "random-effect terms cannot be nested here")
-            if sign == "-":
-                raise FormulaError(text, pos, "a random term cannot be removed with '-'")
-            eff, eff_int, _ = _effect_list(tokens, {"|"}, allow_random=False)
-            tokens.expect_op("|")
-            gkind, group, gpos = tokens.next("the cluster variable")
-            if gkind != "name":
-                raise FormulaError(text, gpos, f"expected the cluster variable, found '{group}'")
-            nxt = tokens.peek()
-            if nxt is not None and nxt[0] == "op" and nxt[1] == "|":
-                raise FormulaError(text, nxt[2], "'||' (uncorrelated effects) is not supported")
-            tokens.expect_op(")")
-            randoms.append((eff, eff_int, group, pos))
-        else:
-            raise FormulaError(text, pos, f"unexpected '{value}'")
-        expect_term = False
-        sign = "+"
+
+def _names(text: str, pieces: tuple[Piece, ...]) -> dict[str, int]:
+    """The plain names of an imputation formula's sum, with their positions."""
+    names: dict[str, int] = {}
+    for piece in pieces:
+        term = piece.terms[0]
+        if isinstance(term, Intercept | RandomTerm):
+            continue
+        if piece.sign == "-":
+            raise FormulaError(
+                text, piece.pos, "removing a variable with '-' is not supported; leave it out"
+            )
+        if len(piece.terms) > 1 or not isinstance(term, Variable):
+            raise _unsupported(text, piece)
+        if term.name in names:
+            raise FormulaError(text, term.pos, f"'{term.name}' appears twice")
+        names[term.name] = term.pos
+    return names
 
 
 def parse_formula(text: str) -> Formula:
-    """Parse one formula string.
+    """Parse one imputation formula.
 
     Parameters
     ----------
@@ -187,8 +117,11 @@ def parse_formula(text: str) -> Formula:
 
     Raises
     ------
+    TypeError
+        If ``text`` is not a string.
     FormulaError
-        With the formula and a pointer at the offending position.
+        With the formula and a pointer at the offending position, also for terms that
+        parse but that an imputation model does not take (interactions, calls, ...).
 
     Examples
     --------
@@ -196,49 +129,47 @@ def parse_formula(text: str) -> Formula:
     >>> f.targets, f.cluster, f.random_intercept
     (('lpo', 'iqv'), 'sch', True)
     """
-    if not isinstance(text, str):
-        raise TypeError(f"a formula must be a string, got {type(text).__name__}: {text!r}")
-    if text.count("~") != 1:
+    parsed = parse_terms(text)
+    if not parsed.lhs:
+        raise FormulaError(
+            text, 0, "name the incomplete variables to impute left of '~', e.g. 'lpo ~ 1 + (1|g)'"
+        )
+    for piece in parsed.lhs:
+        if not isinstance(piece.terms[0], Variable):
+            raise FormulaError(
+                text,
+                piece.pos,
+                f"only variable names can stand left of '~' in an imputation formula; "
+                f"'{piece.source}' is {piece.terms[0].kind}: impute the variable and derive "
+                "this from the completed data sets",
+            )
+    targets = _names(text, parsed.lhs)
+    fixed = _names(text, parsed.rhs)
+    if len(parsed.random) > 1:
         raise FormulaError(
             text,
-            text.find("~", text.find("~") + 1) if "~" in text else len(text),
-            "a formula needs exactly one '~' between the targets and the predictors",
+            parsed.random[1].pos,
+            "only one random-effect term is supported: an imputation model has one cluster "
+            "variable (cluster-level variables go in a second, level-2 formula)",
         )
-    tokens = _Tokens(text)
-    targets, t_int, t_rand = _effect_list(tokens, {"~"}, allow_random=False)
-    if t_int is not None or t_rand:
-        raise FormulaError(text, 0, "only variable names can stand left of '~'")
-    tokens.expect_op("~")
-    fixed, intercept, randoms = _effect_list(tokens, set(), allow_random=True)
-    if len(randoms) > 1:
-        raise FormulaError(text, randoms[1][3], "only one random-effect term is supported")
-    overlap = set(targets) & set(fixed)
-    if overlap:
-        name = sorted(overlap)[0]
-        raise FormulaError(
-            text, text.rfind(name), f"'{name}' is both imputed (left of '~') and a predictor"
-        )
-    if randoms:
-        eff, eff_int, group, pos = randoms[0]
-        both = set(targets) & set(eff)
-        if both:
-            name = sorted(both)[0]
-            raise FormulaError(text, pos, f"'{name}' is imputed and cannot have a random slope")
-        random_intercept = True if eff_int is None else eff_int
-        if not eff and not random_intercept:
-            raise FormulaError(text, pos, "the random term has no effects left")
-        return Formula(
-            text=text,
-            targets=tuple(targets),
-            fixed=tuple(fixed),
-            intercept=True if intercept is None else intercept,
-            random=tuple(eff),
-            random_intercept=random_intercept,
-            cluster=group,
-        )
+    for name, pos in fixed.items():
+        if name in targets:
+            raise FormulaError(text, pos, f"'{name}' is both imputed (left of '~') and a predictor")
+    if not parsed.random:
+        return Formula(text, tuple(targets), tuple(fixed), parsed.intercept)
+    term = parsed.random[0]
+    random = _names(text, term.pieces)
+    for name in random:
+        if name in targets:
+            raise FormulaError(
+                text, term.pos, f"'{name}' is imputed and cannot have a random slope"
+            )
     return Formula(
         text=text,
         targets=tuple(targets),
         fixed=tuple(fixed),
-        intercept=True if intercept is None else intercept,
+        intercept=parsed.intercept,
+        random=tuple(random),
+        random_intercept=term.intercept,
+        cluster=term.group,
     )
