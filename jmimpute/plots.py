@@ -314,7 +314,7 @@ def plot_level2(
     chosen = _choose(
         imp,
         variables,
-        lambda v: v.level == 2 or v.kind in ("continuous", "binary"),
+        lambda v: v.level == 2 or v.behaviour.averages,
         "continuous or binary level-1 or level-2",
         "nominal and ordinal level-1 targets have no cluster mean; use plot_categories",
     )

@@ -86,8 +86,8 @@ class Targets:
 
 
 def _targets(frame: pd.DataFrame, variables: tuple[Variable, ...], center: bool) -> Targets:
-    # nominal targets first: the first one's latent block leads its covariance factor
-    variables = tuple(sorted(variables, key=lambda v: v.kind != "nominal"))
+    # kinds whose first variable leads the covariance factor with a fixed block come first
+    variables = tuple(sorted(variables, key=lambda v: v.behaviour.covariance != "block"))
     units = frame.shape[0]
     dims: list[str] = []
     dim_var: list[int] = []

@@ -1,1 +1,1 @@
-"""The imputation models, each behind the :class:`~jmimpute.models.protocol.ImputationModel` protocol."""
+"""The imputation models, each behind one protocol (:mod:`jmimpute.models.protocol`)."""

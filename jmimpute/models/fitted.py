@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import pymc as pm
 
-from jmimpute.models.collapsed.build import Layout
 from jmimpute.design.standardised import Design
+from jmimpute.models.collapsed.build import Layout
 
 
 @dataclass(eq=False)

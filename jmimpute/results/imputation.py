@@ -357,7 +357,7 @@ class Imputation:
         level1, level2 = self._variables
         for var in level1:
             sel = columns == var.name
-            out[var.name] = _filled(out[var.name], var, rows[sel], values[sel])
+            out[var.name] = var.fill(out[var.name], rows[sel], values[sel])
         if level2:
             cl = self.imputed_level2
             assert cl is not None
@@ -373,7 +373,7 @@ class Imputation:
                 # observed level-2 values fill their cluster's other rows; imputed ones all
                 known = out[var.name].groupby(codes).transform("first")
                 fill_rows = np.flatnonzero(missing & known.isna().to_numpy())
-                col = _filled(out[var.name], var, fill_rows, by_cluster[codes[fill_rows]])
+                col = var.fill(out[var.name], fill_rows, by_cluster[codes[fill_rows]])
                 rest = np.flatnonzero(missing & known.notna().to_numpy())
                 if rest.size:
                     col = col.copy()
@@ -517,19 +517,3 @@ class Imputation:
         from jmimpute.results.io import to_zarr
 
         return to_zarr(self, path)
-
-
-def _filled(column: pd.Series, var: Variable, rows: np.ndarray, values: np.ndarray) -> pd.Series:
-    """The column with ``values`` (data-scale numbers, or category codes) at ``rows``."""
-    if not var.latent:
-        col = column.to_numpy(dtype="float64", na_value=np.nan, copy=True)
-        col[rows] = values
-        return pd.Series(col, index=column.index, name=column.name)
-    codes = var.codes(column)
-    codes[rows] = values.astype(np.int64)
-    if (codes < 0).any():
-        raise RuntimeError(f"internal error: {var.name!r} still has missing values after filling")
-    restored = var.restore(codes)
-    restored.index = column.index
-    restored.name = column.name
-    return restored

@@ -10,9 +10,9 @@ import pandas as pd
 import xarray as xr
 
 from jmimpute import __version__
+from jmimpute.design.standardised import Design
 from jmimpute.models.joint.conditional import Draw, DrawParams
 from jmimpute.sampling.nuts import SamplerRun
-from jmimpute.design.standardised import Design
 from jmimpute.spec.model import ImputationSpec
 
 
@@ -97,10 +97,11 @@ def _imputed_cells(draws: list[Draw], design: Design, level: int, labels: np.nda
         assert block is not None
         values[i] = block[units, var_idx]
     for j, var in enumerate(targets.variables):
-        if not var.latent:
-            sel = var_idx == j
-            col = targets.columns(var.name)[0]
-            values[:, sel] = targets.center[col] + targets.scale[col] * values[:, sel]
+        sel = var_idx == j
+        col = targets.columns(var.name)[0]
+        values[:, sel] = var.behaviour.to_data(
+            values[:, sel], targets.center[col], targets.scale[col]
+        )
     names = np.asarray([v.name for v in targets.variables], dtype=object)[var_idx].astype(str)
     unit_dim = "cell" if level == 1 else "cell2"
     coords = {

@@ -11,16 +11,9 @@ import difflib
 import numpy as np
 import pandas as pd
 
+from jmimpute._text import SHOW, listed_rows
 from jmimpute.spec.model import ImputationSpec
 from jmimpute.spec.variables import Variable, resolve_variable
-
-_SHOW = 5  # how many offending rows or clusters an error lists
-
-
-def _rows(index: pd.Index, mask: np.ndarray) -> str:
-    labels = [repr(v) for v in index[mask][:_SHOW]]
-    more = int(mask.sum()) - len(labels)
-    return ", ".join(labels) + (f" and {more} more" if more > 0 else "")
 
 
 def _is_categorical(series: pd.Series) -> bool:
@@ -79,7 +72,7 @@ def _check_cluster(data: pd.DataFrame, cluster: str) -> None:
     if missing.any():
         raise ValueError(
             f"cluster variable {cluster!r} has {int(missing.sum())} missing values (rows "
-            f"{_rows(data.index, missing)}); every row needs a cluster: fill them in or drop "
+            f"{listed_rows(data.index, missing)}); every row needs a cluster: fill them in or drop "
             "those rows"
         )
     n_clusters = col.nunique()
@@ -102,21 +95,9 @@ def _check_targets(
                 f"target {name!r} is missing in every row; there is nothing to learn its "
                 "distribution from: leave it out of the formula"
             )
-        if not var.latent:
-            values = col.to_numpy(dtype="float64", na_value=np.nan)
-            observed = values[~np.isnan(values)]
-            if not np.isfinite(observed).all():
-                bad = np.isinf(values)
-                raise ValueError(
-                    f"target {name!r} has infinite values (rows {_rows(data.index, bad)}); "
-                    "replace them with NaN to impute them, or fix them"
-                )
-            if np.unique(observed).size < 2:
-                raise ValueError(
-                    f"target {name!r} has the same observed value ({float(observed[0]):g}) in "
-                    "every row where it is observed; a constant cannot be modelled as normal: "
-                    "leave it out of the formula"
-                )
+        problem = var.behaviour.check(col, name)
+        if problem is not None:
+            raise ValueError(problem)
         out.append(var)
     return tuple(out)
 
@@ -129,8 +110,8 @@ def _check_level2_constant(data: pd.DataFrame, spec: ImputationSpec) -> None:
         distinct = data[name].groupby(cluster, sort=False, observed=True).nunique(dropna=True)
         varying = distinct[distinct > 1]
         if len(varying):
-            shown = ", ".join(repr(c) for c in varying.index[:_SHOW])
-            more = len(varying) - min(len(varying), _SHOW)
+            shown = ", ".join(repr(c) for c in varying.index[:SHOW])
+            more = len(varying) - min(len(varying), SHOW)
             raise ValueError(
                 f"level-2 variable {name!r} varies within clusters of {spec.cluster!r} "
                 f"(clusters {shown}{f' and {more} more' if more else ''}); a level-2 "
@@ -147,7 +128,8 @@ def _check_covariates(data: pd.DataFrame, spec: ImputationSpec) -> None:
         if missing.any():
             raise ValueError(
                 f"covariate {name!r} on the right of `formula` has {int(missing.sum())} missing "
-                f"values (rows {_rows(data.index, missing)}); covariates must be fully observed. "
+                f"values (rows {listed_rows(data.index, missing)}); covariates must be fully "
+                "observed. "
                 f"Impute it too by moving it left of '~' (e.g. '{' + '.join(f.targets)} + "
                 f"{name} ~ ...'), or drop those rows"
             )
@@ -161,7 +143,7 @@ def _check_covariates(data: pd.DataFrame, spec: ImputationSpec) -> None:
             if not np.isfinite(values).all():
                 raise ValueError(
                     f"covariate {name!r} has infinite values (rows "
-                    f"{_rows(data.index, ~np.isfinite(values))}); fix or drop them"
+                    f"{listed_rows(data.index, ~np.isfinite(values))}); fix or drop them"
                 )
         if col.nunique() < 2:
             raise ValueError(

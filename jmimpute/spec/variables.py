@@ -1,9 +1,8 @@
-"""What each target is: continuous, binary, nominal or ordinal, and how it maps to latent dims.
+"""What each target is: its kind, decided from its dtype and the user's declarations.
 
-Categorical targets enter the joint model through latent normals (jomo's maximum-indicant
-form): a binary or ordinal variable has one latent dimension, a nominal variable with K
-categories has K - 1, one per non-baseline category (the baseline, the first category, is
-the one where all are below 0). Their scales are fixed at 1 for identification.
+The kinds themselves (how each enters the model, how its values come back) are data in
+:mod:`jmimpute.kinds`; this module decides which kind a column is and records its observed
+categories and dtype.
 """
 
 from __future__ import annotations
@@ -14,7 +13,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-KINDS = ("continuous", "binary", "nominal", "ordinal")
+from jmimpute.kinds import KINDS, VariableKind
+from jmimpute.kinds import kind as kind_entry
+from jmimpute.kinds.categorical import category_key, restore
+
 MAX_CATEGORIES = 20
 
 
@@ -27,7 +29,9 @@ class Variable:
     name : str
     level : int
         1 (row level) or 2 (cluster level).
-    kind : {"continuous", "binary", "nominal", "ordinal"}
+    kind : str
+        The name of its kind in :data:`jmimpute.kinds.KINDS` (``"continuous"``,
+        ``"binary"``, ``"nominal"``, ``"ordinal"``); :attr:`behaviour` is the entry.
     categories : tuple
         Category values in model order (baseline first); empty for continuous.
     dtype : object
@@ -40,75 +44,53 @@ class Variable:
     categories: tuple[Any, ...] = ()
     dtype: Any = None
 
+    def __post_init__(self) -> None:
+        kind_entry(self.kind)  # an unknown kind fails here, naming the known ones
+
+    @property
+    def behaviour(self) -> VariableKind:
+        """The kind's registry entry: how the variable enters the model and comes back."""
+        return KINDS[self.kind]
+
     @property
     def latent(self) -> bool:
         """Whether the variable enters through latent normals."""
-        return self.kind != "continuous"
+        return self.behaviour.latent
 
     @property
     def n_dims(self) -> int:
         """Dimensions in the joint normal model."""
-        return len(self.categories) - 1 if self.kind == "nominal" else 1
+        return self.behaviour.n_dims(self.categories)
 
     @property
     def dim_names(self) -> tuple[str, ...]:
         """Names of the variable's dimensions."""
-        if self.kind == "nominal":
-            return tuple(f"{self.name}[{c}]" for c in self.categories[1:])
-        return (self.name,)
+        return self.behaviour.dim_names(self.name, self.categories)
 
     def codes(self, column: pd.Series) -> np.ndarray:
         """Category codes ``0 .. K-1`` of a column, ``-1`` where missing."""
-        values = column.to_numpy(dtype=object)
-        lookup = {_key(c): i for i, c in enumerate(self.categories)}
-        out = np.full(len(values), -1, dtype=np.int64)
-        for i, v in enumerate(values):
-            if not _is_missing(v):
-                out[i] = lookup[_key(v)]
-        return out
+        return self.behaviour.codes(column, self.categories)
 
     def restore(self, codes: np.ndarray) -> pd.Series:
         """Category values for codes, in the column's original dtype where it can hold them."""
-        cats = np.asarray(self.categories, dtype=object)
-        values = cats[codes]
-        if isinstance(self.dtype, pd.CategoricalDtype):
-            return pd.Series(pd.Categorical(values, dtype=self.dtype))
-        if pd.api.types.is_bool_dtype(self.dtype):
-            return pd.Series(values.astype(bool), dtype=self.dtype)  # keeps nullable 'boolean'
-        if self.dtype is not None and pd.api.types.is_numeric_dtype(self.dtype):
-            kind = np.dtype("float64") if pd.api.types.is_float_dtype(self.dtype) else None
-            series = pd.Series(values)
-            return series.astype(kind or self.dtype)
-        return pd.Series(values, dtype=self.dtype)
+        return restore(codes, self.categories, self.dtype)
 
-
-def _key(value: Any) -> Any:
-    """A hashable key under which 1, 1.0 and np.int64(1) are the same category."""
-    if isinstance(value, bool | np.bool_):
-        return bool(value)
-    if isinstance(value, int | float | np.integer | np.floating):
-        return float(value)
-    return value
-
-
-def _is_missing(value: Any) -> bool:
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):
-        return False
+    def fill(self, column: pd.Series, rows: np.ndarray, values: np.ndarray) -> pd.Series:
+        """``column`` with imputed ``values`` (data scale, or category codes) at ``rows``."""
+        return self.behaviour.fill(column, rows, values, self.categories, self.dtype)
 
 
 def _observed_categories(column: pd.Series) -> list[Any]:
     observed = column.dropna()
     if isinstance(column.dtype, pd.CategoricalDtype):
-        present = set(observed.astype(object).map(_key))
-        return [c for c in column.cat.categories if _key(c) in present]
+        present = set(observed.astype(object).map(category_key))
+        return [c for c in column.cat.categories if category_key(c) in present]
     if pd.api.types.is_bool_dtype(column.dtype) or (
         column.dtype == object and observed.map(lambda v: isinstance(v, bool)).all()
     ):
         present = {bool(v) for v in observed}
         return [c for c in (False, True) if c in present]
-    uniq = {_key(v): v for v in observed.tolist()}
+    uniq = {category_key(v): v for v in observed.tolist()}
     try:
         return [uniq[k] for k in sorted(uniq)]
     except TypeError:  # mixed types: keep order of first appearance

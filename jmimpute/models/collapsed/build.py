@@ -28,14 +28,9 @@ import pymc as pm
 import pytensor.tensor as pt
 from pytensor.tensor.variable import TensorVariable
 
-from jmimpute.models.joint.cluster_cov import ClusterCovariances, cluster_covariances
-from jmimpute.models.collapsed.graph import collapsed_loglik, collapsed_loglik_clusters
-from jmimpute.models.joint.latents import latent_values, thresholds_from
 from jmimpute._kernels.ops import KernelData, collapsed_loglik_fast
-from jmimpute.models.collapsed.reparam import cluster_centred, level2_coefficients
 from jmimpute._kernels.small_dot import small_dot
 from jmimpute.design.standardised import Design, Targets
-from jmimpute.spec.priors import Priors
 from jmimpute.design.suffstats import (
     LatentRows,
     PatternStats,
@@ -43,6 +38,10 @@ from jmimpute.design.suffstats import (
     compute_stats,
     pattern_index,
 )
+from jmimpute.models.collapsed.graph import collapsed_loglik, collapsed_loglik_clusters
+from jmimpute.models.collapsed.reparam import cluster_centred, level2_coefficients
+from jmimpute.models.joint.cluster_cov import ClusterCovariances, cluster_covariances
+from jmimpute.spec.priors import Priors
 
 
 @dataclass(frozen=True)
@@ -168,16 +167,15 @@ def cov_factor(
 
 
 def dim_kinds(targets: Targets) -> list[str]:
-    """Roles of a level's dimensions for :func:`cov_factor` (nominal targets come first)."""
-    kinds = []
-    first_nominal = next((v.name for v in targets.variables if v.kind == "nominal"), None)
-    for i in targets.dim_var:
-        var = targets.variables[i]
-        if var.name == first_nominal:
-            kinds.append("block")
-        else:
-            kinds.append("unit" if var.latent else "free")
-    return kinds
+    """Roles of a level's dimensions for :func:`cov_factor`, as their kinds declare them.
+
+    Only the first variable of a ``"block"`` kind (the design puts it first) leads with the
+    fixed block; later ones of that kind have unit scales.
+    """
+    roles = [v.behaviour.covariance for v in targets.variables]
+    leader = next((i for i, role in enumerate(roles) if role == "block"), None)
+    roles = ["unit" if role == "block" and i != leader else role for i, role in enumerate(roles)]
+    return [roles[i] for i in targets.dim_var]
 
 
 PRIORS_DATA = "priors"
@@ -281,16 +279,18 @@ def _targets_latents(
         if seen.size == 0:
             continue
         name = f"{prefix}raw_{var.name}"
-        if cluster is not None and var.kind == "binary":
-            sign = np.where(codes[seen] == 1, 1.0, -1.0)
+        sign = var.behaviour.raw_signs(codes[seen])
+        if cluster is not None and sign is not None:
             raw = (sign * cluster_centred(name, cluster[seen]))[:, None]
         else:
             raw = pm.Flat(name, shape=(seen.size, var.n_dims))
-        z, jac = latent_values(var, codes[seen], raw, thresholds.get(var.name))
+        z, jac = var.behaviour.latent_map(
+            var.categories, codes[seen], raw, thresholds.get(var.name)
+        )
         values.append(z.ravel())
-        if raw_binary and var.kind == "binary":
+        if raw_binary and sign is not None:
             kernel_in.append(raw.ravel())
-            signs.append(np.where(codes[seen] == 1, 1.0, -1.0))
+            signs.append(sign)
         else:
             kernel_in.append(z.ravel())
             signs.append(np.zeros(seen.size * var.n_dims))
@@ -303,14 +303,19 @@ def _targets_latents(
     return LatentInputs(pt.concatenate(values), pt.concatenate(kernel_in), np.concatenate(signs))
 
 
+def thresholds_from(delta: TensorVariable) -> TensorVariable:
+    """Ordered thresholds ``(0, cumsum(exp(delta)))``."""
+    return pt.concatenate([pt.zeros((1,)), pt.cumsum(pt.exp(delta))])
+
+
 def _thresholds(targets: Targets, prefix: str) -> dict[str, TensorVariable]:
     out = {}
     for var in targets.variables:
-        if var.kind != "ordinal":
+        free = var.behaviour.free_thresholds(var.categories)
+        if free is None:
             continue
-        n_cat = len(var.categories)
-        if n_cat > 2:
-            delta = pm.Normal(f"{prefix}delta_{var.name}", 0.0, 1.0, shape=(n_cat - 2,))
+        if free > 0:
+            delta = pm.Normal(f"{prefix}delta_{var.name}", 0.0, 1.0, shape=(free,))
             thr = thresholds_from(delta)
         else:
             thr = pt.zeros((1,))

@@ -23,7 +23,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from jmimpute.models.joint.latents import decode
 from jmimpute.design.standardised import Design, Targets
 from jmimpute.design.suffstats import PatternStats, compute_stats
 
@@ -90,7 +89,7 @@ def cluster_priors(
     l2_masks: np.ndarray,
     l2_pattern: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """NumPy twin of :func:`jmimpute.models.collapsed.build.cluster_priors`: ``Lambda_j`` and ``h_j``.
+    """NumPy twin of :func:`jmimpute.models.collapsed.graph.cluster_priors`: ``Lambda_j``, ``h_j``.
 
     Returns
     -------
@@ -219,10 +218,7 @@ def _decode_targets(
     out = np.empty((values.shape[0], len(targets.variables)))
     for i, var in enumerate(targets.variables):
         cols = targets.columns(var.name)
-        if var.latent:
-            out[:, i] = decode(var, values[:, cols], thresholds.get(var.name))
-        else:
-            out[:, i] = values[:, cols[0]]
+        out[:, i] = var.behaviour.decode(values[:, cols], thresholds.get(var.name))
     return out
 
 

@@ -22,9 +22,9 @@ import numpy as np
 import xarray as xr
 from tqdm.auto import tqdm
 
-from jmimpute.models.joint.conditional import Draw, DrawParams, Shift, draw_imputation
-from jmimpute.models.collapsed.build import level2_patterns
 from jmimpute.design.standardised import Design
+from jmimpute.models.collapsed.build import level2_patterns
+from jmimpute.models.joint.conditional import Draw, DrawParams, Shift, draw_imputation
 from jmimpute.results.tree import SIGMA_CLUSTER
 
 

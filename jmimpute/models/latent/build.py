@@ -14,15 +14,15 @@ import pymc as pm
 import pytensor.tensor as pt
 from pytensor.tensor.variable import TensorVariable
 
-from jmimpute.models.joint.cluster_cov import ClusterCovariances
-from jmimpute.models.collapsed.graph import LOG_2PI
-from jmimpute.models.joint.conditional import Draw, DrawParams, _decode_targets
 from jmimpute._kernels.linalg import forward_solve
-from jmimpute.models.collapsed.build import Layout, _coords, level2_patterns, shared_parameters
-from jmimpute.sampling.nuts import SamplerRun
 from jmimpute.design.standardised import Design, Targets
-from jmimpute.spec.priors import Priors
 from jmimpute.design.suffstats import compute_stats
+from jmimpute.models.collapsed.build import Layout, _coords, level2_patterns, shared_parameters
+from jmimpute.models.collapsed.graph import LOG_2PI
+from jmimpute.models.joint.cluster_cov import ClusterCovariances
+from jmimpute.models.joint.conditional import Draw, DrawParams, _decode_targets
+from jmimpute.sampling.nuts import SamplerRun
+from jmimpute.spec.priors import Priors
 
 
 def _complete_values(
