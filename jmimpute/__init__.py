@@ -22,10 +22,10 @@ from jmimpute import datasets, plots, testing
 from jmimpute.analysis.analyze import AnalysisError, analyze
 from jmimpute.analysis.derive import cluster_centre, cluster_mean
 from jmimpute.impute import ConvergenceWarning, impute
-from jmimpute.results.io import load_imputation
 from jmimpute.missingness import MissingnessSummary, missingness
 from jmimpute.pooling import d1_test, d2_test, pool
 from jmimpute.results.imputation import Imputation, ImputationSummary
+from jmimpute.results.io import load_imputation
 from jmimpute.sensitivity import SensitivityResult, TippingPoint, compare_models, sensitivity
 from jmimpute.spec import FormulaError, ImputationSpec, Priors, specify
 

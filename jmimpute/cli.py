@@ -146,8 +146,8 @@ def run_model(model: ModelFile, out: Path, *, progressbar: bool = True) -> list[
 
 
 def _summary(args: argparse.Namespace) -> None:
-    from jmimpute.results.io import read_data
     from jmimpute.missingness import missingness
+    from jmimpute.results.io import read_data
 
     data = read_data(args.data)
     print(missingness(data, args.vars, cluster=args.cluster, level2=args.level2))

@@ -11,11 +11,12 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from jmimpute.models.collapsed.build import build_collapsed_model, prior_shared, prior_values
-from jmimpute.sampling.nuts import Checkpoints, judged_in_one_run, run_sampler
 from jmimpute.design.standardised import Design, build_design
 from jmimpute.diagnostics import ESS_MIN, RHAT_MAX, parameter_table
+from jmimpute.models.collapsed.build import build_collapsed_model, prior_shared, prior_values
 from jmimpute.models.fitted import FittedModel
+from jmimpute.models.joint.redraw import draw_imputations, imputation_seeds, owned
+from jmimpute.results.imputation import Imputation
 from jmimpute.results.tree import (
     ParameterDraws,
     parameter_datasets,
@@ -23,8 +24,7 @@ from jmimpute.results.tree import (
     retained_dataset,
     retained_draws,
 )
-from jmimpute.models.joint.redraw import draw_imputations, imputation_seeds, owned
-from jmimpute.results.imputation import Imputation
+from jmimpute.sampling.nuts import Checkpoints, judged_in_one_run, run_sampler
 from jmimpute.spec.model import ImputationSpec, build_spec, spec_arguments
 from jmimpute.spec.priors import Priors
 from jmimpute.spec.validate import validate

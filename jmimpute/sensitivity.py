@@ -33,9 +33,9 @@ import xarray as xr
 from jmimpute.analysis.analyze import analyze
 from jmimpute.analysis.fits import AnalysisFits
 from jmimpute.models.joint.conditional import Shift
-from jmimpute.results.tree import imputations_dataset, retained_of
 from jmimpute.models.joint.redraw import RedrawState
 from jmimpute.results.imputation import Imputation
+from jmimpute.results.tree import imputations_dataset, retained_of
 from jmimpute.spec.model import ImputationSpec
 
 if TYPE_CHECKING:
