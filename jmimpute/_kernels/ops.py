@@ -4,6 +4,10 @@ The Op returns the log-likelihood together with its gradient (computed in the sa
 by :func:`jmimpute._kernels.kernel.collapsed_value_and_grad`); ``pullback`` reuses those
 outputs, so one evaluation serves both the value and the gradient of the NUTS target.
 
+The kernel's inputs, which of them are differentiable and where their gradients are, come
+from its declared convention (:data:`jmimpute._kernels.convention.COLLAPSED`), as does
+the order of :class:`KernelData`'s fields.
+
 * PyMC's own sampler (C/Python backend) runs :meth:`CollapsedLoglik.perform`.
 * nutpie's Numba backend calls the kernel's cached C entry point by symbol name
   (:mod:`.kernel_entry`), so its compile never re-optimises the kernel.
@@ -24,23 +28,25 @@ from pytensor.graph.op import Op
 from pytensor.tensor.variable import TensorVariable
 
 from jmimpute._kernels import cache
+from jmimpute._kernels.convention import COLLAPSED
 from jmimpute._kernels.kernel import collapsed_value_and_grad
 from jmimpute.design.suffstats import LatentRows, PatternStats
 
 # positions of the differentiable inputs, and the output holding each one's gradient
-DIFFERENTIABLE = {0: 1, 1: 2, 2: 3, 3: 4, 22: 5}  # lsig, beta, psi, resid2, zin
-N_INPUTS = 23
-N_OUTPUTS = 6
+DIFFERENTIABLE = COLLAPSED.differentiable
+N_INPUTS = len(COLLAPSED.inputs)
+N_OUTPUTS = len(COLLAPSED.outputs)
+_SCALAR = tuple(s.is_scalar for s in COLLAPSED.inputs)  # inputs the kernel takes as a float
 
 
 class CollapsedLoglik(Op):
     """Collapsed log-likelihood and its gradient w.r.t. ``(L_Sigma, B, Psi, f, z)``.
 
-    Inputs (all float64), in the kernel's order: ``lsig, beta, psi, resid2, l2_masks,
-    l2_pattern, masks, n_k, syy0, syx0, sxx, zz_t, syz0_t, sxz_t, n_obs, lat_y0, lat_x,
-    lat_z, seg_cluster, seg_bounds, pat_segs, lat_map, zin``. Outputs: the scalar
-    log-likelihood and the gradients w.r.t. ``lsig``, ``beta``, ``psi``, ``resid2`` and
-    ``zin`` (latent values, or binary latents' raw values: see :class:`KernelData`).
+    Inputs (all float64), in the kernel's order, are :data:`COLLAPSED`'s: ``lsig, beta,
+    psi, resid2``, the constant data of :class:`KernelData`, and ``zin``. Outputs: the
+    scalar log-likelihood and the gradients w.r.t. the differentiable inputs ``lsig``,
+    ``beta``, ``psi``, ``resid2`` and ``zin`` (latent values, or binary latents' raw
+    values: see :class:`KernelData`).
     """
 
     __props__ = ()
@@ -48,7 +54,8 @@ class CollapsedLoglik(Op):
     def make_node(self, *inputs: Any) -> Apply:
         """Build the node; all inputs are cast to float64."""
         if len(inputs) != N_INPUTS:
-            raise TypeError(f"CollapsedLoglik takes {N_INPUTS} inputs, got {len(inputs)}")
+            names = ", ".join(s.name for s in COLLAPSED.inputs)
+            raise TypeError(f"CollapsedLoglik takes {N_INPUTS} inputs ({names}), got {len(inputs)}")
         tensors = [pt.as_tensor_variable(x).astype("float64") for x in inputs]
         grads = [tensors[i].type() for i in DIFFERENTIABLE]
         return Apply(self, tensors, [pt.dscalar(), *grads])
@@ -58,7 +65,10 @@ class CollapsedLoglik(Op):
         arrays = [np.ascontiguousarray(x, dtype="float64") for x in inputs]
         grads = [np.zeros_like(arrays[i]) for i in DIFFERENTIABLE]
         kernel = cast(Any, collapsed_value_and_grad)  # a Numba dispatcher
-        args = [*arrays[:14], float(np.asarray(inputs[14]).reshape(())), *arrays[15:]]
+        args = [
+            float(np.asarray(x).reshape(())) if scalar else a
+            for x, a, scalar in zip(inputs, arrays, _SCALAR, strict=True)
+        ]
         value = kernel(*args, *grads)
         output_storage[0][0] = np.asarray(value, dtype="float64")
         for i, g in enumerate(grads, start=1):
@@ -85,7 +95,11 @@ collapsed_loglik_op = CollapsedLoglik()
 
 @dataclass(frozen=True)
 class KernelData:
-    """The constant inputs of the Op, in the kernel's layout (clusters last)."""
+    """The constant inputs of the Op, in the kernel's layout (clusters last).
+
+    The fields are :data:`COLLAPSED`'s constant inputs, in its order (a test checks it);
+    :func:`collapsed_loglik_fast` hands them to the Op by name.
+    """
 
     l2_masks: np.ndarray
     l2_pattern: np.ndarray
@@ -188,38 +202,27 @@ def collapsed_loglik_fast(
     ``zin`` holds the latent values, in ``data``'s order, or a binary latent's raw value
     where ``data.lat_map`` gives it a sign; the value then includes that map's log-Jacobian.
     """
+    params = {"lsig": lsig, "beta": beta, "psi": psi, "resid2": resid2, "zin": zin}
     inputs = [
-        lsig,
-        beta,
-        psi,
-        resid2,
-        data.l2_masks,
-        data.l2_pattern,
-        data.masks,
-        data.n_k,
-        data.syy0,
-        data.syx0,
-        data.sxx,
-        data.zz_t,
-        data.syz0_t,
-        data.sxz_t,
-        data.n_obs,
-        data.lat_y0,
-        data.lat_x,
-        data.lat_z,
-        data.seg_cluster,
-        data.seg_bounds,
-        data.pat_segs,
-        data.lat_map,
-        zin,
+        params[s.name] if s.differentiable else getattr(data, s.name) for s in COLLAPSED.inputs
     ]
     outputs = cast(list[TensorVariable], collapsed_loglik_op(*inputs))
     return outputs[0]
 
 
+# the files the Op's compiled code comes from: the kernel, its convention, the generated
+# frame code and entry point, and this file
+_SOURCES = ("kernel.py", "kernel_latent.py", "convention.py", "_frame.py", "entry.py", "ops.py")
+
+
 def source_key() -> str:
-    """The cache key of the collapsed likelihood: the kernel's, its entry's and this file's source."""
-    return cache.source_key("collapsed", "kernel.py", "kernel_latent.py", "entry.py", "ops.py")
+    """The cache key of the collapsed likelihood, a hash of the source it is compiled from.
+
+    It also names the kernel's entry symbol (:func:`.entry.entry_symbol`), so it hashes the
+    convention and the generated frame code: a change of convention never reuses machine
+    code compiled for the old one.
+    """
+    return cache.source_key("collapsed", *_SOURCES)
 
 
 def _register_numba() -> None:
@@ -229,7 +232,7 @@ def _register_numba() -> None:
     def _numba_funcify(op: CollapsedLoglik, node: Apply | None = None, **kwargs: Any) -> Any:
         from numba import types
 
-        from jmimpute._kernels.entry import FRAME_SIZE, SIGNATURE, as_voidptr, entry_symbol
+        from jmimpute._kernels.entry import SIGNATURE, entry_symbol, make_impl
 
         # called by name, not linked: see kernel_entry's docstring
         entry = types.ExternalFunction(entry_symbol(), SIGNATURE)
@@ -239,78 +242,7 @@ def _register_numba() -> None:
             """Keep arrays alive until here (numba frees a value after its last use)."""
             return len(arrays)
 
-        @numba_basic.numba_njit
-        def impl(
-            lsig, beta, psi, resid2, l2_masks, l2_pattern, masks, n_k, syy0, syx0, sxx, zz_t,
-            syz0_t, sxz_t, n_obs, lat_y0, lat_x, lat_z, seg_cluster, seg_bounds, pat_segs, lat_map,
-            zin,
-        ):  # fmt: skip
-            # C-contiguous views (copies only where a graph input is strided)
-            a = (
-                np.ascontiguousarray(lsig), np.ascontiguousarray(beta),
-                np.ascontiguousarray(psi), np.ascontiguousarray(resid2),
-                np.ascontiguousarray(l2_masks), np.ascontiguousarray(l2_pattern),
-                np.ascontiguousarray(masks), np.ascontiguousarray(n_k),
-                np.ascontiguousarray(syy0), np.ascontiguousarray(syx0),
-                np.ascontiguousarray(sxx), np.ascontiguousarray(zz_t),
-                np.ascontiguousarray(syz0_t), np.ascontiguousarray(sxz_t),
-                np.ascontiguousarray(n_obs), np.ascontiguousarray(lat_y0),
-                np.ascontiguousarray(lat_x), np.ascontiguousarray(lat_z),
-                np.ascontiguousarray(seg_cluster), np.ascontiguousarray(seg_bounds),
-                np.ascontiguousarray(pat_segs), np.ascontiguousarray(lat_map),
-                np.ascontiguousarray(zin),
-            )  # fmt: skip
-            value = np.zeros(1)
-            g1 = np.zeros_like(a[0])
-            g2 = np.zeros_like(a[1])
-            g3 = np.zeros_like(a[2])
-            g4 = np.zeros_like(a[3])
-            g5 = np.zeros_like(a[22])
-            frame = np.empty(FRAME_SIZE, dtype=np.int64)
-            frame[0] = a[0].shape[0]  # p
-            frame[1] = a[1].shape[0]  # q
-            frame[2] = a[2].shape[0]  # n_dim
-            frame[3] = a[3].shape[0]  # n_cl
-            frame[4] = a[3].shape[1]  # p2
-            frame[5] = a[4].shape[0]  # n_pat2
-            frame[6] = a[11].shape[0]  # n_pat
-            frame[7] = a[11].shape[1]  # r
-            frame[8] = a[15].shape[1]  # n_rows
-            frame[9] = a[18].shape[0]  # n_seg
-            frame[10] = a[22].shape[0]  # n_lat
-            frame[11] = a[0].ctypes.data
-            frame[12] = a[1].ctypes.data
-            frame[13] = a[2].ctypes.data
-            frame[14] = a[3].ctypes.data
-            frame[15] = a[4].ctypes.data
-            frame[16] = a[5].ctypes.data
-            frame[17] = a[6].ctypes.data
-            frame[18] = a[7].ctypes.data
-            frame[19] = a[8].ctypes.data
-            frame[20] = a[9].ctypes.data
-            frame[21] = a[10].ctypes.data
-            frame[22] = a[11].ctypes.data
-            frame[23] = a[12].ctypes.data
-            frame[24] = a[13].ctypes.data
-            frame[25] = a[14].ctypes.data
-            frame[26] = a[15].ctypes.data
-            frame[27] = a[16].ctypes.data
-            frame[28] = a[17].ctypes.data
-            frame[29] = a[18].ctypes.data
-            frame[30] = a[19].ctypes.data
-            frame[31] = a[20].ctypes.data
-            frame[32] = a[21].ctypes.data
-            frame[33] = a[22].ctypes.data
-            frame[34] = value.ctypes.data
-            frame[35] = g1.ctypes.data
-            frame[36] = g2.ctypes.data
-            frame[37] = g3.ctypes.data
-            frame[38] = g4.ctypes.data
-            frame[39] = g5.ctypes.data
-            entry(as_voidptr(frame.ctypes.data))  # type: ignore[call-arg]
-            hold(a, frame)
-            return np.asarray(value[0]), g1, g2, g3, g4, g5
-
+        impl = numba_basic.numba_njit(make_impl(entry, hold))
         return impl, source_key()
 
 

@@ -7,12 +7,18 @@ overhead (about 1-2 us each on this project's machines) dominates its cost; a
 ``jax.pure_callback`` to NumPy costs about 400 us a call. A typed-FFI custom call runs
 the compiled Numba kernel inside XLA's own execution for about 1 us of overhead.
 
-The handler is a Numba ``cfunc`` that reads XLA's C call frame directly and hands the
-kernel its own frame (:func:`jmimpute._kernels.entry.run_frame`). The struct
-layouts below follow ``xla/ffi/api/c_api.h`` (API major version 0, shipped with jaxlib
-under ``jax.ffi.include_dir()``), which XLA keeps ABI-stable within a major version;
-:func:`ffi_available` checks the installed header before anything is registered, and
-the backend falls back to the pure PyTensor graph when it says no.
+The handler is a Numba ``cfunc`` that reads XLA's C call frame directly, writes the
+kernel's own frame (its layout and the input axis each extent is read from come from
+:data:`jmimpute._kernels.convention.COLLAPSED`) and calls the kernel's C entry point by
+name, as the Op's Numba code does (:mod:`jmimpute._kernels.entry`). So the handler links
+nothing: it is compiled on first use, quickly, and not cached on disk, where it could
+outlive a change of the convention it was compiled for (Numba's cache is stamped by this
+file only).
+
+The struct layouts below follow ``xla/ffi/api/c_api.h`` (API major version 0, shipped
+with jaxlib under ``jax.ffi.include_dir()``), which XLA keeps ABI-stable within a major
+version; :func:`ffi_available` checks the installed header before anything is registered,
+and the backend falls back to the pure PyTensor graph when it says no.
 
 Layout (x86-64 / aarch64, 8-byte words), as used by ``_handler``::
 
@@ -32,18 +38,13 @@ import functools
 import logging
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numba import carray, cfunc, njit, types
 
-from jmimpute._kernels.entry import (
-    FRAME_SIZE,
-    N_EXTENTS,
-    N_INPUTS,
-    N_OUTPUTS,
-    as_voidptr,
-    run_frame,
-)
+from jmimpute._kernels.convention import COLLAPSED
+from jmimpute._kernels.entry import SIGNATURE, as_voidptr, entry_symbol
 
 _log = logging.getLogger(__name__)
 
@@ -67,44 +68,58 @@ def _dim(buffers, i, axis):  # pragma: no cover - compiled
     return carray(as_voidptr(buf[5]), (axis + 1,), np.int64)[axis]
 
 
-@cfunc(types.voidptr(types.voidptr), cache=True, error_model="numpy")
-def _handler(frame_ptr):  # pragma: no cover - compiled
-    frame = carray(frame_ptr, (15,), np.int64)
-    if frame[1] != 0:
-        ext = carray(as_voidptr(frame[1]), (4,), np.int64)
-        if (ext[1] & 0xFFFFFFFF) == _METADATA_EXTENSION:
-            meta = carray(as_voidptr(ext[3]), (6,), np.int64)
-            meta32 = carray(as_voidptr(ext[3]), (12,), np.int32)
-            meta[1] = 24  # XLA_FFI_Api_Version_STRUCT_SIZE
-            meta[2] = 0
-            meta32[6] = _SUPPORTED_MAJOR
-            meta32[7] = _API_MINOR
-            meta32[8] = 0  # traits
-            meta[5] = 0  # XLA_FFI_UNKNOWN_TYPE_ID
+@njit(cache=True)
+def _hold(array):  # pragma: no cover - compiled
+    """Keep an array alive until here (Numba frees a value after its last use)."""
+    return array.size
+
+
+@functools.cache
+def _handler() -> Any:
+    """Compile the XLA FFI handler (a ``cfunc``) for the kernel's entry point and convention.
+
+    Not cached on disk (see the module docstring): the Numba type of the entry it closes
+    over pickles differently in every process, so a cache keyed by it would only grow.
+    """
+    entry = types.ExternalFunction(entry_symbol(), SIGNATURE)
+    layout = COLLAPSED.frame
+    n_inputs, n_outputs = len(layout.inputs), len(layout.outputs)
+    input_start, output_start, frame_size = layout.input_start, layout.output_start, layout.size
+    # extent -> (input, axis) it is read from, in frame order (frozen into the code)
+    extent_axes = np.array(list(COLLAPSED.extent_sources.values()), dtype=np.int64)
+
+    @cfunc(types.voidptr(types.voidptr), error_model="numpy")
+    def handler(frame_ptr):  # pragma: no cover - compiled
+        frame = carray(frame_ptr, (15,), np.int64)
+        if frame[1] != 0:
+            ext = carray(as_voidptr(frame[1]), (4,), np.int64)
+            if (ext[1] & 0xFFFFFFFF) == _METADATA_EXTENSION:
+                meta = carray(as_voidptr(ext[3]), (6,), np.int64)
+                meta32 = carray(as_voidptr(ext[3]), (12,), np.int32)
+                meta[1] = 24  # XLA_FFI_Api_Version_STRUCT_SIZE
+                meta[2] = 0
+                meta32[6] = _SUPPORTED_MAJOR
+                meta32[7] = _API_MINOR
+                meta32[8] = 0  # traits
+                meta[5] = 0  # XLA_FFI_UNKNOWN_TYPE_ID
+                return as_voidptr(0)
+        if (frame[4] & 0xFFFFFFFF) != _EXECUTE_STAGE:
             return as_voidptr(0)
-    if (frame[4] & 0xFFFFFFFF) != _EXECUTE_STAGE:
+        args = carray(as_voidptr(frame[9]), (n_inputs,), np.int64)
+        rets = carray(as_voidptr(frame[14]), (n_outputs,), np.int64)
+        # the kernel's frame: extents, then input and output addresses
+        call = np.empty(frame_size, dtype=np.int64)
+        for e in range(extent_axes.shape[0]):
+            call[e] = _dim(args, extent_axes[e, 0], extent_axes[e, 1])
+        for i in range(n_inputs):
+            call[input_start + i] = _address(args, i)
+        for i in range(n_outputs):
+            call[output_start + i] = _address(rets, i)
+        entry(as_voidptr(call.ctypes.data))
+        _hold(call)
         return as_voidptr(0)
-    args = carray(as_voidptr(frame[9]), (N_INPUTS,), np.int64)
-    rets = carray(as_voidptr(frame[14]), (N_OUTPUTS,), np.int64)
-    # the kernel's frame (see kernel_entry): extents, then input and output addresses
-    call = np.empty(FRAME_SIZE, dtype=np.int64)
-    call[0] = _dim(args, 0, 0)  # p
-    call[1] = _dim(args, 1, 0)  # q
-    call[2] = _dim(args, 2, 0)  # n_dim
-    call[3] = _dim(args, 3, 0)  # n_cl
-    call[4] = _dim(args, 3, 1)  # p2
-    call[5] = _dim(args, 4, 0)  # n_pat2
-    call[6] = _dim(args, 11, 0)  # n_pat
-    call[7] = _dim(args, 11, 1)  # r
-    call[8] = _dim(args, 15, 1)  # n_rows
-    call[9] = _dim(args, 18, 0)  # n_seg
-    call[10] = _dim(args, 22, 0)  # n_lat
-    for i in range(N_INPUTS):
-        call[N_EXTENTS + i] = _address(args, i)
-    for i in range(N_OUTPUTS):
-        call[N_EXTENTS + N_INPUTS + i] = _address(rets, i)
-    run_frame(call)
-    return as_voidptr(0)
+
+    return handler
 
 
 def _header_major_version() -> int | None:
@@ -133,7 +148,7 @@ def ffi_available() -> bool:
         make_capsule = ctypes.pythonapi.PyCapsule_New
         make_capsule.restype = ctypes.py_object
         make_capsule.argtypes = (ctypes.c_void_p, ctypes.c_char_p, ctypes.c_void_p)
-        capsule = make_capsule(_handler.address, None, None)
+        capsule = make_capsule(_handler().address, None, None)
         jax.ffi.register_ffi_target(TARGET_NAME, capsule, platform="cpu", api_version=1)
     except Exception as err:  # pragma: no cover - depends on the installed jaxlib
         _log.info("could not register the XLA FFI target (%s); using the PyTensor graph", err)

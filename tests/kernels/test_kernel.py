@@ -13,9 +13,9 @@ import pytest
 from scipy.special import expit
 from scipy.stats import multivariate_normal
 
-from jmimpute.models.collapsed.graph import collapsed_loglik
 from jmimpute._kernels.kernel_latent import softplus_parts
 from jmimpute._kernels.ops import KernelData
+from jmimpute.models.collapsed.graph import collapsed_loglik
 
 from .helpers import PARAMS, kernel
 
