@@ -27,7 +27,7 @@ def main() -> None:
                 sim.data, sim.formula, cluster_covariance="random", backend=backend, m=5,
                 chains=2, tune=300, draws=300, random_seed=1, progressbar=False,
             )  # fmt: skip
-        attrs = imp.posterior.attrs
+        attrs = imp.tree.attrs
         compile_s, sampling_s = float(attrs["compile_seconds"]), float(attrs["sampling_seconds"])
         times[backend] = (compile_s, sampling_s)
         print(f"{backend:6s} compile {compile_s:6.1f} s, sampling {sampling_s:5.1f} s")

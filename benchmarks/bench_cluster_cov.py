@@ -39,8 +39,8 @@ def run_ours() -> dict:
     )
     wall = time.perf_counter() - start
     table = imp.convergence()
-    attrs = imp.posterior.attrs
-    tau = imp.posterior["posterior"]["sigma_spread"].to_numpy().ravel()
+    attrs = imp.tree.attrs
+    tau = imp.posterior["sigma_spread"].to_numpy().ravel()
     pooled = jm.analyze(imp, ANALYSIS, progressbar=False).pool().table
     return {
         "wall_s": wall,

@@ -52,7 +52,7 @@ lines = sum(
     f._library.get_llvm_str().count("\\n")
     for f in (compiled.compiled_logp_func, compiled.compiled_expand_func)
 )
-print(json.dumps({{"compile_s": imp.posterior.attrs["compile_seconds"], "ir_lines": lines}}))
+print(json.dumps({{"compile_s": imp.tree.attrs["compile_seconds"], "ir_lines": lines}}))
 """
 
 _TOY_SCRIPT = """

@@ -63,8 +63,8 @@ def run_ours(data: pd.DataFrame, formula: list[str], categorical: list[str]) -> 
     imp = jm.impute(data, formula, categorical=categorical, m=M, random_seed=1, progressbar=False)
     wall = time.perf_counter() - start
     table = imp.convergence()
-    attrs = imp.posterior.attrs
-    stats = imp.posterior["sample_stats"].dataset
+    attrs = imp.tree.attrs
+    stats = imp.tree["sample_stats"].dataset
     steps = float(stats["n_steps"].mean()) if "n_steps" in stats else float("nan")
     return {
         "steps_per_draw": steps,

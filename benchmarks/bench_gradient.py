@@ -28,9 +28,9 @@ from typing import Any
 
 import numpy as np
 import pytensor
+from jmimpute.backend import kernel, model, ops
 from pytensor.graph.traversal import apply_ancestors
 
-from jmimpute.backend import kernel, model, ops
 from jmimpute.design.standardised import build_design
 from jmimpute.spec.model import build_spec
 from jmimpute.spec.validate import validate

@@ -61,7 +61,7 @@ def run_ours(data: pd.DataFrame, formula: str, backend: str, repeats: int = 1) -
         imp = jm.impute(data, formula, m=M, random_seed=seed, backend=backend, progressbar=False)
         wall = time.perf_counter() - start
         table = imp.convergence()
-        attrs = imp.posterior.attrs
+        attrs = imp.tree.attrs
         runs.append(
             {
                 "min_ess": float(table["ess_bulk"].min()),

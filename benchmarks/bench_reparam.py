@@ -2,7 +2,7 @@
 
 The collapsed model samples binary latents as a shift per cluster plus deviations, and the
 level-2 coefficients against the random effects' regression
-(:mod:`jmimpute.models.collapsed.reparam`); ``build_collapsed_model(..., reparametrised=False)``
+(:mod:`jmimpute.models.joint.reparam`); ``build_collapsed_model(..., reparametrised=False)``
 keeps the plain coordinates (the same posterior). This runs hsb with 5% MCAR
 (``examples/mertools_hsb.py``, jomo's model) in both, with the same fixed draws and seeds
 (4 chains, 1000 warm-up and target_accept 0.8, the defaults when the coordinates were
@@ -32,7 +32,7 @@ import jmimpute as jm
 from jmimpute.models.collapsed.build import build_collapsed_model
 
 # the module, not the package's `impute` function of the same name
-impute_module = importlib.import_module("jmimpute.impute")
+impute_module = importlib.import_module("jmimpute.pipeline")
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "examples"))
@@ -47,8 +47,8 @@ def run(data, seed: int, draws: int, reparametrised: bool) -> dict[str, float | 
             target_accept=0.8, draws=draws, random_seed=seed, progressbar=False,
         )  # fmt: skip
     table = imp.convergence()
-    seconds = float(imp.posterior.attrs["sampling_seconds"])
-    stats = imp.posterior["sample_stats"].dataset
+    seconds = float(imp.tree.attrs["sampling_seconds"])
+    stats = imp.tree["sample_stats"].dataset
     return {
         "min_bulk": float(table["ess_bulk"].min()),
         "min_tail": float(table["ess_tail"].min()),

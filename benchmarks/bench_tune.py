@@ -38,8 +38,8 @@ def run(data, seed: int, tune: int, target_accept: float) -> dict[str, float]:
         target_accept=target_accept, random_seed=seed, progressbar=False,
     )  # fmt: skip
     table = imp.convergence()
-    seconds = float(imp.posterior.attrs["sampling_seconds"])
-    stats = imp.posterior["sample_stats"].dataset
+    seconds = float(imp.tree.attrs["sampling_seconds"])
+    stats = imp.tree["sample_stats"].dataset
     return {
         "draws": float(stats.sizes["draw"]),
         "min_bulk": float(table["ess_bulk"].min()),

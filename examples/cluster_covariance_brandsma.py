@@ -35,7 +35,7 @@ def main() -> None:
             data, formula, cluster_covariance=kind, m=args.m, random_seed=args.seed,
             progressbar=False,
         )  # fmt: skip
-        attrs = imp.posterior.attrs
+        attrs = imp.tree.attrs
         table = imp.convergence()
         _log.info(
             "%s: %.0f s (compile %.1f s, draws %s), max R-hat %.3f, min bulk ESS %.0f",
@@ -44,7 +44,7 @@ def main() -> None:
         )  # fmt: skip
         results[kind] = jm.analyze(imp, analysis, progressbar=False).pool()
         if kind == "random":
-            tau = imp.posterior["posterior"]["sigma_spread"].to_numpy().ravel()
+            tau = imp.posterior["sigma_spread"].to_numpy().ravel()
             lo, hi = np.quantile(tau, [0.025, 0.975])
             _log.info("tau (spread of the schools' Sigma_j): %.3f [%.3f, %.3f]", tau.mean(), lo, hi)
     for kind, pooled in results.items():

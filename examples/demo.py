@@ -48,7 +48,7 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     long = imp.complete("long")
     long.to_csv(args.out, index=False)
-    attrs = imp.posterior.attrs
+    attrs = imp.tree.attrs
     print()
     print(
         f"Wrote {imp.m} completed data sets ({len(long)} rows) to {args.out}. "

@@ -83,7 +83,7 @@ def main() -> None:
     print()
     print(f"Pooled {ANALYSIS} over m = {imp.m} (Rubin's rules) vs complete data:")
     print(table.round(3).to_string())
-    attrs = imp.posterior.attrs
+    attrs = imp.tree.attrs
     print(
         f"\nsampling {attrs['sampling_seconds']:.1f} s, total {time.perf_counter() - start:.1f} s"
     )

@@ -77,14 +77,14 @@ def main() -> None:
     fits = {"default priors": imp}
     for name, priors in variants.items():
         fits[name] = imp.refit(priors=priors)
-        attrs = fits[name].posterior.attrs
+        attrs = fits[name].tree.attrs
         _log.info(
             "%s: compiled in %.1f s (0 = reused), sampled in %.1f s",
             name,
             attrs["compile_seconds"],
             attrs["sampling_seconds"],
         )
-    _log.info("the first run compiled in %.1f s", imp.posterior.attrs["compile_seconds"])
+    _log.info("the first run compiled in %.1f s", imp.tree.attrs["compile_seconds"])
     print()
     print(jm.compare_models(fits, analysis).round(3).to_string())
     if args.show:

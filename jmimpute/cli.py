@@ -19,9 +19,7 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-import pandas as pd
-
-from jmimpute import __version__
+from jmimpute._version import __version__
 from jmimpute.spec.formula import FormulaError
 from jmimpute.spec.modelfile import ModelFile, ModelFileError, read_model_file
 
@@ -86,44 +84,11 @@ def _logging(verbose: bool, quiet: bool) -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
-def load_model_data(model: ModelFile) -> pd.DataFrame:
-    """The data a model file names, with its ``[missing]`` values deleted."""
-    from jmimpute.results.io import read_data
-    from jmimpute.testing import add_mcar
-
-    data = read_data(model.data)
-    _log.info("read %d rows and %d columns from %s", *data.shape, model.data)
-    if model.missing is not None:
-        miss = model.missing
-        absent = [c for c in (*miss.columns, miss.cluster) if c not in data.columns]
-        if absent:
-            raise ModelFileError(
-                model.path,
-                None,
-                "missing",
-                f"[missing] names {absent}, which are not "
-                f"columns of the data; columns are {list(data.columns)}",
-            )
-        data = add_mcar(
-            data,
-            list(miss.columns),
-            miss.fraction,
-            cluster=miss.cluster,
-            level2=list(miss.level2),
-            seed=miss.seed,
-        )
-        _log.info(
-            "deleted %.0f%% of %s completely at random (seed %d)",
-            100 * miss.fraction,
-            ", ".join(miss.columns),
-            miss.seed,
-        )
-    return data
-
-
 def run_model(model: ModelFile, out: Path, *, progressbar: bool = True) -> list[Path]:
     """Impute as ``model`` says, write its outputs under ``out``; return the files written."""
-    from jmimpute.impute import ConvergenceWarning, impute
+    from jmimpute.diagnostics import ConvergenceWarning
+    from jmimpute.inputs import load_model_data
+    from jmimpute.pipeline import impute
 
     data = load_model_data(model)
     with warnings.catch_warnings():
@@ -146,8 +111,8 @@ def run_model(model: ModelFile, out: Path, *, progressbar: bool = True) -> list[
 
 
 def _summary(args: argparse.Namespace) -> None:
+    from jmimpute.inputs import read_data
     from jmimpute.missingness import missingness
-    from jmimpute.results.io import read_data
 
     data = read_data(args.data)
     print(missingness(data, args.vars, cluster=args.cluster, level2=args.level2))

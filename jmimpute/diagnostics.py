@@ -5,7 +5,8 @@ quantiles) follow Vehtari et al. (2021), computed by ArviZ (arviz-stats) on the
 posterior on the data's scale. Every unique element of ``B``, ``Sigma`` and ``Psi`` is a
 parameter (covariances as variances and covariances, as pan, jomo and Blimp report them);
 entries fixed by construction (the unit scales of latent dimensions, jomo's fixed
-correlations of a nominal target, the first threshold) are left out.
+correlations of a nominal target, the first threshold) are left out. The groups of the
+report are declared by the imputation model, as attributes of the posterior's variables.
 
 :class:`ConvergenceReport` adds what the sampler itself reports (divergent transitions and
 transitions that stopped at the maximum tree depth, from ``sample_stats``), a verdict, and
@@ -24,32 +25,29 @@ import pandas as pd
 import xarray as xr
 from arviz_stats.base import array_stats
 
+
+class ConvergenceWarning(UserWarning):
+    """The imputation model's chains have not converged or mix too slowly for ``m``."""
+
+
 RHAT_MAX = 1.01
 """Largest acceptable rank-normalised R-hat (Vehtari et al. 2021)."""
 ESS_MIN = 400
 """Smallest acceptable bulk and tail ESS (100 per chain for 4 chains)."""
 
-GROUPS = {
-    "beta": "fixed effects",
-    "sigma": "level-1 covariance",
-    "psi": "cluster covariance",
-    "gamma": "level-2 fixed effects",
-    "thresholds": "thresholds",
-}
-
-
-SYMMETRIC = ("sigma", "psi")
-"""Covariance matrices: only their lower triangle holds unique parameters."""
-
 
 def unique_parameters(posterior: xr.Dataset) -> dict[str, tuple[str, np.ndarray]]:
     """``{parameter name: (group, draws (chain, draw))}`` of the unique free parameters.
 
+    Every variable of the posterior is a parameter: its convergence group is its ``group``
+    attribute, declared by the model (:class:`jmimpute.models.protocol.ParameterGroup`), or
+    its own name if it has none, so that no parameter escapes the checks.
+
     Parameters
     ----------
     posterior : xarray.Dataset
-        With variables ``beta``, ``sigma``, ``psi`` (and optionally ``gamma``,
-        ``thresholds_*``) and dims ``chain``, ``draw``.
+        The imputation model's parameters with dims ``chain``, ``draw``; a variable with
+        the attribute ``symmetric`` set is a symmetric matrix (its lower triangle counts).
 
     Returns
     -------
@@ -58,14 +56,12 @@ def unique_parameters(posterior: xr.Dataset) -> dict[str, tuple[str, np.ndarray]
     """
     out: dict[str, tuple[str, np.ndarray]] = {}
     for var in posterior.data_vars:
-        group = GROUPS.get(str(var).split("_")[0])
-        if group is None:
-            continue
         da = posterior[var]
+        group = str(da.attrs.get("group", var))
         dims = [d for d in da.dims if d not in ("chain", "draw")]
         values = da.transpose("chain", "draw", *dims).to_numpy()
         labels = [da.coords[d].to_numpy() for d in dims]
-        symmetric = len(dims) == 2 and var in SYMMETRIC
+        symmetric = len(dims) == 2 and bool(da.attrs.get("symmetric", 0))
         for idx in np.ndindex(*values.shape[2:]):
             if symmetric and idx[1] > idx[0]:
                 continue
@@ -89,7 +85,8 @@ def parameter_table(posterior: xr.Dataset) -> pd.DataFrame:
     Parameters
     ----------
     posterior : xarray.Dataset
-        With variables ``beta``, ``sigma``, ``psi`` and dims ``chain``, ``draw``.
+        The imputation model's parameters, with dims ``chain``, ``draw`` (see
+        :func:`unique_parameters`).
 
     Returns
     -------
@@ -459,13 +456,13 @@ def convergence_report(
     Examples
     --------
     >>> from jmimpute.diagnostics import convergence_report
-    >>> report = convergence_report(imp.posterior, tune=1000)  # doctest: +SKIP
+    >>> report = convergence_report(imp.tree, tune=1000)  # doctest: +SKIP
     >>> print(report)  # doctest: +SKIP
     """
     if "posterior" not in tree.children:
         raise ValueError(
             f"`tree` must have a 'posterior' group; got groups {sorted(tree.children)}. "
-            "Pass the result's tree, `imp.posterior`."
+            "Pass the result's tree, `imp.tree`."
         )
     posterior = tree["posterior"].to_dataset()
     if params is None:

@@ -1,43 +1,28 @@
-"""``impute``: data in, joint model sampled with NUTS, m completed data sets out."""
+"""``impute``: data in, an imputation model sampled with NUTS, m completed data sets out.
+
+The data go down the layers once: the specification (:mod:`jmimpute.spec`), checked
+against the data; the numeric design (:mod:`jmimpute.design`); the model chosen by
+``method`` (:mod:`jmimpute.models`), built; one run (:mod:`jmimpute.sampling.run`); the
+result (:mod:`jmimpute.results`).
+"""
 
 from __future__ import annotations
 
 import inspect
 import logging
-import warnings
 from dataclasses import replace
 
-import numpy as np
 import pandas as pd
-import xarray as xr
 
-from jmimpute.design.standardised import Design, build_design
-from jmimpute.diagnostics import ESS_MIN, RHAT_MAX, parameter_table
-from jmimpute.models.collapsed.build import build_collapsed_model, prior_shared, prior_values
-from jmimpute.models.fitted import FittedModel
-from jmimpute.models.joint.redraw import draw_imputations, imputation_seeds, owned
+from jmimpute.design.standardised import build_design
+from jmimpute.models import model_for
 from jmimpute.results.imputation import Imputation
-from jmimpute.results.tree import (
-    ParameterDraws,
-    parameter_datasets,
-    result_tree,
-    retained_dataset,
-    retained_draws,
-)
-from jmimpute.sampling.nuts import Checkpoints, judged_in_one_run, run_sampler
-from jmimpute.spec.model import ImputationSpec, build_spec, spec_arguments
+from jmimpute.sampling.run import sample
+from jmimpute.spec.model import ImputationSpec, build_spec, check_seed
 from jmimpute.spec.priors import Priors
 from jmimpute.spec.validate import validate
-from jmimpute.spec.variables import Variable
 
 _log = logging.getLogger("jmimpute")
-
-# draws=None: the most draws per chain a run is given before the warning is left to stand
-AUTO_MAX_DRAWS = 5000
-
-
-class ConvergenceWarning(UserWarning):
-    """The imputation model's chains have not converged or mix too slowly for ``m``."""
 
 
 def impute(
@@ -178,274 +163,19 @@ def impute(
     else:
         shown = True if progressbar is None else progressbar
         spec = build_spec(formula, **options, progressbar=shown)
-    seed = _seed(random_seed)
+    seed = check_seed(random_seed)
     frame, level1, level2 = validate(data, spec)
+    model = model_for(spec.method)
     design = build_design(frame, spec.level1, level1, spec.level2, level2)
-    _check_cluster_covariance(spec, design)
+    model.check(design, spec)
     _log.info(
         "imputing %s in %d rows and %d clusters",
         ", ".join(v.name for v in (*level1, *level2)),
         design.n,
         design.n_clusters,
     )
-    fitted = _build(design, spec)
-    return _sample(frame.copy(deep=True), (level1, level2), spec, seed, fitted, {})
-
-
-def _check_cluster_covariance(spec: ImputationSpec, design: Design) -> None:
-    """Cluster-specific covariances need continuous level-1 targets (clear error if not)."""
-    if spec.cluster_covariance != "random":
-        return
-    latent = [v.name for v in design.level1.variables if v.latent]
-    if latent:
-        raise ValueError(
-            f"cluster_covariance='random' needs continuous level-1 targets, but {latent} "
-            "are categorical: their latent scales are fixed for identification, which a "
-            "covariance varying by cluster would undo. Use cluster_covariance='common', or "
-            "move the categorical variables to the level-1 covariates if fully observed"
-        )
-
-
-def _build(design: Design, spec: ImputationSpec) -> FittedModel:
-    """The PyMC model of ``spec``'s method for ``design`` (compiled when first sampled)."""
-    if spec.method == "collapsed":
-        random = spec.cluster_covariance == "random"
-        model, layout = build_collapsed_model(
-            design,
-            spec.priors,
-            compiled_kernel=not random and _kernel_usable(spec),
-            cluster_covariance=spec.cluster_covariance,
-        )
-    else:
-        from jmimpute.models.latent.build import build_latent_model
-
-        model, layout = build_latent_model(design, spec.priors, spec.cluster_covariance)
-    return FittedModel(design, model, layout)
-
-
-def refit(
-    imp: Imputation,
-    *,
-    priors: Priors | None = None,
-    random_seed: int | None = None,
-    m: int | None = None,
-    chains: int | None = None,
-    tune: int | None = None,
-    draws: int | None = None,
-    cores: int | None = None,
-    target_accept: float | None = None,
-    progressbar: bool | None = None,
-) -> Imputation:
-    """:meth:`Imputation.refit`: sample the same model again, reusing its compiled form."""
-    if not isinstance(imp, Imputation):
-        raise TypeError(f"expected an Imputation from jm.impute; got {type(imp).__name__}")
-    args = spec_arguments(imp.spec)
-    changes = {
-        "priors": priors,
-        "m": m,
-        "chains": chains,
-        "tune": tune,
-        "draws": draws,
-        "cores": cores,
-        "target_accept": target_accept,
-        "progressbar": progressbar,
-    }
-    args |= {k: v for k, v in changes.items() if v is not None}
-    spec = build_spec(args.pop("formula"), **args)
-    seed = imp.posterior.attrs.get("random_seed") if random_seed is None else random_seed
-    seed = _seed(seed)
-    fitted = imp._fitted
-    if fitted is None:  # loaded from a file: build once, then keep for later refits
-        fitted = imp._fitted = _build(imp._design(), spec)
-    return _sample(imp._data, imp._variables, spec, seed, fitted, dict(imp._derived))
-
-
-def _sample(
-    frame: pd.DataFrame,
-    variables: tuple[tuple[Variable, ...], tuple[Variable, ...]],
-    spec: ImputationSpec,
-    seed: int,
-    fitted: FittedModel,
-    derived: dict,
-) -> Imputation:
-    """Sample the built model with ``spec``'s priors and settings; draw the m imputations.
-
-    With ``draws=None`` the draws per chain are decided while sampling (see
-    :func:`more_draws`); the result's spec holds the number kept. Warns if not converged.
-    """
-    design, layout = fitted.design, fitted.layout
-    sampler_seed, stream_seed = imputation_seeds(seed)
-    run_seed = int(sampler_seed.generate_state(1, dtype=np.uint32)[0])
-    priors = prior_values(spec.priors)
-    # nutpie's JAX backend freezes shared data into constants, so a JAX-compiled model is
-    # reused only with the same priors, a Numba one always
-    nutpie = spec.sampler.sampler == "nutpie"
-    run = run_sampler(
-        fitted.model,
-        spec.sampler,
-        run_seed,
-        var_names=layout.keep,
-        compiled=fitted.reusable(spec.sampler.backend, priors) if nutpie else None,
-        shared=prior_shared(priors),
-        until=_checkpoints(design, spec, layout.judged) if spec.sampler.auto_draws else None,
+    built = model.build(design, spec)
+    sampled = sample(model, built, spec, seed)
+    return Imputation.from_sampled(
+        frame.copy(deep=True), (level1, level2), seed, built, sampled, {}
     )
-    if nutpie:
-        fitted.compiled, fitted.compiled_with = run.compiled, (spec.sampler.backend, priors)
-    draws_s = ParameterDraws.from_trace(run.trace)
-    kept = draws_s.beta.shape[1]
-    if kept != spec.sampler.draws:
-        spec = replace(spec, sampler=replace(spec.sampler, draws=kept))
-    chain_idx, draw_idx = retained_draws(spec)
-    params = [owned(draws_s.at(c, t)) for c, t in zip(chain_idx, draw_idx, strict=True)]
-    streams = list(range(spec.m))
-    if spec.method == "collapsed":
-        imputations = draw_imputations(
-            design,
-            params,
-            streams,
-            layout.l2_masks,
-            layout.l2_pattern,
-            stream_seed,
-            progressbar=spec.sampler.progressbar,
-        )
-    else:
-        from jmimpute.models.latent.build import read_imputation
-
-        imputations = [
-            read_imputation(design, run, draws_s.at(c, t), c, t)
-            for c, t in zip(chain_idx, draw_idx, strict=True)
-        ]
-    retained = retained_dataset(params, chain_idx, draw_idx, streams)
-    tree = result_tree(spec, design, run, draws_s, imputations, retained, frame.index)
-    tree.attrs.update({"random_seed": seed})
-    if spec.sampler.auto_draws:
-        # benchmarks read these: the draws per chain judged, and the sampler runs behind them
-        tree.attrs.update(
-            {"draws_tried": ",".join(map(str, run.checkpoints)), "sampler_runs": run.runs}
-        )
-    result = Imputation(frame, spec, tree, derived, variables=variables, fitted=fitted)
-    _check_mixing(result)
-    return result
-
-
-def _checkpoints(design: Design, spec: ImputationSpec, judged: tuple[str, ...]) -> Checkpoints:
-    """``draws=None``: judge convergence at checkpoints with :func:`more_draws`."""
-    settings = spec.sampler
-    # one run judged as it goes, unless the sampler must start a run per checkpoint
-    monitored = judged_in_one_run(settings)
-
-    def judge(trace: xr.DataTree) -> int | None:
-        draws_s = ParameterDraws.from_trace(trace)
-        table = parameter_table(parameter_datasets(design, draws_s)[0])
-        drawn = draws_s.beta.shape[1]
-        more = more_draws(table, drawn, monitored=monitored)
-        if more is not None:
-            _log.log(
-                logging.INFO if monitored else logging.WARNING,
-                "after %d draws per chain the worst R-hat is %.3f (%s) and the smallest "
-                "bulk/tail ESS %.0f (%s): %s %d draws per chain (draws=None samples until "
-                "R-hat <= %s and ESS >= %d, up to %d draws; pass draws=... for a fixed number)",
-                drawn,
-                table["r_hat"].max(),
-                table["r_hat"].idxmax(),
-                table[["ess_bulk", "ess_tail"]].min().min(),
-                table[["ess_bulk", "ess_tail"]].min(axis=1).idxmin(),
-                "going on to" if monitored else "sampling again with",
-                more,
-                RHAT_MAX,
-                ESS_MIN,
-                AUTO_MAX_DRAWS,
-            )
-        return more
-
-    return Checkpoints(
-        first=settings.draws,
-        most=max(AUTO_MAX_DRAWS, settings.draws),
-        judge=judge,
-        names=judged,
-    )
-
-
-def more_draws(table: pd.DataFrame, draws: int, *, monitored: bool = True) -> int | None:
-    """Draws per chain at the next checkpoint, or None when converged (or at the cap).
-
-    Converged: every parameter has R-hat <= ``RHAT_MAX`` and bulk and tail ESS >=
-    ``ESS_MIN``. Otherwise ESS grows about in proportion to the draws, so the next
-    checkpoint is where the draws would reach ``ESS_MIN``, at most ``AUTO_MAX_DRAWS``;
-    R-hat shrinks with longer chains too. Within one ``monitored`` run a checkpoint costs
-    only a look at the draws: 1.1 times that, at least 200 more draws, rounded up to 100
-    (a coarser step would sample draws that the judgement does not need). Where each
-    checkpoint is a new run, overshoot rather than run again: 1.5 times that, at least
-    twice the draws, rounded up to 500.
-    """
-    if table["r_hat"].isna().all() or draws >= AUTO_MAX_DRAWS:
-        return None  # one chain: convergence cannot be judged
-    ess = float(table[["ess_bulk", "ess_tail"]].min().min())
-    if table["r_hat"].max() <= RHAT_MAX and ess >= ESS_MIN:
-        return None
-    reach = draws * ESS_MIN / max(ess, 1.0)
-    if monitored:
-        want, step = max(draws + 200, 1.1 * reach), 100.0
-    else:
-        want, step = max(2.0 * draws, 1.5 * reach), 500.0
-    return int(min(np.ceil(want / step) * step, AUTO_MAX_DRAWS))
-
-
-def _seed(random_seed: object) -> int:
-    if random_seed is None:
-        return int(np.random.SeedSequence().generate_state(1, dtype=np.uint32)[0])
-    if isinstance(random_seed, bool) or not isinstance(random_seed, int | np.integer):
-        raise TypeError(
-            f"`random_seed` must be a non-negative integer or None, got {random_seed!r}"
-        )
-    if random_seed < 0:
-        raise ValueError(f"`random_seed` must be a non-negative integer, got {random_seed}")
-    return int(random_seed)
-
-
-def _kernel_usable(spec: ImputationSpec) -> bool:
-    """The compiled likelihood Op runs everywhere except JAX without the FFI target."""
-    if spec.sampler.sampler == "nutpie" and spec.sampler.backend == "jax":
-        from jmimpute._kernels.xla_ffi import ffi_available
-
-        if not ffi_available():
-            _log.warning(
-                "the XLA FFI target is unavailable; using the slower pure PyTensor likelihood"
-            )
-            return False
-    return True
-
-
-def _check_mixing(result: Imputation) -> None:
-    """Warn when the chains have not converged or mix too slowly for m separated draws."""
-    table = result.convergence()
-    if table["r_hat"].isna().all():  # one chain: R-hat needs at least two
-        msg = (
-            f"R-hat cannot be computed from chains={result.spec.sampler.chains}; convergence is "
-            "unchecked. Run at least 2 chains (the default is 4) before trusting the imputations."
-        )
-        _log.warning(msg)
-        warnings.warn(msg, ConvergenceWarning, stacklevel=3)
-    elif table["r_hat"].max() > RHAT_MAX:
-        worst_rhat = table["r_hat"].idxmax()
-        msg = (
-            f"R-hat of {worst_rhat} is {table['r_hat'].max():.3f} > {RHAT_MAX}: the chains of the "
-            "imputation model have not converged. Raise `tune` (and `draws`) and rerun; see "
-            "imp.summary()."
-        )
-        _log.warning(msg)
-        warnings.warn(msg, ConvergenceWarning, stacklevel=3)
-    ess = table["ess_bulk"].min()
-    worst_ess = table["ess_bulk"].idxmin()
-    m = result.m
-    if not ess >= m:
-        total = result.spec.sampler.retained
-        needed = int(np.ceil(result.spec.sampler.draws * m / max(ess, 1.0)))
-        msg = (
-            f"The smallest bulk ESS of the imputation-model parameters is {ess:.0f} ({worst_ess}), "
-            f"below m={m}: the m imputations are {total // m} iterations apart but the chains "
-            f"need about {total / max(ess, 1.0):.0f} iterations per independent draw, so the "
-            f"imputations are not well separated. Raise `draws` to at least {needed} (or lower m)."
-        )
-        _log.warning(msg)
-        warnings.warn(msg, ConvergenceWarning, stacklevel=3)

@@ -118,7 +118,7 @@ def _subplot_limit(n: int) -> dict[str, int]:
 
 def _parameter_tree(imp: Imputation, var_names: Sequence[str] | None) -> xr.DataTree:
     """The unique free parameters, one variable each, and the divergences, for ArviZ."""
-    params = unique_parameters(imp.posterior["posterior"].to_dataset())
+    params = unique_parameters(imp.posterior.to_dataset())
     if var_names is not None:
         if isinstance(var_names, str):
             var_names = [var_names]
@@ -143,8 +143,8 @@ def _parameter_tree(imp: Imputation, var_names: Sequence[str] | None) -> xr.Data
         {name: (("chain", "draw"), draws) for name, (_, draws) in params.items()}, coords=coords
     )
     groups_out = {"posterior": posterior}
-    if "sample_stats" in imp.posterior.children:
-        stats = imp.posterior["sample_stats"].to_dataset()
+    if "sample_stats" in imp.tree.children:
+        stats = imp.tree["sample_stats"].to_dataset()
         if "diverging" in stats:
             groups_out["sample_stats"] = xr.Dataset(
                 {"diverging": stats["diverging"].transpose("chain", "draw")}, coords=coords

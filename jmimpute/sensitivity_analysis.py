@@ -32,8 +32,8 @@ import xarray as xr
 
 from jmimpute.analysis.analyze import analyze
 from jmimpute.analysis.fits import AnalysisFits
-from jmimpute.models.joint.conditional import Shift
-from jmimpute.models.joint.redraw import RedrawState
+from jmimpute.models import model_for
+from jmimpute.models.streams import imputation_seeds
 from jmimpute.results.imputation import Imputation
 from jmimpute.results.tree import imputations_dataset, retained_of
 from jmimpute.spec.model import ImputationSpec
@@ -91,36 +91,22 @@ def _group_values(imp: Imputation, by: str | None, value: DeltaValue, level: int
     return column.map(lambda v: float(value.get(v, 0.0))).to_numpy(dtype=float)
 
 
-def delta_shift(imp: Imputation, variable: str, value: DeltaValue, by: str | None = None) -> Shift:
-    """The :class:`~jmimpute.models.joint.conditional.Shift` of ``delta`` for one variable."""
-    design = _state(imp).design
-    l2 = design.level2
-    names1 = [v.name for v in design.level1.variables]
-    names2 = [v.name for v in l2.targets.variables] if l2 is not None else []
-    if variable not in names1 + names2:
+def delta_shift(imp: Imputation, variable: str, value: DeltaValue, by: str | None = None) -> Any:
+    """The model's shift of ``delta`` for one variable (see :meth:`ImputationModel.shift`)."""
+    _check_imputation(imp)
+    targets = {v.name: v for v in imp.variables}
+    if variable not in targets:
         raise ValueError(
             f"delta names {variable!r}, which is not a target of the imputation model; "
-            f"targets: {names1 + names2}"
+            f"targets: {list(targets)}"
         )
-    level = 1 if variable in names1 else 2
-    targets = design.level1 if level == 1 else l2.targets  # type: ignore[union-attr]
-    cols = targets.columns(variable)
-    per_unit = _group_values(imp, by, value, level)
-    shift = np.zeros((per_unit.size, targets.p))
-    # continuous: data units -> standardised; latent dimensions have scale 1
-    shift[:, cols] = per_unit[:, None] / targets.scale[cols]
-    dims = np.zeros(targets.p, dtype=bool)
-    dims[cols] = True
-    empty2 = np.zeros(design.p2, dtype=bool)
-    if level == 1:
-        return Shift(level1=shift, level2=None, dims1=dims, dims2=empty2)
-    return Shift(level1=None, level2=shift, dims1=np.zeros(design.p, dtype=bool), dims2=dims)
+    per_unit = _group_values(imp, by, value, targets[variable].level)
+    return model_for(imp.spec.method).shift(imp._design(), variable, per_unit)
 
 
-def _state(imp: Imputation) -> RedrawState:
+def _check_imputation(imp: object) -> None:
     if not isinstance(imp, Imputation):
         raise TypeError(f"expected an Imputation from jm.impute; got {type(imp).__name__}")
-    return RedrawState.from_tree(imp._design(), imp.posterior)
 
 
 def shifted(
@@ -145,15 +131,24 @@ def shifted(
     Imputation
         Same data, posterior and derived variables; new imputed cells.
     """
-    state = _state(imp)
-    draws = state.draw(delta_shift(imp, variable, delta, by))
-    cells = imp.posterior["imputations"].dataset
-    new = imputations_dataset(draws, state.design, retained_of(cells), imp._data.index)
+    shift = delta_shift(imp, variable, delta, by)
+    seed = imp.tree.attrs.get("random_seed")
+    if seed is None:
+        raise ValueError(
+            "this result does not record its random seed (it was saved by an older "
+            "jmimpute), so it cannot be re-drawn; run jm.impute again"
+        )
+    design = imp._design()
+    draws = model_for(imp.spec.method).redraw(
+        design, imp.tree, imputation_seeds(int(seed))[1], shift
+    )
+    cells = imp.tree["imputations"].dataset
+    new = imputations_dataset(draws, design, retained_of(cells), imp._data.index)
     label = delta if not isinstance(delta, Mapping) else dict(delta)
     new.attrs["delta"] = f"{variable}: {label!r}" + (f" by {by}" if by else "")
-    tree = imp.posterior.copy()
+    tree = imp.tree.copy()
     tree["imputations"] = xr.DataTree(new)
-    return imp._copy(posterior=tree)
+    return imp._copy(tree=tree)
 
 
 # -- pooled analyses -----------------------------------------------------------------------
@@ -435,13 +430,13 @@ def _source(
                 "an ImputationSpec needs `data`, the incomplete DataFrame to impute: "
                 "jm.sensitivity(spec, delta, analysis, data=df)"
             )
-        from jmimpute.impute import impute
+        from jmimpute.pipeline import impute
 
         _log.info("imputing with the given spec before the delta sweep")
         return impute(data, source, random_seed=random_seed)
     if isinstance(source, str | PathLike) and Path(source).suffix == ".toml":
-        from jmimpute.cli import load_model_data
-        from jmimpute.impute import impute
+        from jmimpute.inputs import load_model_data
+        from jmimpute.pipeline import impute
         from jmimpute.spec.modelfile import read_model_file
 
         if data is not None:
@@ -529,11 +524,9 @@ def sensitivity(
                 f"targets: {list(targets)}"
             )
     imp = _source(source, data, random_seed)
-    if imp.spec.method == "latent":
-        _log.info(
-            "method='latent': the sweep re-draws the imputations from their exact full "
-            "conditionals, so delta = 0 equals the NUTS-sampled ones in distribution only"
-        )
+    note = getattr(model_for(imp.spec.method), "redraw_note", None)
+    if note:
+        _log.info(note)
 
     def evaluate(variable: str, value: DeltaValue) -> pd.DataFrame:
         pooled = _pooled(shifted(imp, variable, value, by=by), analysis, backend, ci, fit_kwargs)

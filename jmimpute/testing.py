@@ -11,6 +11,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from jmimpute.missingness import add_mcar
+
+__all__ = ["Simulated", "SimulatedJoint", "add_mcar", "simulate_joint", "simulate_two_level"]
+
 
 @dataclass(frozen=True)
 class Simulated:
@@ -152,60 +156,6 @@ def simulate_two_level(
         sigma_cluster=sigma_cluster,
         cluster_df=cluster_df,
     )
-
-
-def add_mcar(
-    data: pd.DataFrame,
-    columns: list[str] | tuple[str, ...],
-    fraction: float = 0.05,
-    *,
-    cluster: str | None = None,
-    level2: list[str] | tuple[str, ...] = (),
-    seed: int = 0,
-) -> pd.DataFrame:
-    """Delete values completely at random (the usual exercise on complete data).
-
-    Parameters
-    ----------
-    data : pandas.DataFrame
-        Not modified; a copy is returned.
-    columns : sequence of str
-        Columns to delete values from, each independently.
-    fraction : float
-        Expected fraction deleted per column.
-    cluster : str, optional
-        The cluster variable; needed for ``level2`` columns.
-    level2 : sequence of str
-        Columns (among ``columns``) that are constant within clusters: whole clusters are
-        deleted, so they stay constant within a cluster.
-    seed : int
-
-    Returns
-    -------
-    pandas.DataFrame
-
-    Examples
-    --------
-    >>> import jmimpute as jm
-    >>> hsb = add_mcar(jm.datasets.load_hsb(), ["ses", "size"], cluster="schid",
-    ...                level2=["size"], seed=1)
-    >>> bool(hsb.groupby("schid")["size"].nunique(dropna=False).max() == 1)
-    True
-    """
-    if not 0.0 <= fraction < 1.0:
-        raise ValueError(f"fraction={fraction!r} must lie in [0, 1)")
-    if level2 and cluster is None:
-        raise ValueError("level2 columns need `cluster=`, the column naming each row's cluster")
-    out = data.copy(deep=True)
-    rng = np.random.default_rng(seed)
-    for col in columns:
-        if col in level2:
-            labels = pd.unique(out[cluster])
-            gone = labels[rng.random(len(labels)) < fraction]
-            out.loc[out[cluster].isin(gone), col] = np.nan
-        else:
-            out.loc[rng.random(len(out)) < fraction, col] = np.nan
-    return out
 
 
 @dataclass(frozen=True)

@@ -50,7 +50,7 @@ def standardised_quantities(post):
 
 
 def test_reference_posterior_within_monte_carlo_error(imp):
-    post = imp.posterior["standardised_posterior"]
+    post = imp.tree["standardised_posterior"]
     for name, draws in standardised_quantities(post).items():
         values = draws.to_numpy()
         ess = float(array_stats.ess(values, chain_axis=0, draw_axis=1, method="bulk"))
@@ -69,6 +69,6 @@ def test_converges_with_defaults(imp):
 
 def test_standardised_scale_uses_observed_mean_and_sd(imp):
     data = jm.datasets.load_brandsma()
-    attrs = imp.posterior["standardised_posterior"].attrs
+    attrs = imp.tree["standardised_posterior"].attrs
     np.testing.assert_allclose(attrs["y_center"], data[["lpo", "iqv"]].mean())
     np.testing.assert_allclose(attrs["y_scale"], data[["lpo", "iqv"]].std())

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import jmimpute as jm
-from jmimpute.sensitivity import shifted
+from jmimpute.sensitivity_analysis import shifted
 from jmimpute.testing import simulate_two_level
 
 from .helpers import assert_intervals_cover
@@ -51,10 +51,10 @@ def test_result_keeps_the_spread_and_each_clusters_covariance(sim, short):
     _, imp = short
     assert imp.spec.cluster_covariance == "random" and imp.spec.sampler.backend == "jax"
     for group in ("posterior", "standardised_posterior"):
-        spread = imp.posterior[group]["sigma_spread"].to_numpy()
+        spread = imp.tree[group]["sigma_spread"].to_numpy()
         assert spread.shape == (2, 100) and (spread > 0).all()
     assert "sigma_spread" in imp.convergence().index
-    covs = imp.posterior["imputations"]["sigma_cluster_s"].to_numpy()
+    covs = imp.tree["imputations"]["sigma_cluster_s"].to_numpy()
     assert covs.shape == (3, 30, 2, 2)
     np.testing.assert_allclose(covs, np.swapaxes(covs, -1, -2))
     assert (np.linalg.eigvalsh(covs) > 0).all()
@@ -91,7 +91,7 @@ def recovery():
 
 
 def _truth(sim, imp):
-    post = imp.posterior["posterior"]
+    post = imp.posterior
     pairs = {"sigma_spread": (post["sigma_spread"], sim.sigma_spread)}
     for name, true in (("beta", sim.beta), ("sigma", sim.sigma), ("psi", sim.psi)):
         da = post[name]
@@ -122,8 +122,8 @@ def test_cluster_covariances_follow_the_true_ones(recovery):
     # means should correlate with the truth near 0.85; the standard error of a
     # correlation over 80 clusters is about 0.03, and 0.6 leaves a wide margin.
     sim, imp = recovery
-    std = imp.posterior["imputations"]["sigma_cluster_s"].to_numpy().mean(axis=0)
-    scale = np.asarray(imp.posterior["standardised_posterior"].attrs["y_scale"])
+    std = imp.tree["imputations"]["sigma_cluster_s"].to_numpy().mean(axis=0)
+    scale = np.asarray(imp.tree["standardised_posterior"].attrs["y_scale"])
     fitted = np.log(std[:, 0, 0] * scale[0] ** 2)
     true = np.log(sim.sigma_cluster[:, 0, 0])
     assert np.corrcoef(fitted, true)[0, 1] > 0.6

@@ -15,6 +15,7 @@ from jmimpute.diagnostics import (
     parameter_table,
     unique_parameters,
 )
+from jmimpute.models.joint.model import GROUPS
 
 CHAINS, DRAWS = 4, 500
 
@@ -43,9 +44,9 @@ def synthetic_tree(
     sample = {"chain": np.arange(CHAINS), "draw": np.arange(DRAWS)}
     posterior = xr.Dataset(
         {
-            "beta": (("chain", "draw", "covariate", "variable"), beta),
-            "sigma": (("chain", "draw", "variable", "variable_2"), sigma),
-            "psi": (("chain", "draw", "effect", "effect_2"), psi),
+            "beta": (("chain", "draw", "covariate", "variable"), beta, GROUPS["beta"].attrs()),
+            "sigma": (("chain", "draw", "variable", "variable_2"), sigma, GROUPS["sigma"].attrs()),
+            "psi": (("chain", "draw", "effect", "effect_2"), psi, GROUPS["psi"].attrs()),
         },
         coords=sample
         | {
@@ -103,10 +104,23 @@ def test_unique_parameters_drop_upper_triangle_and_fixed_entries():
 def test_gamma_keeps_every_column():
     post = synthetic_tree()["posterior"].to_dataset()
     rng = np.random.default_rng(1)
-    post["gamma"] = (("chain", "draw", "covariate2", "variable2"), rng.normal(size=(4, 500, 1, 3)))
+    post["gamma"] = (
+        ("chain", "draw", "covariate2", "variable2"),
+        rng.normal(size=(4, 500, 1, 3)),
+        GROUPS["gamma"].attrs(),
+    )
     post = post.assign_coords(covariate2=["(Intercept)"], variable2=["d2", "d3", "d4"])
     table = parameter_table(post)
     assert (table["group"] == "level-2 fixed effects").sum() == 3
+
+
+def test_a_parameter_without_a_declared_group_is_judged_under_its_own_name():
+    """No variable of the posterior escapes the checks, declared or not."""
+    post = synthetic_tree()["posterior"].to_dataset()
+    post["extra"] = (("chain", "draw"), np.random.default_rng(2).normal(size=(CHAINS, DRAWS)))
+    table = parameter_table(post)
+    assert table.loc["extra", "group"] == "extra"
+    assert np.isfinite(table.loc["extra", "r_hat"])
 
 
 def test_clean_tree_passes_with_a_positive_verdict():
@@ -183,7 +197,7 @@ def test_missing_sample_stats_are_said_not_silently_passed():
 
 
 def test_tree_without_posterior_is_rejected():
-    with pytest.raises(ValueError, match=r"'posterior' group.*imp\.posterior"):
+    with pytest.raises(ValueError, match=r"'posterior' group.*imp\.tree"):
         convergence_report(xr.DataTree())
 
 

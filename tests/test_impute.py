@@ -29,7 +29,7 @@ def run(sim):
 
 
 def truth_table(sim, imp):
-    post = imp.posterior["posterior"]
+    post = imp.posterior
     rows = []
     names = [f"y{v + 1}" for v in range(3)]
     for (cov, var), true in np.ndenumerate(sim.beta):
@@ -106,8 +106,8 @@ def test_same_seed_same_imputations(sim, run):
     again = jm.impute(sim.data, spec, random_seed=SEED)
     np.testing.assert_array_equal(again.imputed.to_numpy(), imp.imputed.to_numpy())
     np.testing.assert_array_equal(
-        again.posterior["posterior"]["beta"].to_numpy(),
-        imp.posterior["posterior"]["beta"].to_numpy(),
+        again.posterior["beta"].to_numpy(),
+        imp.posterior["beta"].to_numpy(),
     )
 
 
@@ -169,7 +169,7 @@ def test_random_slopes_recovered():
         n_clusters=150, cluster_size=20, p=2, missing_rate=0.2, seed=31, random_slope=True
     )
     imp = jm.impute(sim.data, sim.formula, m=5, random_seed=SEED, progressbar=False)
-    post = imp.posterior["posterior"]
+    post = imp.posterior
     assert post.sizes["effect"] == 4
     rows = [
         (f"beta{i}{v}", post["beta"][:, :, i, v], sim.beta[i, v])
@@ -223,7 +223,7 @@ def _table(r_hat, bulk, tail):
     ],
 )
 def test_more_draws_rule(r_hat, bulk, draws, one_run, rerun):
-    from jmimpute.impute import more_draws
+    from jmimpute.sampling.run import more_draws
 
     table = _table(r_hat, bulk, [1000.0, 1000.0])
     assert more_draws(table, draws, monitored=True) == one_run
@@ -241,13 +241,11 @@ def test_draws_none_goes_on_until_converged_or_capped(run, monkeypatch, caplog):
     """
     import importlib
 
-    impute_module = importlib.import_module(
-        "jmimpute.impute"
-    )  # the package's `impute` is the function
+    run_module = importlib.import_module("jmimpute.sampling.run")
     spec_module = importlib.import_module("jmimpute.spec.model")
 
     monkeypatch.setattr(spec_module, "AUTO_FIRST_DRAWS", 50)
-    monkeypatch.setattr(impute_module, "AUTO_MAX_DRAWS", 200)
+    monkeypatch.setattr(run_module, "AUTO_MAX_DRAWS", 200)
     _, imp = run
     assert imp.spec.sampler.auto_draws  # jm.impute without draws
     with caplog.at_level("INFO", logger="jmimpute"):
@@ -260,29 +258,28 @@ def test_draws_none_goes_on_until_converged_or_capped(run, monkeypatch, caplog):
     assert "sampling again with 200 draws per chain" in caplog.text
     for auto, runs in ((watched, 1), (rerun, 2)):
         assert auto.spec.sampler.draws == 200 and auto.spec.sampler.auto_draws
-        assert auto.posterior["posterior"].sizes["draw"] == 200
-        assert auto.posterior.attrs["compile_seconds"] == 0.0
-        assert auto.posterior.attrs["draws_tried"] == "50,200"
-        assert auto.posterior.attrs["sampler_runs"] == runs
-        xr.testing.assert_equal(
-            auto.posterior["posterior"].dataset, fixed.posterior["posterior"].dataset
-        )
+        assert auto.posterior.sizes["draw"] == 200
+        assert auto.tree.attrs["compile_seconds"] == 0.0
+        assert auto.tree.attrs["draws_tried"] == "50,200"
+        assert auto.tree.attrs["sampler_runs"] == runs
+        xr.testing.assert_equal(auto.posterior.dataset, fixed.posterior.dataset)
         for k in range(1, 6):
             pd.testing.assert_frame_equal(auto.complete(k), fixed.complete(k))
     assert fixed.spec.sampler.draws == 200 and not fixed.spec.sampler.auto_draws
-    assert "draws_tried" not in fixed.posterior.attrs
+    assert "draws_tried" not in fixed.tree.attrs
 
 
 def test_compiled_model_reuse_rule():
     # Numba models take new priors as shared data; JAX freezes them, so only the same ones
-    from jmimpute.models.fitted import FittedModel
+    from jmimpute.models.protocol import BuiltModel
 
-    fitted = FittedModel(design=None, model=None, layout=None)  # type: ignore[arg-type]
-    assert fitted.reusable("numba", {"prior_psi_sd": 1.0}) is None  # nothing compiled yet
+    one, half = {"priors": np.array([1.0, 2.0])}, {"priors": np.array([0.5, 2.0])}
+    built = BuiltModel(design=None, model=None, keep=[], judged=())  # type: ignore[arg-type]
+    assert built.reusable("numba", one) is None  # nothing compiled yet
     token = object()
-    fitted.compiled, fitted.compiled_with = token, ("jax", {"prior_psi_sd": 1.0})
-    assert fitted.reusable("jax", {"prior_psi_sd": 1.0}) is token
-    assert fitted.reusable("jax", {"prior_psi_sd": 0.5}) is None
-    assert fitted.reusable("numba", {"prior_psi_sd": 1.0}) is None  # another backend
-    fitted.compiled_with = ("numba", {"prior_psi_sd": 1.0})
-    assert fitted.reusable("numba", {"prior_psi_sd": 0.5}) is token
+    built.compiled, built.compiled_with = token, ("jax", one)
+    assert built.reusable("jax", {"priors": np.array([1.0, 2.0])}) is token
+    assert built.reusable("jax", half) is None
+    assert built.reusable("numba", one) is None  # another backend
+    built.compiled_with = ("numba", one)
+    assert built.reusable("numba", half) is token

@@ -80,7 +80,7 @@ def test_same_seed_same_imputations(sim, short):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", jm.ConvergenceWarning)
         again = imp.refit()
-    assert again.posterior.attrs["compile_seconds"] == 0.0
+    assert again.tree.attrs["compile_seconds"] == 0.0
     for k in (1, 4):
         pd.testing.assert_frame_equal(imp.complete(k), again.complete(k))
 
@@ -95,7 +95,7 @@ def full(sim):
 
 
 def _draws(imp, name):
-    post = imp.posterior["posterior"].dataset
+    post = imp.posterior.dataset
     var, _, rest = name.partition("[")
     labels, depth, start = [], 0, 0  # split "a,n[b]" at top-level commas only
     body = rest[:-1]

@@ -30,7 +30,7 @@ def pair():
 
 
 def flat_parameters(imp):
-    post = imp.posterior["posterior"]
+    post = imp.posterior
     out = {}
     for var in ("beta", "sigma", "psi", "sigma_spread"):
         if var not in post:
@@ -91,7 +91,7 @@ def test_latent_results_redraw_from_the_exact_conditionals(pair):
     their mean per imputation agrees with the NUTS-sampled cells' in distribution (same
     4-standard-error rule as above); a shift of lpo moves its cells by exactly delta.
     """
-    from jmimpute.sensitivity import shifted
+    from jmimpute.sensitivity_analysis import shifted
 
     latent = pair[1]
     again, moved = shifted(latent, "lpo", 0.0), shifted(latent, "lpo", 3.0)

@@ -1,4 +1,4 @@
-"""Delta adjustment, tipping points and model comparison (jmimpute.sensitivity)."""
+"""Delta adjustment, tipping points and model comparison (jmimpute.sensitivity_analysis)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import xarray as xr
 import jmimpute as jm
 from jmimpute.analysis.formula import parse_analysis_formula
 from jmimpute.analysis.frequentist import fit_statsmodels
-from jmimpute.sensitivity import shifted
+from jmimpute.sensitivity_analysis import shifted
 
 matplotlib.use("Agg")
 
@@ -194,7 +194,7 @@ def test_model_file_as_source(tmp_path):
         warnings.simplefilter("ignore", jm.ConvergenceWarning)
         sens = jm.sensitivity(str(path), {"lpo": [-2.0, 0.0]}, "lpo ~ 1 + (1|sch)")
     imp = sens.imputation
-    assert imp.m == 2 and imp.posterior.attrs["random_seed"] == 7
+    assert imp.m == 2 and imp.tree.attrs["random_seed"] == 7
     est = sens.table.set_index("delta")["estimate"]
     assert est[-2.0] < est[0.0]
 
@@ -216,8 +216,8 @@ def test_loaded_categorical_results_redraw_exactly(joint_imp, tmp_path):
     loaded = jm.load_imputation(joint_imp.to_netcdf(tmp_path / "joint.nc"))
     for name in ("imputed", "imputed_level2"):
         np.testing.assert_array_equal(
-            shifted(loaded, "b", 0.0).posterior["imputations"][name].to_numpy(),
-            joint_imp.posterior["imputations"][name].to_numpy(),
+            shifted(loaded, "b", 0.0).tree["imputations"][name].to_numpy(),
+            joint_imp.tree["imputations"][name].to_numpy(),
         )
     np.testing.assert_array_equal(
         shifted(loaded, "n", 1.0).imputed.to_numpy(),
@@ -235,27 +235,25 @@ def test_refit_reuses_the_compiled_model_and_equals_a_fresh_run(brandsma_imp):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", jm.ConvergenceWarning)
         same = brandsma_imp.refit()
-        assert same.posterior.attrs["compile_seconds"] == 0.0
+        assert same.tree.attrs["compile_seconds"] == 0.0
         np.testing.assert_array_equal(same.imputed.to_numpy(), brandsma_imp.imputed.to_numpy())
 
         tight = jm.Priors(psi_sd=0.02)
         refit = brandsma_imp.refit(priors=tight)
-        assert refit.posterior.attrs["compile_seconds"] == 0.0 and refit.spec.priors == tight
+        assert refit.tree.attrs["compile_seconds"] == 0.0 and refit.spec.priors == tight
         data = brandsma_imp.data
         spec = jm.specify("lpo + iqv ~ 1 + (1|sch)", priors=tight, **SMALL)
         sens = jm.sensitivity(spec, {"lpo": [0.0]}, "lpo ~ iqv + (1|sch)", data=data, random_seed=3)
     fresh = sens.imputation
-    assert fresh.posterior.attrs["compile_seconds"] > 0.0
+    assert fresh.tree.attrs["compile_seconds"] > 0.0
     for group in ("standardised_posterior", "imputations"):
-        xr.testing.assert_identical(refit.posterior[group].dataset, fresh.posterior[group].dataset)
+        xr.testing.assert_identical(refit.tree[group].dataset, fresh.tree[group].dataset)
     # the tight prior took effect: HalfNormal(0.02) on the sd of the lpo intercepts pulls
     # its posterior mean from about 0.49 (default prior) to about 0.24; the Monte Carlo
     # error of either mean of 300 draws is about 0.01, so a ratio below 0.6 is no accident
     # and a prior that was silently not applied would fail it
     sd = {
-        k: float(
-            np.sqrt(r.posterior["standardised_posterior"]["psi"].isel(effect=0, effect_2=0)).mean()
-        )
+        k: float(np.sqrt(r.tree["standardised_posterior"]["psi"].isel(effect=0, effect_2=0)).mean())
         for k, r in (("default", brandsma_imp), ("tight", refit))
     }
     assert sd["tight"] < 0.6 * sd["default"]

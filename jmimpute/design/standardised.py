@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from jmimpute.design.suffstats import level2_patterns
 from jmimpute.spec.formula import Formula
 from jmimpute.spec.variables import Variable
 
@@ -278,6 +279,11 @@ class Design:
                 [[t, np.zeros((t.shape[0], w.shape[1]))], [np.zeros((w.shape[0], t.shape[1])), w]]
             )
         return np.einsum("ab,...bc,dc->...ad", t, psi, t)
+
+    def level2_patterns(self) -> tuple[np.ndarray, np.ndarray]:
+        """Level-2 observed patterns and each cluster's (:func:`.suffstats.level2_patterns`)."""
+        observed = self.level2.targets.observed if self.level2 is not None else None
+        return level2_patterns(observed, self.n_clusters)
 
     def y_to_data(self, values: np.ndarray, columns: np.ndarray) -> np.ndarray:
         """Standardised level-1 values, each in dimension ``columns[i]``, on the data scale."""

@@ -261,3 +261,27 @@ def cluster_sums(
     np.add.at(syx, (j, k), yv[:, :, None] * xv[:, None, :])
     np.add.at(sxx, (j, k), xv[:, :, None] * xv[:, None, :])
     return ClusterSums(syy=syy, syx=syx, sxx=sxx)
+
+
+def level2_patterns(observed: np.ndarray | None, n_clusters: int) -> tuple[np.ndarray, np.ndarray]:
+    """Observed-pattern masks of the level-2 targets and each cluster's pattern.
+
+    Parameters
+    ----------
+    observed : ndarray of bool, shape (J, p2), or None
+        Which level-2 dimensions each cluster observes; None without level-2 targets.
+    n_clusters : int
+
+    Returns
+    -------
+    masks : ndarray of bool, shape (G, p2)
+    pattern : ndarray of int, shape (J,)
+        Clusters observing no level-2 target share one pattern with an empty mask.
+    """
+    if observed is None:
+        return np.zeros((1, 0), dtype=bool), np.zeros(n_clusters, dtype=np.int64)
+    masks, pattern = pattern_index(observed)
+    if (pattern < 0).any():
+        masks = np.vstack([masks, np.zeros((1, observed.shape[1]), dtype=bool)])
+        pattern = np.where(pattern < 0, masks.shape[0] - 1, pattern)
+    return masks, pattern

@@ -1,1 +1,43 @@
-"""The imputation models, each behind one protocol (:mod:`jmimpute.models.protocol`)."""
+"""The imputation models, each behind one protocol (:mod:`jmimpute.models.protocol`).
+
+:data:`MODELS` finds a model by the ``method`` a user chose. Importing this package is
+light: a model imports PyMC only when it builds.
+"""
+
+from __future__ import annotations
+
+from jmimpute.models.collapsed import CollapsedModel
+from jmimpute.models.latent import LatentModel
+from jmimpute.models.protocol import BuiltModel, ImputationModel, ParameterDraws, ParameterGroup
+
+MODELS: dict[str, ImputationModel] = {
+    model.name: model for model in (CollapsedModel(), LatentModel())
+}
+"""Every imputation model by name (``spec.method``)."""
+
+
+def model_for(method: str) -> ImputationModel:
+    """The model registered as ``method``.
+
+    Raises
+    ------
+    ValueError
+        Naming the method and the registered ones.
+    """
+    try:
+        return MODELS[method]
+    except KeyError:
+        raise ValueError(
+            f"no imputation model is registered as method={method!r}; the methods are "
+            f"{', '.join(map(repr, MODELS))}"
+        ) from None
+
+
+__all__ = [
+    "MODELS",
+    "BuiltModel",
+    "ImputationModel",
+    "ParameterDraws",
+    "ParameterGroup",
+    "model_for",
+]

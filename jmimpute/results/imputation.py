@@ -8,6 +8,8 @@ request; the user's DataFrame is copied once and never modified.
 from __future__ import annotations
 
 import html
+import logging
+import warnings
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
@@ -24,19 +26,24 @@ from jmimpute.analysis.derive import (
     check_derived,
 )
 from jmimpute.diagnostics import (
+    RHAT_MAX,
     ConvergenceReport,
+    ConvergenceWarning,
     convergence_report,
     group_table,
     parameter_table,
 )
 from jmimpute.missingness import missing_table
-from jmimpute.spec.model import ImputationSpec
+from jmimpute.spec.model import ImputationSpec, build_spec, check_seed, spec_arguments
 from jmimpute.spec.variables import Variable
 
 if TYPE_CHECKING:
     from jmimpute.design.standardised import Design
-    from jmimpute.models.fitted import FittedModel
+    from jmimpute.models.protocol import BuiltModel
+    from jmimpute.sampling.run import Sampled
     from jmimpute.spec.priors import Priors
+
+_log = logging.getLogger("jmimpute")
 
 
 @dataclass(frozen=True, eq=False)
@@ -90,54 +97,81 @@ class Imputation:
     ----------
     spec : ImputationSpec
         What was asked.
-    posterior : xarray.DataTree
-        ``posterior`` (imputation-model parameters on the data's scale: ``beta``,
+    tree : xarray.DataTree
+        The whole result, with ArviZ's groups (:mod:`jmimpute.results.tree`):
+        ``posterior`` (the imputation model's parameters on the data's scale: ``beta``,
         ``sigma``, ``psi``), ``standardised_posterior`` (the same on the internal
-        standardised scale), ``sample_stats`` and ``imputations`` (the imputed cells).
+        standardised scale), ``sample_stats``, ``observed_data`` (the incomplete data) and
+        ``imputations`` (the imputed cells). ArviZ's functions take it as it is.
     """
 
     def __init__(
         self,
         data: pd.DataFrame,
         spec: ImputationSpec,
-        posterior: xr.DataTree,
+        tree: xr.DataTree,
         derived: dict[str, ClusterStatistic | DeriveFunction] | None = None,
         *,
         variables: tuple[tuple[Variable, ...], tuple[Variable, ...]] = ((), ()),
-        fitted: FittedModel | None = None,
+        built: BuiltModel | None = None,
     ) -> None:
         self._data = data
         # the built and compiled model, reused by refit() and the sensitivity analyses;
-        # None after loading from a file (rebuilt on demand)
-        self._fitted = fitted
+        # None after loading from a file (built again on demand)
+        self._built = built
         self._design_cache: Design | None = None
         self.spec = spec
-        self.posterior = posterior
+        self.tree = tree
         self._derived = dict(derived or {})
         self._variables = variables
         self._params: pd.DataFrame | None = None
 
+    @classmethod
+    def from_sampled(
+        cls,
+        data: pd.DataFrame,
+        variables: tuple[tuple[Variable, ...], tuple[Variable, ...]],
+        seed: int,
+        built: BuiltModel,
+        sampled: Sampled,
+        derived: dict[str, ClusterStatistic | DeriveFunction],
+    ) -> Imputation:
+        """The result of one run (:func:`jmimpute.sampling.run.sample`); warns if not converged."""
+        from jmimpute.models import model_for
+        from jmimpute.results.tree import result_tree
+
+        model = model_for(sampled.spec.method)
+        tree = result_tree(model, built.design, sampled, data, seed)
+        result = cls(data, sampled.spec, tree, derived, variables=variables, built=built)
+        result._check_mixing()
+        return result
+
+    @property
+    def posterior(self) -> xr.DataTree:
+        """The imputation model's parameters on the data's scale (the tree's ``posterior``)."""
+        return self.tree.children["posterior"]
+
     def _copy(
         self,
-        posterior: xr.DataTree | None = None,
+        tree: xr.DataTree | None = None,
         derived: dict[str, ClusterStatistic | DeriveFunction] | None = None,
     ) -> Imputation:
         out = Imputation(
             self._data,
             self.spec,
-            self.posterior if posterior is None else posterior,
+            self.tree if tree is None else tree,
             self._derived if derived is None else derived,
             variables=self._variables,
-            fitted=self._fitted,
+            built=self._built,
         )
         out._params = self._params
         out._design_cache = self._design_cache
         return out
 
     def _design(self) -> Design:
-        """The standardised design of the imputation model (rebuilt after loading)."""
-        if self._fitted is not None:
-            return self._fitted.design
+        """The standardised design of the imputation model (built again after loading)."""
+        if self._built is not None:
+            return self._built.design
         if self._design_cache is None:
             from jmimpute.design.standardised import build_design
 
@@ -188,19 +222,31 @@ class Imputation:
         >>> jm.compare_models({"default": imp, "wide": wide},
         ...                   "lpo ~ iqv + (1|sch)")  # doctest: +SKIP
         """
-        from jmimpute.impute import refit
+        from jmimpute.models import model_for
+        from jmimpute.sampling.run import sample
 
-        return refit(
-            self,
-            priors=priors,
-            random_seed=random_seed,
-            m=m,
-            chains=chains,
-            tune=tune,
-            draws=draws,
-            cores=cores,
-            target_accept=target_accept,
-            progressbar=progressbar,
+        args = spec_arguments(self.spec)
+        changes = {
+            "priors": priors,
+            "m": m,
+            "chains": chains,
+            "tune": tune,
+            "draws": draws,
+            "cores": cores,
+            "target_accept": target_accept,
+            "progressbar": progressbar,
+        }
+        args |= {k: v for k, v in changes.items() if v is not None}
+        spec = build_spec(args.pop("formula"), **args)
+        if random_seed is None:
+            random_seed = self.tree.attrs.get("random_seed")
+        seed = check_seed(random_seed)
+        model = model_for(spec.method)
+        if self._built is None:  # read from a file: build once, then keep for later refits
+            self._built = model.build(self._design(), spec)
+        sampled = sample(model, self._built, spec, seed)
+        return Imputation.from_sampled(
+            self._data, self._variables, seed, self._built, sampled, dict(self._derived)
         )
 
     @property
@@ -247,11 +293,11 @@ class Imputation:
         bad = [k for k in chosen if not 1 <= k <= self.m]
         if bad or not chosen:
             raise ValueError(f"`imputations` must be numbers between 1 and m={self.m}; got {bad}")
-        cells = self.posterior["imputations"].to_dataset().sel(imputation=chosen)
+        cells = self.tree["imputations"].to_dataset().sel(imputation=chosen)
         cells = cells.assign_coords(imputation=np.arange(1, len(chosen) + 1))
-        tree = self.posterior.copy()
+        tree = self.tree.copy()
         tree["imputations"] = xr.DataTree(cells)
-        return self._copy(posterior=tree)
+        return self._copy(tree=tree)
 
     @property
     def derived(self) -> tuple[str, ...]:
@@ -271,7 +317,7 @@ class Imputation:
         Continuous values on the data's scale; categorical targets as category codes
         (positions in the variable's categories; :meth:`complete` returns the levels).
         """
-        return self.posterior["imputations"].dataset["imputed"]
+        return self.tree["imputations"].dataset["imputed"]
 
     @property
     def imputed_level2(self) -> xr.DataArray | None:
@@ -279,7 +325,7 @@ class Imputation:
 
         Dims ``(imputation, cell2)``, coords ``cluster`` and ``column2``.
         """
-        ds = self.posterior["imputations"].dataset
+        ds = self.tree["imputations"].dataset
         return ds["imputed_level2"] if "imputed_level2" in ds else None
 
     @property
@@ -385,7 +431,7 @@ class Imputation:
     def convergence(self) -> pd.DataFrame:
         """R-hat, bulk and tail ESS of every imputation-model parameter."""
         if self._params is None:
-            self._params = parameter_table(self.posterior["posterior"].dataset)
+            self._params = parameter_table(self.posterior.dataset)
         return self._params
 
     def rhat(self) -> pd.DataFrame:
@@ -410,7 +456,7 @@ class Imputation:
         """
         settings = self.spec.sampler
         return convergence_report(
-            self.posterior,
+            self.tree,
             params=self.convergence(),
             tune=settings.tune,
             target_accept=settings.target_accept,
@@ -452,7 +498,7 @@ class Imputation:
     def _repr_html_(self) -> str:
         return self.summary()._repr_html_()
 
-    # -- export (jmimpute.results.io) ---------------------------------------------------------
+    # -- export (jmimpute.results.tables, jmimpute.results.archive) --------------------------
     def to_long(
         self, path: str | PathLike[str] | None = None, *, include: bool = False
     ) -> pd.DataFrame:
@@ -474,7 +520,7 @@ class Imputation:
         --------
         >>> imp.to_long("out/brandsma_long.csv")  # doctest: +SKIP
         """
-        from jmimpute.results.io import to_long
+        from jmimpute.results.tables import to_long
 
         return to_long(self, path, include=include)
 
@@ -491,7 +537,7 @@ class Imputation:
         -------
         list of pathlib.Path
         """
-        from jmimpute.results.io import to_sets
+        from jmimpute.results.tables import to_sets
 
         return to_sets(self, directory, fmt)
 
@@ -508,12 +554,49 @@ class Imputation:
         >>> imp.to_netcdf("out/brandsma.nc")  # doctest: +SKIP
         >>> jm.load_imputation("out/brandsma.nc")  # doctest: +SKIP
         """
-        from jmimpute.results.io import to_netcdf
+        from jmimpute.results.archive import write_result
 
-        return to_netcdf(self, path)
+        return write_result(self.tree, self._data, self.spec, self._derived, path)
 
     def to_zarr(self, path: str | PathLike[str]) -> Path:
         """Save the whole result to a Zarr store (a folder), as :meth:`to_netcdf` does."""
-        from jmimpute.results.io import to_zarr
+        from jmimpute.results.archive import write_result
 
-        return to_zarr(self, path)
+        return write_result(self.tree, self._data, self.spec, self._derived, path, engine="zarr")
+
+    # -- checks after a run ----------------------------------------------------------
+    def _check_mixing(self) -> None:
+        """Warn when the chains have not converged or mix too slowly for m separated draws."""
+        table = self.convergence()
+        if table["r_hat"].isna().all():  # one chain: R-hat needs at least two
+            _warn(
+                f"R-hat cannot be computed from chains={self.spec.sampler.chains}; convergence "
+                "is unchecked. Run at least 2 chains (the default is 4) before trusting the "
+                "imputations."
+            )
+        elif table["r_hat"].max() > RHAT_MAX:
+            worst_rhat = table["r_hat"].idxmax()
+            _warn(
+                f"R-hat of {worst_rhat} is {table['r_hat'].max():.3f} > {RHAT_MAX}: the chains of "
+                "the imputation model have not converged. Raise `tune` (and `draws`) and rerun; "
+                "see imp.summary()."
+            )
+        ess = table["ess_bulk"].min()
+        worst_ess = table["ess_bulk"].idxmin()
+        m = self.m
+        if not ess >= m:
+            total = self.spec.sampler.retained
+            needed = int(np.ceil(self.spec.sampler.draws * m / max(ess, 1.0)))
+            _warn(
+                f"The smallest bulk ESS of the imputation-model parameters is {ess:.0f} "
+                f"({worst_ess}), below m={m}: the m imputations are {total // m} iterations "
+                f"apart but the chains need about {total / max(ess, 1.0):.0f} iterations per "
+                "independent draw, so the imputations are not well separated. Raise `draws` "
+                f"to at least {needed} (or lower m)."
+            )
+
+
+def _warn(message: str) -> None:
+    """Log and warn (a ConvergenceWarning at the user's call of impute or refit)."""
+    _log.warning(message)
+    warnings.warn(message, ConvergenceWarning, stacklevel=5)

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+import numpy as np
+
 from jmimpute.spec.formula import Formula, parse_formula
 from jmimpute.spec.priors import Priors
 
@@ -341,6 +343,25 @@ def spec_arguments(spec: ImputationSpec) -> dict[str, object]:
         "target_accept": spec.sampler.target_accept,
         "progressbar": spec.sampler.progressbar,
     }
+
+
+def check_seed(random_seed: object) -> int:
+    """A non-negative integer seed; a new random one for None.
+
+    Raises
+    ------
+    TypeError, ValueError
+        Naming ``random_seed`` and the value received.
+    """
+    if random_seed is None:
+        return int(np.random.SeedSequence().generate_state(1, dtype=np.uint32)[0])
+    if isinstance(random_seed, bool) or not isinstance(random_seed, int | np.integer):
+        raise TypeError(
+            f"`random_seed` must be a non-negative integer or None, got {random_seed!r}"
+        )
+    if random_seed < 0:
+        raise ValueError(f"`random_seed` must be a non-negative integer, got {random_seed}")
+    return int(random_seed)
 
 
 def specify(formula: str | list[str], **options: object) -> ImputationSpec:

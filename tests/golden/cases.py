@@ -133,7 +133,7 @@ def snapshot(imp) -> dict[str, np.ndarray]:
 def sweep_snapshot(imp) -> dict[str, np.ndarray]:
     """The delta sweep's table and the shifted imputations."""
     import jmimpute as jm
-    from jmimpute.sensitivity import shifted
+    from jmimpute.sensitivity_analysis import shifted
 
     sens = jm.sensitivity(imp, SWEEP, SWEEP_ANALYSIS, reml=False)
     out = {

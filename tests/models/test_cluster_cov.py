@@ -12,18 +12,18 @@ import pytest
 from scipy.special import gammaln
 from scipy.stats import chi2, multivariate_normal
 
+from jmimpute.design.suffstats import cluster_sums
+from jmimpute.models.collapsed.graph import collapsed_loglik, collapsed_loglik_clusters
 from jmimpute.models.joint.cluster_cov import (
     chi2_log_density,
     cluster_covariances,
     draw_cluster_covariances,
     stirling_gap,
 )
-from jmimpute.models.collapsed.graph import collapsed_loglik, collapsed_loglik_clusters
 from jmimpute.models.latent.build import _rows_logp_clusters
-from jmimpute.design.suffstats import cluster_sums
 
-from ..problems import CONFIGS, make_problem
 from ..kernels.test_kernel import brute_force_loglik
+from ..problems import CONFIGS, make_problem
 
 CONTINUOUS = {name: cfg for name, cfg in CONFIGS.items() if not cfg.get("latent_share")}
 CONTINUOUS["p2-level2"] = dict(p=2, q=2, r=1, n_clusters=9, n=90, p2=2)

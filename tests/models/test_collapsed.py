@@ -3,8 +3,10 @@ import pandas as pd
 import pytest
 from pytensor.compile.mode import get_mode
 
-from jmimpute.models.latent.build import build_latent_model
-from jmimpute.models.collapsed.build import PER_UNIT, build_collapsed_model, corr_cholesky
+from jmimpute.models.collapsed.build import build_collapsed_model
+from jmimpute.models.joint.model import PER_UNIT
+from jmimpute.models.joint.parameters import corr_cholesky
+from jmimpute.models.latent.build import SAMPLED, build_latent_model
 from jmimpute.spec.priors import Priors
 
 from ..helpers import design_for, small_data_with_binary
@@ -50,8 +52,8 @@ def random_point(model, seed):
 
 
 def test_compiled_kernel_and_graph_give_the_same_model(mixed_design):
-    fast, _ = build_collapsed_model(mixed_design, Priors())
-    slow, _ = build_collapsed_model(mixed_design, Priors(), compiled_kernel=False)
+    fast = build_collapsed_model(mixed_design, Priors()).model
+    slow = build_collapsed_model(mixed_design, Priors(), compiled_kernel=False).model
     mode = PYTHON
     fast_logp, slow_logp = fast.compile_logp(mode=mode), slow.compile_logp(mode=mode)
     fast_dlogp, slow_dlogp = fast.compile_dlogp(mode=mode), slow.compile_dlogp(mode=mode)
@@ -62,7 +64,7 @@ def test_compiled_kernel_and_graph_give_the_same_model(mixed_design):
 
 
 def test_nominal_block_has_jomo_covariance(mixed_design):
-    model, _ = build_collapsed_model(mixed_design, Priors())
+    model = build_collapsed_model(mixed_design, Priors()).model
     sigma = evaluate(model, model["sigma_s"], random_point(model, 1))
     dims = list(mixed_design.level1.dims)
     block = [dims.index("c[y]"), dims.index("c[z]")]
@@ -72,7 +74,7 @@ def test_nominal_block_has_jomo_covariance(mixed_design):
 
 
 def test_latent_model_has_a_free_value_per_missing_value(mixed_design):
-    model, _ = build_latent_model(mixed_design, Priors())
+    model = build_latent_model(mixed_design, Priors()).model
     point = model.initial_point()
     assert point["y_missing"].shape == (int((~mixed_design.level1.observed).sum()),)
     assert point["w_missing"].shape == (int((~mixed_design.level2.targets.observed).sum()),)
@@ -94,18 +96,19 @@ def test_corr_cholesky_gives_unit_rows_and_the_lkj_density():
 
 @pytest.mark.parametrize("builder", [build_collapsed_model, build_latent_model])
 def test_checkpoints_judge_every_parameter_and_no_per_unit_value(mixed_design, builder):
-    """``Layout.judged``: what the checkpoints read, the kept variables less the bulky ones."""
-    model, layout = builder(mixed_design, Priors())
-    judged = set(layout.judged)
+    """``BuiltModel.judged``: what the checkpoints read, the kept variables less the bulky ones."""
+    built = builder(mixed_design, Priors())
+    model, judged = built.model, set(built.judged)
+    per_unit = set(PER_UNIT) | set(SAMPLED)
     assert {"beta_s", "sigma_s", "psi_s", "gamma_s"} <= judged
-    assert not judged & set(PER_UNIT)
-    assert judged | (set(layout.keep) & set(PER_UNIT)) == set(layout.keep)
+    assert not judged & per_unit
+    assert judged | (set(built.keep) & per_unit) == set(built.keep)
     # what is left out is per row or per cluster
-    for name in set(layout.keep) - judged:
+    for name in set(built.keep) - judged:
         assert model[name].type.shape[0] in (
             mixed_design.n_clusters,
             int((~mixed_design.level1.observed).sum()),
             int((~mixed_design.level2.targets.observed).sum()),
-            layout.lat_cells[0].size,
-            layout.lat2_cells[0].size,
+            mixed_design.level1.latent_cells[0].size,
+            mixed_design.level2.targets.latent_cells[0].size,
         ), name

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from jmimpute.design.suffstats import compute_stats
 from jmimpute.models.joint.conditional import (
     MissingGroup,
     _draw_normal_precision,
@@ -12,7 +13,6 @@ from jmimpute.models.joint.conditional import (
     random_effect_conditional,
     shift_missing,
 )
-from jmimpute.design.suffstats import compute_stats
 
 from ..problems import make_problem
 

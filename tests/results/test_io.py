@@ -9,8 +9,10 @@ import pytest
 import xarray as xr
 
 import jmimpute as jm
-from jmimpute.results.io import _data_to_dataset, _dataset_to_data, spec_from_json, spec_to_json
+from jmimpute.results.frames import data_to_dataset as _data_to_dataset
+from jmimpute.results.frames import dataset_to_data as _dataset_to_data
 from jmimpute.spec.model import build_spec
+from jmimpute.spec.serial import spec_from_json, spec_to_json
 
 from ..helpers import plain
 
@@ -53,13 +55,13 @@ def assert_same_result(loaded, imp):
     pd.testing.assert_frame_equal(loaded.data, imp.data)
     for k in range(1, imp.m + 1):
         pd.testing.assert_frame_equal(loaded.complete(k), imp.complete(k))
-    assert loaded.posterior.groups == imp.posterior.groups
-    for group in imp.posterior.groups:
-        xr.testing.assert_identical(loaded.posterior[group].dataset, imp.posterior[group].dataset)
+    assert loaded.tree.groups == imp.tree.groups
+    for group in imp.tree.groups:
+        xr.testing.assert_identical(loaded.tree[group].dataset, imp.tree[group].dataset)
     for name in ("beta", "sigma", "psi"):
         np.testing.assert_array_equal(
-            loaded.posterior["posterior"][name].to_numpy(),
-            imp.posterior["posterior"][name].to_numpy(),
+            loaded.posterior[name].to_numpy(),
+            imp.posterior[name].to_numpy(),
         )
 
 

@@ -211,7 +211,7 @@ def _fill(targets: Targets, latent_values: np.ndarray) -> np.ndarray:
     return values
 
 
-def _decode_targets(
+def decode_targets(
     targets: Targets, values: np.ndarray, thresholds: dict[str, np.ndarray]
 ) -> np.ndarray:
     """Per-unit, per-variable value: continuous standardised values, category codes."""
@@ -334,7 +334,7 @@ def draw_imputation(
             joint[np.ix_(group.rows, group.missing)] = draws
         w_full = l2.v @ params.gamma + joint[:, d:]
         w = np.where(l2.targets.observed, w, w_full)
-        level2 = _decode_targets(l2.targets, w, params.thresholds)
+        level2 = decode_targets(l2.targets, w, params.thresholds)
 
     mu = design.x @ params.beta + np.einsum("nl,nlp->np", design.z, effects[design.cluster])
     for group in missing_groups(l1.observed):
@@ -349,4 +349,4 @@ def draw_imputation(
                 shift.dims1[group.missing],
             )
         y[np.ix_(group.rows, group.missing)] = draws
-    return Draw(level1=_decode_targets(l1, y, params.thresholds), level2=level2, effects=effects)
+    return Draw(level1=decode_targets(l1, y, params.thresholds), level2=level2, effects=effects)

@@ -89,14 +89,15 @@ def effects_on_level2(design: Design) -> np.ndarray:
     return e_map
 
 
-def level2_coefficients(design: Design, psi: TensorVariable, sd: TensorVariable) -> TensorVariable:
+def level2_coefficients(
+    design: Design, psi: TensorVariable, sd: TensorVariable, dims: tuple[str, ...]
+) -> TensorVariable:
     """The level-2 coefficients ``gamma_s`` (q2, p2) with prior ``Normal(0, sd)``.
 
     Sampled as ``gamma_total_s = gamma_s + E B`` when the level-2 covariates predict some
     random effect (:func:`effects_on_level2`), else directly.
     """
     e_map = effects_on_level2(design)
-    dims = ("covariate2", "dim2")
     if not e_map.any():
         return pm.Normal("gamma_s", mu=0.0, sigma=sd, dims=dims)
     d = design.d

@@ -1,9 +1,9 @@
 """The explicit-latent reference model: NUTS samples random effects and missing values too.
 
-Same joint posterior as the collapsed model (:mod:`.model`), written directly: the random
-effects ``u_j`` (centred), every unobserved level-1 cell and level-2 value are free
-parameters whose density comes from the model; observed categories use the same
-constrained latent values. It is slow and scales with the data, and is kept as the
+Same joint posterior as the collapsed model (:mod:`jmimpute.models.collapsed`), written
+directly: the random effects ``u_j`` (centred), every unobserved level-1 cell and level-2
+value are free parameters whose density comes from the model; observed categories use the
+same constrained latent values. It is slow and scales with the data, and is kept as the
 reference the collapsed sampler is tested against (``method="latent"``).
 """
 
@@ -12,17 +12,22 @@ from __future__ import annotations
 import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
+import xarray as xr
 from pytensor.tensor.variable import TensorVariable
 
 from jmimpute._kernels.linalg import forward_solve
 from jmimpute.design.standardised import Design, Targets
-from jmimpute.design.suffstats import compute_stats
-from jmimpute.models.collapsed.build import Layout, _coords, level2_patterns, shared_parameters
 from jmimpute.models.collapsed.graph import LOG_2PI
 from jmimpute.models.joint.cluster_cov import ClusterCovariances
-from jmimpute.models.joint.conditional import Draw, DrawParams, _decode_targets
-from jmimpute.sampling.nuts import SamplerRun
+from jmimpute.models.joint.conditional import Draw, DrawParams, decode_targets
+from jmimpute.models.joint.dims import model_coords
+from jmimpute.models.joint.model import PER_UNIT
+from jmimpute.models.joint.parameters import shared_parameters
+from jmimpute.models.protocol import BuiltModel
 from jmimpute.spec.priors import Priors
+
+SAMPLED = ("u_s", "y_missing", "w_missing")
+"""The random effects and missing values NUTS samples here: per unit, so not judged."""
 
 
 def _complete_values(
@@ -66,16 +71,15 @@ def _rows_logp_clusters(
 
 def build_latent_model(
     design: Design, priors: Priors, cluster_covariance: str = "common"
-) -> tuple[pm.Model, Layout]:
+) -> BuiltModel:
     """The explicit-latent model (see the module docstring).
 
     Returns
     -------
-    pymc.Model
-    Layout
+    BuiltModel
     """
     l1, l2 = design.level1, design.level2
-    with pm.Model(coords=_coords(design)) as model:
+    with pm.Model(coords=model_coords(design)) as model:
         par = shared_parameters(design, priors, cluster_covariance)
         beta, lsig, factor, order = par.beta, par.lsig, par.psi_factor, par.psi_order
         keep = [*par.keep, "u_s"]
@@ -105,22 +109,8 @@ def build_latent_model(
             rows_logp = _rows_logp_clusters(y - mu, lsig, par.clusters, design.cluster)
             pm.Potential("rows", rows_logp.sum())
 
-    stats, rows = compute_stats(
-        np.where(l1.observed & ~l1.latent, l1.values, np.nan), design.x, design.z,
-        design.cluster, design.n_clusters, observed=l1.observed, latent=l1.latent,
-    )  # fmt: skip
-    l2_masks, l2_pattern = level2_patterns(design)
-    empty = (np.zeros(0, np.int64), np.zeros(0, np.int64))
-    layout = Layout(
-        stats=stats,
-        latent_rows=rows,
-        lat_cells=l1.latent_cells,
-        lat2_cells=l2.targets.latent_cells if l2 else empty,
-        l2_masks=l2_masks,
-        l2_pattern=l2_pattern,
-        keep=keep,
-    )
-    return model, layout
+    judged = tuple(name for name in keep if name not in (*PER_UNIT, *SAMPLED))
+    return BuiltModel(design, model, keep=keep, judged=judged)
 
 
 def _values_at(targets: Targets, latent: np.ndarray, missing: np.ndarray | None) -> np.ndarray:
@@ -132,10 +122,10 @@ def _values_at(targets: Targets, latent: np.ndarray, missing: np.ndarray | None)
 
 
 def read_imputation(
-    design: Design, run: SamplerRun, params: DrawParams, chain: int, draw: int
+    design: Design, trace: xr.DataTree, params: DrawParams, chain: int, draw: int
 ) -> Draw:
     """The sampled missing values at one retained draw, as an imputation."""
-    post = run.trace["posterior"]
+    post = trace["posterior"]
 
     def at(name: str) -> np.ndarray | None:
         if name not in post:
@@ -148,9 +138,9 @@ def read_imputation(
     level2 = None
     if design.level2 is not None:
         w = _values_at(design.level2.targets, params.latent2, at("w_missing"))
-        level2 = _decode_targets(design.level2.targets, w, params.thresholds)
+        level2 = decode_targets(design.level2.targets, w, params.thresholds)
     return Draw(
-        level1=_decode_targets(design.level1, y, params.thresholds),
+        level1=decode_targets(design.level1, y, params.thresholds),
         level2=level2,
         effects=u.reshape(design.n_clusters, design.r, design.p),
     )

@@ -1,0 +1,191 @@
+"""The seam between the imputation pipeline and the imputation models.
+
+:func:`jmimpute.impute`, :meth:`jmimpute.Imputation.refit`, the sensitivity analyses, the
+result's files and the convergence checks call a model only through
+:class:`ImputationModel`; a model is found by name in :data:`jmimpute.models.MODELS`. What a
+model declares (its parameters and their groups, what it keeps per imputation) travels with
+the result's DataTree as attributes, so that a result read from a file is judged and
+re-drawn the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+import xarray as xr
+
+if TYPE_CHECKING:
+    from jmimpute.design.standardised import Design
+    from jmimpute.spec.model import ImputationSpec
+    from jmimpute.spec.priors import Priors
+
+
+@dataclass(frozen=True)
+class ParameterGroup:
+    """How the convergence checks treat one parameter of a model's posterior.
+
+    Attributes
+    ----------
+    label : str
+        The group it is judged in (``"fixed effects"``); the convergence report has a row
+        per group.
+    symmetric : bool
+        A symmetric matrix: only its lower triangle holds parameters.
+    """
+
+    label: str
+    symmetric: bool = False
+
+    def attrs(self) -> dict[str, Any]:
+        """The attributes that carry the group on the posterior's variable."""
+        return {"group": self.label, "symmetric": int(self.symmetric)}
+
+
+@dataclass(frozen=True)
+class ParameterDraws:
+    """The kept draws of a run, by trace variable name, each shaped (chain, draw, ...)."""
+
+    values: dict[str, np.ndarray]
+
+    @property
+    def chains(self) -> int:
+        """Chains."""
+        return int(next(iter(self.values.values())).shape[0])
+
+    @property
+    def draws(self) -> int:
+        """Draws per chain."""
+        return int(next(iter(self.values.values())).shape[1])
+
+    def at(self, chain: int, draw: int) -> dict[str, np.ndarray]:
+        """The values of one draw (copies, so that the arrays of all draws can go)."""
+        return {name: v[chain, draw].copy() for name, v in self.values.items()}
+
+    @classmethod
+    def from_trace(cls, trace: xr.DataTree, names: Sequence[str]) -> ParameterDraws:
+        """The variables ``names`` of a trace's posterior that it holds."""
+        post = trace["posterior"]
+        return cls(
+            {
+                name: post[name].transpose("chain", "draw", ...).to_numpy()
+                for name in names
+                if name in post
+            }
+        )
+
+
+@dataclass(eq=False)
+class BuiltModel:
+    """A model built for one design, kept with its compiled form for re-runs in a session.
+
+    Attributes
+    ----------
+    design : Design
+        The standardised design (data, targets and covariates).
+    model : object
+        The model the sampler runs (a PyMC model); its prior hyperparameters are shared data.
+    keep : list of str
+        The variables to store in the trace.
+    judged : tuple of str
+        The kept variables that checkpoints read to judge convergence.
+    state : object
+        What the model needs later to turn the draws into imputations.
+    compiled : object or None
+        nutpie's compiled model (None for PyMC's sampler, or until first compiled).
+    compiled_with : tuple or None
+        The backend and the shared values ``compiled`` was made with: a Numba model takes
+        new shared values, a JAX model (which freezes them) only the same ones.
+    """
+
+    design: Design
+    model: Any
+    keep: list[str]
+    judged: tuple[str, ...]
+    state: Any = None
+    compiled: object | None = None
+    compiled_with: tuple | None = None
+
+    def reusable(self, backend: str, shared: dict[str, Any]) -> object | None:
+        """The compiled model if a run with ``backend`` and these shared values may reuse it."""
+        if self.compiled is None or self.compiled_with is None:
+            return None
+        was_backend, was_shared = self.compiled_with
+        if was_backend != backend or (backend != "numba" and not _same(was_shared, shared)):
+            return None
+        return self.compiled
+
+
+def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    return a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+
+
+class ImputationModel(Protocol):
+    """What an imputation model provides to the pipeline.
+
+    Attributes
+    ----------
+    name : str
+        Its key in :data:`jmimpute.models.MODELS` (the ``method`` users choose).
+    """
+
+    name: str
+
+    def check(self, design: Design, spec: ImputationSpec) -> None:
+        """Refuse, with a clear error, what this model cannot do with this design."""
+        ...
+
+    def build(self, design: Design, spec: ImputationSpec) -> BuiltModel:
+        """Build the model the sampler runs (compiled when first sampled)."""
+        ...
+
+    def shared_data(self, priors: Priors) -> dict[str, np.ndarray]:
+        """The shared data of a run with these priors (so a compiled model is reused)."""
+        ...
+
+    def parameter_draws(self, trace: xr.DataTree) -> ParameterDraws:
+        """The draws of a trace that the posterior and the imputations need."""
+        ...
+
+    def posterior(self, design: Design, draws: ParameterDraws) -> tuple[xr.Dataset, xr.Dataset]:
+        """The parameters on the data's scale and on the sampler's scale.
+
+        Every variable of the first carries its :class:`ParameterGroup`'s attributes: all
+        of them are judged for convergence.
+        """
+        ...
+
+    def imputations(
+        self,
+        built: BuiltModel,
+        trace: xr.DataTree,
+        draws: ParameterDraws,
+        retained: xr.Dataset,
+        seed: np.random.SeedSequence,
+        *,
+        progressbar: bool = False,
+    ) -> tuple[list[Any], xr.Dataset]:
+        """The m imputations at the retained draws, and what a re-draw needs of them.
+
+        ``retained`` holds the chain, draw and random stream of each imputation; the
+        returned Dataset adds what the model keeps per imputation (e.g. latent values).
+        """
+        ...
+
+    def redraw(
+        self,
+        design: Design,
+        tree: xr.DataTree,
+        seed: np.random.SeedSequence,
+        shift: Any = None,
+        *,
+        progressbar: bool = False,
+    ) -> list[Any]:
+        """The imputations of a result drawn again exactly, optionally with an MNAR shift."""
+        ...
+
+    def shift(self, design: Design, variable: str, per_unit: np.ndarray) -> Any:
+        """The delta adjustment of ``variable`` by ``per_unit`` (data units; latent scale)."""
+        ...
