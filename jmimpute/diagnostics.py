@@ -23,7 +23,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import xarray as xr
-from arviz_stats.base import array_stats
 
 
 class ConvergenceWarning(UserWarning):
@@ -94,6 +93,9 @@ def parameter_table(posterior: xr.Dataset) -> pd.DataFrame:
         Indexed by parameter, with columns ``group``, ``mean``, ``sd``, ``r_hat``,
         ``ess_bulk``, ``ess_tail``.
     """
+    # arviz-stats loads JAX (through arviz-base's NumPyro reader): imported when first needed
+    from arviz_stats.base import array_stats
+
     rows = []
     for name, (group, draws) in unique_parameters(posterior).items():
         rows.append(

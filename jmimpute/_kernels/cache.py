@@ -31,3 +31,24 @@ def source_key(tag: str, *files: str) -> str:
         digest.update(name.encode())
         digest.update((_HERE / name).read_bytes())
     return f"jmimpute-{tag}-{digest.hexdigest()}"
+
+
+COLLAPSED_SOURCES = (
+    "kernel.py",
+    "kernel_latent.py",
+    "convention.py",
+    "_frame.py",
+    "entry.py",
+    "ops.py",
+)
+"""The files the collapsed likelihood's compiled code comes from."""
+
+
+def collapsed_key() -> str:
+    """The cache key of the collapsed likelihood, a hash of the source it is compiled from.
+
+    It also names the kernel's entry symbol (:func:`.entry.entry_symbol`), so it hashes the
+    convention and the generated frame code: a change of convention never reuses machine
+    code compiled for the old one.
+    """
+    return source_key("collapsed", *COLLAPSED_SOURCES)

@@ -51,8 +51,8 @@ def entry_symbol() -> str:
     """
     import llvmlite.binding as llvm
 
-    from jmimpute._kernels.ops import source_key
+    from jmimpute._kernels.cache import collapsed_key
 
-    name = source_key().replace("-", "_") + "_entry"
+    name = collapsed_key().replace("-", "_") + "_entry"
     llvm.add_symbol(name, kernel_entry.address)
     return name

@@ -27,7 +27,7 @@ from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
 from pytensor.tensor.variable import TensorVariable
 
-from jmimpute._kernels import cache
+from jmimpute._kernels.cache import collapsed_key
 from jmimpute._kernels.convention import COLLAPSED
 from jmimpute._kernels.kernel import collapsed_value_and_grad
 from jmimpute.design.suffstats import LatentRows, PatternStats
@@ -212,19 +212,6 @@ def collapsed_loglik_fast(
 
 # the files the Op's compiled code comes from: the kernel, its convention, the generated
 # frame code and entry point, and this file
-_SOURCES = ("kernel.py", "kernel_latent.py", "convention.py", "_frame.py", "entry.py", "ops.py")
-
-
-def source_key() -> str:
-    """The cache key of the collapsed likelihood, a hash of the source it is compiled from.
-
-    It also names the kernel's entry symbol (:func:`.entry.entry_symbol`), so it hashes the
-    convention and the generated frame code: a change of convention never reuses machine
-    code compiled for the old one.
-    """
-    return cache.source_key("collapsed", *_SOURCES)
-
-
 def _register_numba() -> None:
     from pytensor.link.numba.dispatch import basic as numba_basic
 
@@ -243,7 +230,7 @@ def _register_numba() -> None:
             return len(arrays)
 
         impl = numba_basic.numba_njit(make_impl(entry, hold))
-        return impl, source_key()
+        return impl, collapsed_key()
 
 
 def _register_jax() -> None:

@@ -121,10 +121,14 @@ def _strings_as_objects(ds: xr.Dataset) -> xr.Dataset:
 
 
 def _groups(raw: xr.DataTree, order: list[str]) -> dict[str, xr.Dataset]:
-    # Zarr lists groups alphabetically: restore the order they were written in
+    """The child groups in the order they were written (Zarr lists them alphabetically).
+
+    ``order`` names them, or gives their paths (format 1, whose list starts with the root).
+    """
     nodes = {node.path: node for node in raw.subtree}
+    names = [name.lstrip("/") for name in order if name.lstrip("/")]
     return {
-        group: _strings_as_objects(nodes[f"/{group}"].to_dataset(inherit=False)) for group in order
+        name: _strings_as_objects(nodes[f"/{name}"].to_dataset(inherit=False)) for name in names
     }
 
 
@@ -141,7 +145,7 @@ def _from_format_1(raw: xr.DataTree, source: str) -> tuple[dict[str, xr.Dataset]
         }
     data = _strings_as_objects(meta)
     data.attrs = {k: v for k, v in meta.attrs.items() if k not in _FILE_ATTRS}
-    ordered = {g: groups[g] for g in groups if g != "imputations"}
+    ordered = {g: groups[g] for g in groups if g not in ("imputations", _V1_DATA)}
     ordered |= {"observed_data": data, "imputations": groups["imputations"]}
     _log.info("read %s, a result in file format 1", source)
     return ordered, dict(meta.attrs)

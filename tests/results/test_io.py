@@ -2,6 +2,7 @@
 
 import json
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -207,3 +208,42 @@ def test_range_index_kept():
 def test_unsavable_data(frame, message):
     with pytest.raises(ValueError, match=message):
         _data_to_dataset(frame)
+
+
+GOLDEN = Path(__file__).resolve().parents[1] / "golden"
+
+
+def test_a_format_1_file_reads_into_an_equal_result():
+    """``tests/golden/v1_result.nc`` was written before the DataTree followed ArviZ's groups
+    (its completed sets hashed beside it): it loads with ``observed_data``, its parameters
+    in their convergence groups, and the same completed sets."""
+    from tests.golden.cases import frame_hash
+
+    loaded = jm.load_imputation(GOLDEN / "v1_result.nc")
+    with np.load(GOLDEN / "v1_result.npz") as files:
+        hashes = [str(files[f"set{k}"]) for k in range(loaded.m)]
+    assert [frame_hash(f) for f in loaded.complete("all")] == hashes
+    assert list(loaded.tree.children) == [
+        "posterior", "standardised_posterior", "sample_stats", "observed_data", "imputations",
+    ]  # fmt: skip
+    assert loaded.derived == ("ym",)
+    assert loaded.posterior["psi"].attrs == {"group": "cluster covariance", "symmetric": 1}
+    assert set(loaded.rhat().index) >= {"fixed effects", "thresholds", "level-2 fixed effects"}
+
+
+def test_a_result_of_an_unknown_format_names_it(imp, tmp_path):
+    path = imp.to_netcdf(tmp_path / "r.nc")
+    tree = xr.open_datatree(path, engine="h5netcdf").load()
+    tree.attrs["jmimpute_format"] = 99
+    tree.to_netcdf(tmp_path / "newer.nc", engine="h5netcdf")
+    with pytest.raises(ValueError, match="jmimpute file format 99; this version of jmimpute reads"):
+        jm.load_imputation(tmp_path / "newer.nc")
+
+
+def test_the_tree_follows_arviz(imp):
+    """ArviZ's group names; ``imp.posterior`` is the posterior group itself."""
+    assert list(imp.tree.children) == [
+        "posterior", "standardised_posterior", "sample_stats", "observed_data", "imputations",
+    ]  # fmt: skip
+    assert imp.posterior.name == "posterior" and "beta" in imp.posterior
+    pd.testing.assert_frame_equal(_dataset_to_data(imp.tree["observed_data"].dataset), imp.data)
