@@ -13,7 +13,7 @@ HERE = Path(__file__).resolve().parent
 def have_mitml(*extra: str) -> bool:
     """Whether ``Rscript`` with mitml, coda and the ``extra`` packages is installed.
 
-    See shared/peers/README.md for installing them.
+    See docs/peers.md for installing them.
     """
     if shutil.which("Rscript") is None:
         return False

@@ -3,7 +3,7 @@
 hsb (High School and Beyond, 7185 students in 160 schools) is complete; as in the vignette,
 5% of minority, female, ses and size are deleted completely at random (size per school, as it
 is a school variable). The imputation model is jomo's joint model as run in
-shared/reference/REFERENCE.md::
+docs/reference.md::
 
     minority + female + ses + mathach ~ 1 + (1|schid)      (minority, female binary)
     size ~ 1 + schtype + meanses                            (level 2)

@@ -106,8 +106,8 @@ def impute(
     sampler : {"nutpie", "pymc"}, default "nutpie"
         nutpie, or PyMC's own NUTS as a fallback.
     backend : {"numba", "jax"}, optional
-        nutpie's backend. Numba compiles in about 15-40 s and then samples about 20 times
-        faster than JAX here; JAX compiles in about 2 s (see README, "Backends"). The
+        nutpie's backend. Numba compiles more slowly than JAX and then samples much faster
+        (``python benchmarks/bench_impute.py`` compares them; README, "Backends"). The
         default is Numba, and JAX with ``cluster_covariance="random"``, whose likelihood
         is a PyTensor graph that Numba compiles in minutes.
     cores : int, optional

@@ -1,6 +1,6 @@
 """brandsma `lpo + iqv ~ 1 + (1|sch)`: the reference posterior and convergence with defaults.
 
-Reference (shared/reference/REFERENCE.md): the posterior of the imputation model on
+Reference (docs/reference.md): the posterior of the imputation model on
 standardised (lpo, iqv), NUTS 2 x 1000 draws: level-1 sds 0.898 / 0.937, correlation
 0.605; cluster sds 0.49 / 0.378, correlation 0.753; means -0.055 / -0.024.
 

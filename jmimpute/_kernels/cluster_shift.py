@@ -20,7 +20,7 @@ posterior; the Jacobian is constant.
 The same map written with PyTensor's gather and scatter-add (``AdvancedSubtensor1``,
 ``AdvancedIncSubtensor1``) goes through their general indexing code, which made an hsb
 gradient markedly slower in an ad-hoc timing; these Ops are one loop each way in Numba,
-with NumPy and JAX implementations for the other backends. ``tests/backend/test_cluster_shift.py``
+with NumPy and JAX implementations for the other backends. ``tests/kernels/test_cluster_shift.py``
 checks them against that formulation.
 """
 

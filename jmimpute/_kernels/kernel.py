@@ -19,12 +19,12 @@ Rows may hold latent values (categorical targets): they are passed separately, a
 the statistics on every call, and the gradient with respect to them is returned
 (:mod:`jmimpute._kernels.kernel_latent`, which also applies the binary latents' map).
 
-Why hand-written: the same likelihood as a PyTensor graph (``collapsed.py``, kept as the
-tested reference) compiles either to a few hundred tiny XLA kernels with JAX, costing
-about 250 us per gradient on this project's 2-core machines, or to a Numba graph that
-takes minutes to compile. This kernel costs a few microseconds and compiles once
-(``cache=True``); latent rows add to that with their number (``python
-benchmarks/bench_gradient.py`` times hsb's 7165 with and without them).
+Why hand-written: the same likelihood as a PyTensor graph
+(:mod:`jmimpute.models.collapsed.graph`, kept as the tested reference) compiles either to a
+few hundred tiny XLA kernels with JAX, whose launches dominate a gradient's cost, or to a
+Numba graph that takes minutes to compile. This kernel is a few loops over the sufficient
+statistics and compiles once (``cache=True``); latent rows add to its cost with their
+number (``python benchmarks/bench_gradient.py`` times hsb with and without them).
 
 Gradient derivation (entries of every matrix treated as free; ``l`` the log-likelihood):
 

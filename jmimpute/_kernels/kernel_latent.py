@@ -3,7 +3,8 @@
 Rows with latent cells (observed categories of categorical targets) change at every
 gradient evaluation, so their contribution to the sufficient statistics is added on every
 call, and the gradient with respect to their latent values is returned. This is the part
-of the kernel whose cost grows with the data: hsb has 7165 such rows.
+of the kernel whose cost grows with the data (every row of hsb, whose two binary targets
+are observed in almost every row).
 
 Layout (built by :class:`jmimpute._kernels.ops.KernelData`): the rows are sorted by
 (pattern, cluster) and stored transposed (dims x rows), so that every sum runs over a
@@ -15,7 +16,7 @@ loop over ``range(i0, i1)`` that indexes the row directly (it cannot rule out ne
 wrapped-around indices).
 
 A binary latent may be passed *raw*: ``z = sign softplus(a)`` with sign +1 for the second
-category and -1 for the first (:func:`jmimpute.models.joint.latents.latent_values`). The kernel
+category and -1 for the first (:mod:`jmimpute.kinds.binary`). The kernel
 then applies the map, adds its log-Jacobian ``log sigmoid(a)`` to the value and returns
 the gradient with respect to ``a``. Doing so here saves the PyTensor graph several passes
 of transcendental functions over every latent value (``python benchmarks/bench_gradient.py``
@@ -23,9 +24,9 @@ prints both). The map's exp and log1p are polynomials here (:func:`softplus_part
 glibc's scalar calls, so that their loop vectorises and has no branches to mispredict.
 
 Numba's on-disk cache of :mod:`jmimpute._kernels.kernel` does not notice a change to this
-file (a callee in another module): after editing it, delete ``jmimpute/backend/__pycache__``
+file (a callee in another module): after editing it, delete ``jmimpute/_kernels/__pycache__``
 or touch ``kernel.py``, or tests run against the old machine code. Fresh clones and installs
-are not affected; PyTensor's cache key of the Op hashes both files (:mod:`.ops`).
+are not affected; PyTensor's cache key of the Op hashes both files (:mod:`.cache`).
 """
 
 from __future__ import annotations

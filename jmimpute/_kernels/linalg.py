@@ -4,9 +4,9 @@ The collapsed likelihood needs Cholesky factors, log-determinants and solves of 
 tiny symmetric positive-definite matrices (one per missingness pattern, one per cluster).
 Batched LAPACK calls carry a large fixed cost per call on the CPU, while the same
 factorisation written entry by entry, with each entry a vector over the batch, compiles
-to a handful of fused elementwise kernels (see shared/design, "Numerics": about 20 us
-against 160 us for 216 2x2 matrices). Above ``UNROLL_MAX`` the graph grows as d^3
-and the batched ops win again, so we fall back to them.
+to a handful of fused elementwise kernels (docs/design/collapsed-likelihood.md,
+"Numerics", has the figures). Above ``UNROLL_MAX`` the graph grows as d^3 and the batched
+ops win again, so we fall back to them.
 
 Every function takes a tensor of shape ``(..., d, d)`` with static ``d``.
 """

@@ -10,7 +10,7 @@ the order of :class:`KernelData`'s fields.
 
 * PyMC's own sampler (C/Python backend) runs :meth:`CollapsedLoglik.perform`.
 * nutpie's Numba backend calls the kernel's cached C entry point by symbol name
-  (:mod:`.kernel_entry`), so its compile never re-optimises the kernel.
+  (:mod:`.entry`), so its compile never re-optimises the kernel.
 * nutpie's JAX backend calls it as an XLA FFI custom call (:mod:`.xla_ffi`).
 """
 
@@ -221,7 +221,7 @@ def _register_numba() -> None:
 
         from jmimpute._kernels.entry import SIGNATURE, entry_symbol, make_impl
 
-        # called by name, not linked: see kernel_entry's docstring
+        # called by name, not linked: see the docstring of jmimpute._kernels.entry
         entry = types.ExternalFunction(entry_symbol(), SIGNATURE)
 
         @numba_basic.numba_njit

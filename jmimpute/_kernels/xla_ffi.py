@@ -3,9 +3,9 @@
 
 nutpie's JAX backend turns the PyMC model into one jitted JAX function. A likelihood
 written in ``jax.numpy`` compiles there to a few hundred tiny XLA kernels whose launch
-overhead (about 1-2 us each on this project's machines) dominates its cost; a
-``jax.pure_callback`` to NumPy costs about 400 us a call. A typed-FFI custom call runs
-the compiled Numba kernel inside XLA's own execution for about 1 us of overhead.
+overhead dominates its cost, and a ``jax.pure_callback`` to NumPy pays Python's overhead on
+every call. A typed-FFI custom call runs the compiled Numba kernel inside XLA's own
+execution, at the cost of a C call (benchmarks/README.md has the figures).
 
 The handler is a Numba ``cfunc`` that reads XLA's C call frame directly, writes the
 kernel's own frame (its layout and the input axis each extent is read from come from

@@ -1,7 +1,7 @@
 """Sufficient statistics of the collapsed likelihood, grouped by missingness pattern.
 
 Rows are grouped by the set of level-1 dimensions they observe (pattern ``k``) and by
-(cluster, pattern). The collapsed log-likelihood (shared/design/collapsed-likelihood.md)
+(cluster, pattern). The collapsed log-likelihood (docs/design/collapsed-likelihood.md)
 then needs only these sums, so its cost does not grow with the number of rows. A
 categorical target observed in a row makes its latent dimensions "observed" there, with
 values sampled by NUTS: those rows are kept apart (:class:`LatentRows`) and their sums are

@@ -84,8 +84,8 @@ def _cores(settings: SamplerSettings, *, monitored: bool = False) -> int:
         return settings.chains
     if settings.sampler == "nutpie" and settings.backend == "jax":
         # nutpie calls the JAX function from Python in every chain thread; with more
-        # than one thread they contend for the GIL and run slower than one (measured:
-        # 4 chains on brandsma, 7.6 s with 1 core against 10.4 s with 2).
+        # than one thread they contend for the GIL and run slower than one
+        # (benchmarks/README.md has the run that showed it).
         return 1
     return max(1, min(settings.chains, os.cpu_count() or 1))
 

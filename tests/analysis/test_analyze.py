@@ -6,7 +6,7 @@ import pytest
 
 import jmimpute as jm
 
-# FIMD 7.10 (m = 10, lmer REML = FALSE), from shared/reference/REFERENCE.md:
+# FIMD 7.10 (m = 10, lmer REML = FALSE), from docs/reference.md:
 # model -> ({term: (estimate, s.e.)}, {variance component: value})
 FIMD = {
     "lpo ~ (1|sch)": (

@@ -8,7 +8,7 @@ import pytest
 
 import jmimpute as jm
 
-# jomoImpute, n.burn 5000, n.iter 100, m 10 (shared/reference/REFERENCE.md): term -> (est, s.e.).
+# jomoImpute, n.burn 5000, n.iter 100, m 10 (docs/reference.md): term -> (est, s.e.).
 # den is a float column in brandsma (its missing values are NaN), so its levels print as 2.0.
 JOMO = {
     "(Intercept)": (39.970, 0.419),

@@ -20,7 +20,7 @@ is exactly the same; only NUTS's view of it changes.
   ``G = gamma_total - E B`` keeps its normal prior.
 
 The explicit-latent reference model (:mod:`jmimpute.models.latent.build`) keeps the plain
-coordinates. ``tests/backend/test_reparam.py`` checks that both give the same log-density
+coordinates. ``tests/models/test_reparam.py`` checks that both give the same log-density
 and gradient; ``python benchmarks/bench_reparam.py`` measures the mixing on hsb in both.
 """
 
