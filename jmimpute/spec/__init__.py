@@ -1,6 +1,8 @@
-"""What the user asked for: parsed formulas, priors, the imputation specification, model files.
+"""What the user asked for: formulas and their terms, priors, the specification, model files.
 
-Nothing in this subpackage imports PyMC; the backend turns a specification into a model.
+Also the checks of the data against the specification (:mod:`.validate`) and each
+target's kind (:mod:`.variables`). Nothing here imports PyMC (a test holds it to that);
+:mod:`jmimpute.models` turns a specification into a model.
 """
 
 from jmimpute.spec.formula import Formula, FormulaError, ParsedFormula, parse_formula, parse_terms

@@ -28,8 +28,12 @@ COVARIANCES: tuple[str, ...] = ("common", "random")
 # draws=None: the first run's draws per chain (more follow only if it has not converged)
 AUTO_FIRST_DRAWS = 1000
 # NUTS defaults of the collapsed model with a common covariance (see nuts_defaults)
-COLLAPSED_TUNE = 500
-COLLAPSED_TARGET_ACCEPT = 0.65
+NUTS_DEFAULTS: dict[tuple[str, str], tuple[int, float]] = {("collapsed", "common"): (500, 0.65)}
+"""Warm-up iterations and target acceptance rate by (method, cluster covariance), where they
+differ from PyMC's and Stan's :data:`NUTS_FALLBACK` (see :func:`nuts_defaults`)."""
+NUTS_FALLBACK = (1000, 0.8)
+BACKEND_DEFAULTS: dict[str, str] = {"common": "numba", "random": "jax"}
+"""nutpie's backend by cluster covariance (see :func:`default_backend`)."""
 
 
 @dataclass(frozen=True)
@@ -296,12 +300,11 @@ def default_backend(cluster_covariance: object, backend: object) -> object:
 
     The common-covariance model's likelihood is one compiled Op, which Numba samples
     fastest. The cluster-specific model is a PyTensor graph that Numba takes minutes to
-    compile and JAX seconds (benchmarks/bench_backends.py: 152 s against 7 s for 60
-    clusters).
+    compile and JAX seconds (``python benchmarks/bench_backends.py`` compares them).
     """
     if backend is not None:
         return backend
-    return "jax" if cluster_covariance == "random" else "numba"
+    return BACKEND_DEFAULTS.get(str(cluster_covariance), "numba")
 
 
 def nuts_defaults(method: str, cluster_covariance: str) -> tuple[int, float]:
@@ -310,15 +313,12 @@ def nuts_defaults(method: str, cluster_covariance: str) -> tuple[int, float]:
     The collapsed model with a common covariance samples no random effects and no
     cluster covariances, so its posterior has no funnel: it takes a target acceptance rate
     of 0.65, near the optimum for HMC in many dimensions (Beskos et al. 2013), and 500
-    warm-up iterations. On hsb its draws take 31 leapfrog steps at either rate, so the larger
-    step size buys longer trajectories; there (``benchmarks/bench_tune.py``, three seeds)
-    every run converged at the first checkpoint with no divergent transitions, at 2.1 times
-    the median ESS per second of 1000 and 0.8. The models that sample random effects
-    (``method="latent"``) or cluster covariances keep PyMC's and Stan's 1000 and 0.8.
+    warm-up iterations. On hsb its draws take as many leapfrog steps at either rate, so the
+    larger step size buys longer trajectories (``python benchmarks/bench_tune.py`` compares
+    the settings). The models that sample random effects (``method="latent"``) or cluster
+    covariances keep PyMC's and Stan's 1000 and 0.8.
     """
-    if method == "collapsed" and cluster_covariance == "common":
-        return COLLAPSED_TUNE, COLLAPSED_TARGET_ACCEPT
-    return 1000, 0.8
+    return NUTS_DEFAULTS.get((method, cluster_covariance), NUTS_FALLBACK)
 
 
 def spec_arguments(spec: ImputationSpec) -> dict[str, object]:
