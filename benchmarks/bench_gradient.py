@@ -28,10 +28,12 @@ from typing import Any
 
 import numpy as np
 import pytensor
-from jmimpute.backend import kernel, model, ops
 from pytensor.graph.traversal import apply_ancestors
 
+from jmimpute._kernels import kernel, ops
+from jmimpute._kernels.convention import COLLAPSED
 from jmimpute.design.standardised import build_design
+from jmimpute.models.collapsed.build import build_collapsed_model
 from jmimpute.spec.model import build_spec
 from jmimpute.spec.validate import validate
 
@@ -61,7 +63,7 @@ def model_gradient(
     the raw latents (the initial point's are all 0, so branches on their sign are
     predictable there, as they are not at the points NUTS visits).
     """
-    pm_model, _ = model.build_collapsed_model(design, spec.priors, raw_binary=raw_binary)
+    pm_model = build_collapsed_model(design, spec.priors, raw_binary=raw_binary).model
     point = pm_model.initial_point()
     rng = np.random.default_rng(0)
     values = [
@@ -86,14 +88,20 @@ def model_gradient(
 
 
 def kernel_call(inputs: list[np.ndarray], latents: bool) -> Callable[[], Any]:
-    args = [np.ascontiguousarray(x, dtype=np.float64) for x in inputs]
-    args[14] = float(np.asarray(args[14]).reshape(()))
+    named = {
+        s.name: float(np.asarray(x).reshape(())) if s.is_scalar else np.ascontiguousarray(x, float)
+        for s, x in zip(COLLAPSED.inputs, inputs, strict=True)
+    }
     if not latents:
-        p, q, r = args[15].shape[0], args[16].shape[0], args[17].shape[0]
+        p, q, r = (named[n].shape[0] for n in ("lat_y0", "lat_x", "lat_z"))
         # no rows: empty arrays, one row bound, every pattern with no segments
-        no_segments = np.zeros(args[20].shape)
-        args[15:23] = [np.zeros((p, 0)), np.zeros((q, 0)), np.zeros((r, 0)), np.zeros(0),
-                       np.zeros(1), no_segments, np.zeros((3, 0)), np.zeros(0)]  # fmt: skip
+        named |= {
+            "lat_y0": np.zeros((p, 0)), "lat_x": np.zeros((q, 0)), "lat_z": np.zeros((r, 0)),
+            "seg_cluster": np.zeros(0), "seg_bounds": np.zeros(1),
+            "pat_segs": np.zeros(named["pat_segs"].shape), "lat_map": np.zeros((3, 0)),
+            "zin": np.zeros(0),
+        }  # fmt: skip
+    args = list(named.values())
     grads = [np.zeros_like(args[i]) for i in ops.DIFFERENTIABLE]
     return lambda: kernel.collapsed_value_and_grad(*args, *grads)
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import importlib
 import logging
 import sys
 from pathlib import Path
@@ -29,10 +28,8 @@ from unittest import mock
 import numpy as np
 
 import jmimpute as jm
+from jmimpute.models.collapsed import build as build_module
 from jmimpute.models.collapsed.build import build_collapsed_model
-
-# the module, not the package's `impute` function of the same name
-impute_module = importlib.import_module("jmimpute.pipeline")
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "examples"))
@@ -41,7 +38,7 @@ from mertools_hsb import IMPUTATION, hsb_with_mcar  # noqa: E402
 
 def run(data, seed: int, draws: int, reparametrised: bool) -> dict[str, float | str]:
     build = functools.partial(build_collapsed_model, reparametrised=reparametrised)
-    with mock.patch.object(impute_module, "build_collapsed_model", build):
+    with mock.patch.object(build_module, "build_collapsed_model", build):
         imp = jm.impute(
             data, IMPUTATION, categorical=["minority", "female"], m=5, tune=1000,
             target_accept=0.8, draws=draws, random_seed=seed, progressbar=False,
