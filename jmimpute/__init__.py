@@ -30,7 +30,7 @@ from jmimpute.pooling import d1_test, d2_test, pool
 from jmimpute.spec import FormulaError, ImputationSpec, Priors, specify
 
 if TYPE_CHECKING:
-    from jmimpute import plots, testing
+    from jmimpute import analysis, plots, testing  # noqa: F401 (loaded on first use)
     from jmimpute.analysis.analyze import AnalysisError, analyze
     from jmimpute.analysis.derive import cluster_centre, cluster_mean
     from jmimpute.pipeline import impute
@@ -60,7 +60,7 @@ _LAZY = {
     "sensitivity": "jmimpute.sensitivity_analysis",
 }
 """Public names whose modules load on first use, and where they live."""
-_SUBMODULES = ("plots", "testing")
+_SUBMODULES = ("analysis", "plots", "testing")
 
 
 def __getattr__(name: str) -> Any:

@@ -102,7 +102,7 @@ def impute(
         ``result.spec.sampler.draws``. A given number is used as it is.
     random_seed : int, optional
         The same seed gives identical imputations. If None, one is drawn and recorded in
-        ``result.posterior.attrs["random_seed"]``.
+        ``result.tree.attrs["random_seed"]``.
     sampler : {"nutpie", "pymc"}, default "nutpie"
         nutpie, or PyMC's own NUTS as a fallback.
     backend : {"numba", "jax"}, optional
@@ -177,5 +177,5 @@ def impute(
     built = model.build(design, spec)
     sampled = sample(model, built, spec, seed)
     return Imputation.from_sampled(
-        frame.copy(deep=True), (level1, level2), seed, built, sampled, {}
+        frame.copy(deep=True), (level1, level2), seed, model, built, sampled, {}
     )

@@ -33,7 +33,6 @@ import xarray as xr
 from jmimpute.analysis.analyze import analyze
 from jmimpute.analysis.fits import AnalysisFits
 from jmimpute.models import model_for
-from jmimpute.models.streams import imputation_seeds
 from jmimpute.results.imputation import Imputation
 from jmimpute.results.tree import imputations_dataset, retained_of
 from jmimpute.spec.model import ImputationSpec
@@ -132,16 +131,8 @@ def shifted(
         Same data, posterior and derived variables; new imputed cells.
     """
     shift = delta_shift(imp, variable, delta, by)
-    seed = imp.tree.attrs.get("random_seed")
-    if seed is None:
-        raise ValueError(
-            "this result does not record its random seed (it was saved by an older "
-            "jmimpute), so it cannot be re-drawn; run jm.impute again"
-        )
     design = imp._design()
-    draws = model_for(imp.spec.method).redraw(
-        design, imp.tree, imputation_seeds(int(seed))[1], shift
-    )
+    draws = model_for(imp.spec.method).redraw(design, imp.tree, shift)
     cells = imp.tree["imputations"].dataset
     new = imputations_dataset(draws, design, retained_of(cells), imp._data.index)
     label = delta if not isinstance(delta, Mapping) else dict(delta)
@@ -524,7 +515,7 @@ def sensitivity(
                 f"targets: {list(targets)}"
             )
     imp = _source(source, data, random_seed)
-    note = getattr(model_for(imp.spec.method), "redraw_note", None)
+    note = model_for(imp.spec.method).redraw_note
     if note:
         _log.info(note)
 

@@ -1,7 +1,7 @@
 """Data tables on disk: CSV or Parquet by the file's suffix, without the index.
 
 Shared by reading the user's data (:mod:`jmimpute.inputs`) and writing completed data sets
-(:mod:`jmimpute.results.tables`).
+(:mod:`jmimpute.results.exports`).
 """
 
 from __future__ import annotations

@@ -210,8 +210,6 @@ def collapsed_loglik_fast(
     return outputs[0]
 
 
-# the files the Op's compiled code comes from: the kernel, its convention, the generated
-# frame code and entry point, and this file
 def _register_numba() -> None:
     from pytensor.link.numba.dispatch import basic as numba_basic
 

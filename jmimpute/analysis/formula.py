@@ -3,7 +3,7 @@
 ``"lpo ~ iqv + factor(den) + (1 + iqv | sch)"`` becomes the fixed formula
 ``"lpo ~ iqv + C(den)"`` (patsy/formulae syntax: R's ``factor()`` is spelled ``C()``),
 the random-effects formula ``"1 + iqv"`` and the grouping variable ``sch``. The formula is
-read by the same parser as the imputation formulas (:func:`jmimpute.spec.formula.parse_terms`).
+read by the same parser as the imputation formulas (:func:`jmimpute.spec.parser.parse_terms`).
 """
 
 from __future__ import annotations

@@ -19,6 +19,15 @@ MODELS: dict[str, ImputationModel] = {
 def model_for(method: str) -> ImputationModel:
     """The model registered as ``method``.
 
+    Parameters
+    ----------
+    method : str
+        A key of :data:`MODELS` (``spec.method``).
+
+    Returns
+    -------
+    ImputationModel
+
     Raises
     ------
     ValueError

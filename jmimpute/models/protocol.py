@@ -3,9 +3,10 @@
 :func:`jmimpute.impute`, :meth:`jmimpute.Imputation.refit`, the sensitivity analyses, the
 result's files and the convergence checks call a model only through
 :class:`ImputationModel`; a model is found by name in :data:`jmimpute.models.MODELS`. What a
-model declares (its parameters and their groups, what it keeps per imputation) travels with
-the result's DataTree as attributes, so that a result read from a file is judged and
-re-drawn the same way.
+model declares travels with the result's DataTree (each parameter's group as attributes
+of the posterior's variables, what it keeps per imputation as variables of the
+``imputations`` group), so that a result read from a file is judged and re-drawn the same
+way.
 """
 
 from __future__ import annotations
@@ -46,7 +47,13 @@ class ParameterGroup:
 
 @dataclass(frozen=True)
 class ParameterDraws:
-    """The kept draws of a run, by trace variable name, each shaped (chain, draw, ...)."""
+    """The kept draws of a run, by trace variable name.
+
+    Attributes
+    ----------
+    values : dict of str to ndarray
+        Each shaped (chain, draw, ...).
+    """
 
     values: dict[str, np.ndarray]
 
@@ -91,8 +98,6 @@ class BuiltModel:
         The variables to store in the trace.
     judged : tuple of str
         The kept variables that checkpoints read to judge convergence.
-    state : object
-        What the model needs later to turn the draws into imputations.
     compiled : object or None
         nutpie's compiled model (None for PyMC's sampler, or until first compiled).
     compiled_with : tuple or None
@@ -104,7 +109,6 @@ class BuiltModel:
     model: Any
     keep: list[str]
     judged: tuple[str, ...]
-    state: Any = None
     compiled: object | None = None
     compiled_with: tuple | None = None
 
@@ -116,6 +120,15 @@ class BuiltModel:
         if was_backend != backend or (backend != "numba" and not _same(was_shared, shared)):
             return None
         return self.compiled
+
+
+def judged(keep: Sequence[str], per_unit: Sequence[str]) -> tuple[str, ...]:
+    """The kept variables that checkpoints read: all but those with values per unit.
+
+    Per-unit values are needed for the imputations, not judged for convergence, and not
+    read at checkpoints (reading them while the sampler runs costs seconds on large data).
+    """
+    return tuple(name for name in keep if name not in per_unit)
 
 
 def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
@@ -130,9 +143,13 @@ class ImputationModel(Protocol):
     ----------
     name : str
         Its key in :data:`jmimpute.models.MODELS` (the ``method`` users choose).
+    redraw_note : str or None
+        Said (logged) before a sensitivity analysis re-draws this model's imputations,
+        where re-drawn ones differ from those of the run (None where they do not).
     """
 
     name: str
+    redraw_note: str | None
 
     def check(self, design: Design, spec: ImputationSpec) -> None:
         """Refuse, with a clear error, what this model cannot do with this design."""
@@ -158,6 +175,10 @@ class ImputationModel(Protocol):
         """
         ...
 
+    def parameter_group(self, name: str) -> ParameterGroup | None:
+        """The group of the posterior's variable ``name`` (None if the model has none)."""
+        ...
+
     def imputations(
         self,
         built: BuiltModel,
@@ -176,15 +197,13 @@ class ImputationModel(Protocol):
         ...
 
     def redraw(
-        self,
-        design: Design,
-        tree: xr.DataTree,
-        seed: np.random.SeedSequence,
-        shift: Any = None,
-        *,
-        progressbar: bool = False,
+        self, design: Design, tree: xr.DataTree, shift: Any = None, *, progressbar: bool = False
     ) -> list[Any]:
-        """The imputations of a result drawn again exactly, optionally with an MNAR shift."""
+        """The imputations of a result drawn again exactly, each from its random stream.
+
+        ``shift`` (from :meth:`shift`) adjusts them for an MNAR sensitivity analysis; without
+        it a result gives its own imputations back.
+        """
         ...
 
     def shift(self, design: Design, variable: str, per_unit: np.ndarray) -> Any:

@@ -19,6 +19,7 @@ import pandas as pd
 import xarray as xr
 
 from jmimpute.analysis.derive import ClusterStatistic, DeriveFunction
+from jmimpute.models.protocol import ParameterGroup
 from jmimpute.results.frames import data_to_dataset, dataset_to_data
 from jmimpute.spec.model import ImputationSpec
 from jmimpute.spec.serial import spec_from_json, spec_to_json, to_plain
@@ -32,14 +33,6 @@ _NETCDF_ENGINE: Literal["h5netcdf"] = "h5netcdf"
 _V1_DATA = "incomplete_data"
 _FILE_ATTRS = ("jmimpute_format", "spec", "derived", "groups")
 """Attributes of the file, not of the result's tree."""
-# format 1 judged a parameter by the start of its name; format 2 records the group
-_V1_GROUPS = {
-    "beta": "fixed effects",
-    "sigma": "level-1 covariance",
-    "psi": "cluster covariance",
-    "gamma": "level-2 fixed effects",
-    "thresholds": "thresholds",
-}
 
 
 def _derived_to_json(derived: dict[str, ClusterStatistic | DeriveFunction]) -> str:
@@ -67,7 +60,8 @@ def _file_tree(
     derived: dict[str, ClusterStatistic | DeriveFunction],
 ) -> xr.DataTree:
     out = tree.copy()
-    out["observed_data"] = xr.DataTree(data_to_dataset(data))  # raises what cannot be stored
+    if "observed_data" not in out.children:  # the data could not be encoded when imputed:
+        out["observed_data"] = xr.DataTree(data_to_dataset(data))  # raises why, with the fix
     out.attrs.update(
         {
             "jmimpute_format": FORMAT_VERSION,
@@ -88,7 +82,19 @@ def write_result(
     *,
     engine: str = "netcdf",
 ) -> Path:
-    """Write a result to a netCDF-4 file (``engine="netcdf"``) or a Zarr store (``"zarr"``).
+    """Write a result to a netCDF-4 file or a Zarr store.
+
+    Parameters
+    ----------
+    tree : xarray.DataTree
+        The result's tree (:mod:`jmimpute.results.tree`).
+    data : pandas.DataFrame
+        The incomplete data, stored as ``observed_data`` if the tree has none.
+    spec : ImputationSpec
+    derived : dict
+        Derived variables; those that are Python functions are left out with a warning.
+    path : str or path-like
+    engine : {"netcdf", "zarr"}, default "netcdf"
 
     Returns
     -------
@@ -133,16 +139,20 @@ def _groups(raw: xr.DataTree, order: list[str]) -> dict[str, xr.Dataset]:
 
 
 def _from_format_1(raw: xr.DataTree, source: str) -> tuple[dict[str, xr.Dataset], dict]:
-    """Groups and metadata of a format-1 file: the data in ``incomplete_data``, no groups."""
+    """Groups and metadata of a format-1 file.
+
+    Format 1 kept the data in a group ``incomplete_data`` and recorded no parameter
+    groups: the model that made the file gives them.
+    """
+    from jmimpute.models import model_for
+
     meta = raw[_V1_DATA].dataset
     groups = _groups(raw, json.loads(meta.attrs["groups"]))
+    model = model_for(spec_from_json(meta.attrs["spec"]).method)
     posterior = groups["posterior"]
     for name in posterior.data_vars:
-        head = str(name).split("_")[0]
-        posterior[name].attrs |= {
-            "group": _V1_GROUPS.get(head, str(name)),
-            "symmetric": int(name in ("sigma", "psi")),
-        }
+        group = model.parameter_group(str(name)) or ParameterGroup(str(name))
+        posterior[name].attrs |= group.attrs()
     data = _strings_as_objects(meta)
     data.attrs = {k: v for k, v in meta.attrs.items() if k not in _FILE_ATTRS}
     ordered = {g: groups[g] for g in groups if g not in ("imputations", _V1_DATA)}
@@ -155,6 +165,18 @@ def read_result(
     path: StrPath,
 ) -> tuple[pd.DataFrame, ImputationSpec, xr.DataTree, dict[str, ClusterStatistic]]:
     """The data, specification, DataTree and derived variables of a result file.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A netCDF file or a Zarr store written by :func:`write_result` (or format 1).
+
+    Returns
+    -------
+    data : pandas.DataFrame
+    spec : ImputationSpec
+    tree : xarray.DataTree
+    derived : dict of str to ClusterStatistic
 
     Raises
     ------
@@ -186,7 +208,8 @@ def read_result(
         if version != FORMAT_VERSION:
             raise ValueError(
                 f"{str(source)!r} is in jmimpute file format {version}; this version of "
-                f"jmimpute reads formats 1 and {FORMAT_VERSION}"
+                f"jmimpute reads formats 1 and {FORMAT_VERSION}: read it with the jmimpute "
+                "that wrote it (or a newer one)"
             )
         groups = _groups(raw, json.loads(meta["groups"]))
         tree_attrs = {k: v for k, v in meta.items() if k not in _FILE_ATTRS}

@@ -39,7 +39,7 @@ from jmimpute.spec.variables import Variable
 
 if TYPE_CHECKING:
     from jmimpute.design.standardised import Design
-    from jmimpute.models.protocol import BuiltModel
+    from jmimpute.models.protocol import BuiltModel, ImputationModel
     from jmimpute.sampling.run import Sampled
     from jmimpute.spec.priors import Priors
 
@@ -132,15 +132,34 @@ class Imputation:
         data: pd.DataFrame,
         variables: tuple[tuple[Variable, ...], tuple[Variable, ...]],
         seed: int,
+        model: ImputationModel,
         built: BuiltModel,
         sampled: Sampled,
         derived: dict[str, ClusterStatistic | DeriveFunction],
     ) -> Imputation:
-        """The result of one run (:func:`jmimpute.sampling.run.sample`); warns if not converged."""
-        from jmimpute.models import model_for
+        """The result of one run; warns if the chains have not converged.
+
+        Parameters
+        ----------
+        data : pandas.DataFrame
+            The incomplete data (the result keeps this object; pass a copy).
+        variables : tuple of tuple of Variable
+            The level-1 and level-2 targets.
+        seed : int
+            The run's seed (re-draws derive the imputations' streams from it).
+        model, built : ImputationModel, BuiltModel
+            The model and what it built, kept for refits.
+        sampled : Sampled
+            From :func:`jmimpute.sampling.run.sample`.
+        derived : dict
+            Derived variables to attach (:meth:`with_columns`).
+
+        Returns
+        -------
+        Imputation
+        """
         from jmimpute.results.tree import result_tree
 
-        model = model_for(sampled.spec.method)
         tree = result_tree(model, built.design, sampled, data, seed)
         result = cls(data, sampled.spec, tree, derived, variables=variables, built=built)
         result._check_mixing()
@@ -246,7 +265,7 @@ class Imputation:
             self._built = model.build(self._design(), spec)
         sampled = sample(model, self._built, spec, seed)
         return Imputation.from_sampled(
-            self._data, self._variables, seed, self._built, sampled, dict(self._derived)
+            self._data, self._variables, seed, model, self._built, sampled, dict(self._derived)
         )
 
     @property
@@ -498,7 +517,7 @@ class Imputation:
     def _repr_html_(self) -> str:
         return self.summary()._repr_html_()
 
-    # -- export (jmimpute.results.tables, jmimpute.results.archive) --------------------------
+    # -- export (jmimpute.results.exports, jmimpute.results.archive) --------------------------
     def to_long(
         self, path: str | PathLike[str] | None = None, *, include: bool = False
     ) -> pd.DataFrame:
@@ -520,7 +539,7 @@ class Imputation:
         --------
         >>> imp.to_long("out/brandsma_long.csv")  # doctest: +SKIP
         """
-        from jmimpute.results.tables import to_long
+        from jmimpute.results.exports import to_long
 
         return to_long(self, path, include=include)
 
@@ -537,7 +556,7 @@ class Imputation:
         -------
         list of pathlib.Path
         """
-        from jmimpute.results.tables import to_sets
+        from jmimpute.results.exports import to_sets
 
         return to_sets(self, directory, fmt)
 

@@ -33,8 +33,6 @@ if TYPE_CHECKING:
 
 _log = logging.getLogger("jmimpute")
 
-GROUPS = ("posterior", "standardised_posterior", "sample_stats", "observed_data", "imputations")
-"""The groups of a result, in order."""
 CELL_DIMS = ("cell", "cell2")
 """The dims of the imputed cells (level 1, level 2)."""
 
@@ -77,8 +75,9 @@ def imputations_dataset(
 ) -> xr.Dataset:
     """The ``imputations`` group of the result: imputed cells of both levels.
 
-    ``retained`` (from :func:`retained_dataset`) says where each imputation comes from
-    and is kept with the cells, so that they can be re-drawn (the model's ``redraw``).
+    ``retained`` (the run's, or :func:`retained_of` an earlier group) says where each
+    imputation comes from and is kept with the cells, so that they can be re-drawn (the
+    model's ``redraw``).
     """
     cells = _imputed_cells(draws, design, 1, np.asarray(index))
     if design.level2 is not None:
@@ -106,7 +105,25 @@ def result_tree(
     data: pd.DataFrame,
     seed: int,
 ) -> xr.DataTree:
-    """Assemble the result's DataTree (see the module docstring)."""
+    """Assemble the result's DataTree (see the module docstring).
+
+    Parameters
+    ----------
+    model : ImputationModel
+        Gives the posterior datasets.
+    design : Design
+    sampled : Sampled
+        The run (:func:`jmimpute.sampling.run.sample`).
+    data : pandas.DataFrame
+        The incomplete data: the row labels of the cells and ``observed_data`` (left out,
+        with a debug message, where it cannot be stored; saving then says why).
+    seed : int
+        The run's seed, recorded as ``random_seed``.
+
+    Returns
+    -------
+    xarray.DataTree
+    """
     spec, run = sampled.spec, sampled.run
     posterior, standardised = model.posterior(design, sampled.draws)
     cells = imputations_dataset(sampled.imputations, design, sampled.retained, data.index)

@@ -64,6 +64,20 @@ def sample(model: ImputationModel, built: BuiltModel, spec: ImputationSpec, seed
 
     The compiled model is kept on ``built`` and reused by later runs that may (see
     :meth:`BuiltModel.reusable`).
+
+    Parameters
+    ----------
+    model : ImputationModel
+    built : BuiltModel
+        What ``model.build`` made for the design.
+    spec : ImputationSpec
+        Priors and sampler settings of this run (``draws=None`` decides the draws).
+    seed : int
+        The run's seed: the sampler's and the imputations' streams are its children.
+
+    Returns
+    -------
+    Sampled
     """
     sampler_seed, stream_seed = imputation_seeds(seed)
     run_seed = int(sampler_seed.generate_state(1, dtype=np.uint32)[0])

@@ -10,24 +10,20 @@ import inspect
 import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
 
 import numpy as np
 
 from jmimpute.spec.formula import Formula, parse_formula
 from jmimpute.spec.priors import Priors
 
-Method = Literal["collapsed", "latent"]
-SamplerName = Literal["nutpie", "pymc"]
-Backend = Literal["numba", "jax"]
-
 METHODS: tuple[str, ...] = ("collapsed", "latent")
+"""The imputation models a user may choose (``method``); each is registered under its name in
+:data:`jmimpute.models.MODELS` (a test holds the two to the same names)."""
 SAMPLERS: tuple[str, ...] = ("nutpie", "pymc")
 BACKENDS: tuple[str, ...] = ("numba", "jax")
 COVARIANCES: tuple[str, ...] = ("common", "random")
 # draws=None: the first run's draws per chain (more follow only if it has not converged)
 AUTO_FIRST_DRAWS = 1000
-# NUTS defaults of the collapsed model with a common covariance (see nuts_defaults)
 NUTS_DEFAULTS: dict[tuple[str, str], tuple[int, float]] = {("collapsed", "common"): (500, 0.65)}
 """Warm-up iterations and target acceptance rate by (method, cluster covariance), where they
 differ from PyMC's and Stan's :data:`NUTS_FALLBACK` (see :func:`nuts_defaults`)."""
@@ -347,6 +343,15 @@ def spec_arguments(spec: ImputationSpec) -> dict[str, object]:
 
 def check_seed(random_seed: object) -> int:
     """A non-negative integer seed; a new random one for None.
+
+    Parameters
+    ----------
+    random_seed : object
+        What the user passed as ``random_seed``.
+
+    Returns
+    -------
+    int
 
     Raises
     ------

@@ -52,7 +52,10 @@ _ARGUMENT = re.compile(
     r"""(?P<string>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')|(?P<number>\d[\w.]*|\.\d[\w.]*)"""
     r"|(?P<name>`[^`]+`|[A-Za-z_.][\w.]*)"
 )
-_LEFT = "only variable names (or functions of them, such as log(y)) can stand left of '~'"
+_LEFT = (
+    "only variable names (or, in an analysis formula, functions of them such as log(y)) can "
+    "stand left of '~'"
+)
 
 
 class FormulaError(ValueError):

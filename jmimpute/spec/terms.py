@@ -1,6 +1,6 @@
 """The terms of a model formula: what each piece of ``"y ~ 1 + x*z + (1 + x | g)"`` means.
 
-One parser (:func:`jmimpute.spec.formula.parse_terms`) turns a formula string into these
+One parser (:func:`jmimpute.spec.parser.parse_terms`) turns a formula string into these
 terms, and each user of formulas (the imputation model, the analysis model) then decides
 which terms it supports, so that both read the same syntax the same way.
 

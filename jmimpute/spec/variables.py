@@ -15,7 +15,7 @@ import pandas as pd
 
 from jmimpute.kinds import KINDS, VariableKind
 from jmimpute.kinds import kind as kind_entry
-from jmimpute.kinds.categorical import category_key, restore
+from jmimpute.kinds.categorical import category_key
 
 MAX_CATEGORIES = 20
 
@@ -70,10 +70,6 @@ class Variable:
     def codes(self, column: pd.Series) -> np.ndarray:
         """Category codes ``0 .. K-1`` of a column, ``-1`` where missing."""
         return self.behaviour.codes(column, self.categories)
-
-    def restore(self, codes: np.ndarray) -> pd.Series:
-        """Category values for codes, in the column's original dtype where it can hold them."""
-        return restore(codes, self.categories, self.dtype)
 
     def fill(self, column: pd.Series, rows: np.ndarray, values: np.ndarray) -> pd.Series:
         """``column`` with imputed ``values`` (data scale, or category codes) at ``rows``."""

@@ -3,9 +3,11 @@
     python tests/golden/make_golden.py            # every case
     python tests/golden/make_golden.py hsb joint  # some
 
-Also writes ``v1_result.nc``, a small result in jmimpute's file format 1, for the loader of
-old files. The files record the CPU they were made on: sampled outputs are compared
-bitwise only on the same kind of CPU (Numba compiles for the host's vector width).
+``python tests/golden/make_golden.py v1`` also wrote ``v1_result.nc``, a small result in
+jmimpute's file format 1, for the loader of old files (it needs the code of that format: run
+it on a checkout of commit 306df11). The files record the CPU they were made on: sampled
+outputs are compared bitwise only on the same kind of CPU (Numba compiles for the host's
+vector width).
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ def main(names: list[str]) -> None:
         arrays["cpu"] = np.asarray(cpu_key())
         np.savez_compressed(HERE / f"{case.name}.npz", **arrays)
         print(f"{case.name}: {len(arrays)} arrays")
-    if not names or "v1" in names:
+    if "v1" in names:  # only on request: it needs the jmimpute of file format 1
         write_v1()
 
 

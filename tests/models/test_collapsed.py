@@ -6,7 +6,8 @@ from pytensor.compile.mode import get_mode
 from jmimpute.models.collapsed.build import build_collapsed_model
 from jmimpute.models.joint.model import PER_UNIT
 from jmimpute.models.joint.parameters import corr_cholesky
-from jmimpute.models.latent.build import SAMPLED, build_latent_model
+from jmimpute.models.latent import LatentModel
+from jmimpute.models.latent.build import build_latent_model
 from jmimpute.spec.priors import Priors
 
 from ..helpers import design_for, small_data_with_binary
@@ -99,7 +100,7 @@ def test_checkpoints_judge_every_parameter_and_no_per_unit_value(mixed_design, b
     """``BuiltModel.judged``: what the checkpoints read, the kept variables less the bulky ones."""
     built = builder(mixed_design, Priors())
     model, judged = built.model, set(built.judged)
-    per_unit = set(PER_UNIT) | set(SAMPLED)
+    per_unit = set(PER_UNIT) | set(LatentModel.per_unit)
     assert {"beta_s", "sigma_s", "psi_s", "gamma_s"} <= judged
     assert not judged & per_unit
     assert judged | (set(built.keep) & per_unit) == set(built.keep)

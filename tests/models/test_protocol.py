@@ -72,3 +72,41 @@ def test_a_new_parameter_of_a_model_is_judged(monkeypatch):
     assert "extra things" in imp.convergence_report().table.index
     assert imp.posterior["extra"].attrs["group"] == "extra things"
     assert "extra_s" in imp._built.judged
+
+
+def test_the_methods_users_choose_are_the_registered_models():
+    import jmimpute.spec.model as spec_model
+
+    assert set(spec_model.METHODS) == set(MODELS)
+
+
+class BuildOnly(CollapsedModel):
+    """A new parameter added in ``build`` alone: the model converts nothing for it."""
+
+    name = "build_only"
+
+    def build(self, design, spec):
+        built = super().build(design, spec)
+        with built.model:
+            pm.Normal("added_s", 0.0, 1.0)
+        built.keep.append("added_s")
+        built.judged = (*built.judged, "added_s")
+        return built
+
+
+def test_a_parameter_the_model_does_not_convert_is_still_judged(monkeypatch):
+    """Kept by the sampler but unknown to the posterior's conversion: judged, by its name."""
+    import jmimpute.spec.model as spec_model
+
+    monkeypatch.setitem(MODELS, "build_only", BuildOnly())
+    monkeypatch.setattr(spec_model, "METHODS", (*spec_model.METHODS, "build_only"))
+    sim = simulate_two_level(n_clusters=12, cluster_size=8, p=2, seed=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", jm.ConvergenceWarning)
+        imp = jm.impute(
+            sim.data, sim.formula, method="build_only", chains=2, tune=100, draws=100, m=2,
+            random_seed=1, progressbar=False,
+        )  # fmt: skip
+    table = imp.convergence()
+    assert table.loc["added_s", "group"] == "added_s"
+    assert "added_s" in imp.rhat().index

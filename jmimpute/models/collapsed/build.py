@@ -4,13 +4,11 @@ The NUTS target holds the model parameters and the latent values of observed cat
 the random effects, level-2 residuals and every missing cell are integrated out
 (docs/design/collapsed-likelihood.md) and drawn afterwards from their exact conditionals
 (:mod:`jmimpute.models.joint.conditional`). NUTS samples binary latents and level-2
-coefficients in the coordinates of :mod:`.reparam`. The parameters and their priors are
-those of :mod:`jmimpute.models.joint.parameters`.
+coefficients in the coordinates of :mod:`jmimpute.models.joint.reparam`. The parameters and
+their priors are those of :mod:`jmimpute.models.joint.parameters`.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import numpy as np
 import pymc as pm
@@ -19,42 +17,13 @@ import pytensor.tensor as pt
 from jmimpute._kernels.ops import KernelData, collapsed_loglik_fast
 from jmimpute._kernels.small_dot import small_dot
 from jmimpute.design.standardised import Design
-from jmimpute.design.suffstats import LatentRows, PatternStats, cluster_sums, compute_stats
+from jmimpute.design.suffstats import cluster_sums, compute_stats
 from jmimpute.models.collapsed.graph import collapsed_loglik, collapsed_loglik_clusters
 from jmimpute.models.joint.dims import model_coords
 from jmimpute.models.joint.model import PER_UNIT
 from jmimpute.models.joint.parameters import shared_parameters
-from jmimpute.models.protocol import BuiltModel
+from jmimpute.models.protocol import BuiltModel, judged
 from jmimpute.spec.priors import Priors
-
-
-@dataclass(frozen=True)
-class Layout:
-    """Where the collapsed model's likelihood finds the data (kept with the built model).
-
-    Attributes
-    ----------
-    stats, latent_rows
-        Level-1 statistics (see :func:`jmimpute.design.suffstats.compute_stats`).
-    lat_cells : tuple of ndarray
-        ``(rows, dims)`` of the level-1 latent values.
-    lat2_cells : tuple of ndarray
-        ``(clusters, dims)`` of the level-2 latent values.
-    """
-
-    stats: PatternStats
-    latent_rows: LatentRows
-    lat_cells: tuple[np.ndarray, np.ndarray]
-    lat2_cells: tuple[np.ndarray, np.ndarray]
-
-
-def judged(keep: list[str]) -> tuple[str, ...]:
-    """The kept variables that checkpoints read: all but those with values per unit.
-
-    Per-unit values are needed for the imputations, not judged for convergence, and not
-    read at checkpoints (reading them while the sampler runs costs seconds on large data).
-    """
-    return tuple(name for name in keep if name not in PER_UNIT)
 
 
 def build_collapsed_model(
@@ -90,7 +59,6 @@ def build_collapsed_model(
     Returns
     -------
     BuiltModel
-        With the PyMC model and its :class:`Layout`.
     """
     l1 = design.level1
     y = np.where(l1.observed & ~l1.latent, l1.values, np.nan)
@@ -130,12 +98,4 @@ def build_collapsed_model(
                 zvals,
             )  # fmt: skip
         pm.Potential("collapsed_loglik", loglik)
-    layout = Layout(
-        stats=stats,
-        latent_rows=rows,
-        lat_cells=lat_cells,
-        lat2_cells=design.level2.targets.latent_cells
-        if design.level2
-        else (np.zeros(0, np.int64), np.zeros(0, np.int64)),
-    )
-    return BuiltModel(design, model, keep=keep, judged=judged(keep), state=layout)
+    return BuiltModel(design, model, keep=keep, judged=judged(keep, PER_UNIT))

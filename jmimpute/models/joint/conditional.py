@@ -1,7 +1,8 @@
 """Exact draws of the random effects, level-2 residuals and missing cells given a posterior draw.
 
 For each retained draw of the parameters (and of the latent values of observed
-categories), this module draws from the full conditionals (docs/design/collapsed-likelihood.md, "Exact draws after sampling"):
+categories), this module draws from the full conditionals
+(docs/design/collapsed-likelihood.md, "Exact draws after sampling"):
 
 1. ``u_j | y_obs, w_obs ~ N(M_j^{-1} b_j, M_j^{-1})`` with
    ``M_j = Lambda_g(j) + sum_k zz_jk kron P_k`` and ``b_j = h_j + sum_k P_k R_jk``;

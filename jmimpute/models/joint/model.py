@@ -23,10 +23,10 @@ import xarray as xr
 from tqdm.auto import tqdm
 
 from jmimpute.models.joint.conditional import Draw, DrawParams, Shift, draw_imputation
-from jmimpute.models.joint.dims import DIMS
+from jmimpute.models.joint.dims import DIMS, model_coords
 from jmimpute.models.joint.priors import prior_shared, prior_values
 from jmimpute.models.protocol import BuiltModel, ParameterDraws, ParameterGroup
-from jmimpute.models.streams import stream_rng
+from jmimpute.models.streams import imputation_seeds, stream_rng
 
 if TYPE_CHECKING:
     from jmimpute.design.standardised import Design
@@ -120,9 +120,19 @@ def draw_imputations(
 
 
 class JointModel:
-    """What the collapsed and the latent joint models share (see the module docstring)."""
+    """What the collapsed and the latent joint models share (see the module docstring).
+
+    Attributes
+    ----------
+    per_unit : tuple of str
+        Kept trace variables with values per row or cluster: read for the imputations,
+        never judged. Every other kept variable is a parameter of the posterior; one the
+        model does not know is judged under its own name (:meth:`posterior`).
+    """
 
     name = "joint"
+    redraw_note: str | None = None
+    per_unit: tuple[str, ...] = PER_UNIT
 
     # -- building ----------------------------------------------------------------------
     def check(self, design: Design, spec: ImputationSpec) -> None:
@@ -148,11 +158,14 @@ class JointModel:
 
     # -- the draws ---------------------------------------------------------------------
     def parameter_draws(self, trace: xr.DataTree) -> ParameterDraws:
-        """Parameters, thresholds, the cluster spread and the per-unit values kept."""
-        post = trace["posterior"]
-        thresholds = [str(n) for n in post.data_vars if str(n).startswith(THRESHOLDS)]
-        names = [*PARAMETERS, *thresholds, *PER_UNIT, SPREAD]
-        return ParameterDraws.from_trace(trace, names)
+        """Every variable the trace kept (:attr:`BuiltModel.keep`)."""
+        return ParameterDraws.from_trace(trace, [str(n) for n in trace["posterior"].data_vars])
+
+    def parameter_group(self, name: str) -> ParameterGroup | None:
+        """The group of a posterior variable (:data:`GROUPS`; ``thresholds_<name>``)."""
+        if name.startswith(THRESHOLDS):
+            return GROUPS["thresholds"]
+        return GROUPS.get(name)
 
     def posterior(self, design: Design, draws: ParameterDraws) -> tuple[xr.Dataset, xr.Dataset]:
         """``beta``, ``sigma``, ``psi`` (``gamma``, thresholds, ``sigma_spread``).
@@ -168,17 +181,13 @@ class JointModel:
         coords: dict[str, Any] = {
             "chain": np.arange(draws.chains),
             "draw": np.arange(draws.draws),
-            "covariate": list(design.x_names),
-            "variable": list(design.targets),
-            "variable_2": list(design.targets),
-            "effect": list(design.effect_names),
-            "effect_2": list(design.effect_names),
-        }
+        } | model_coords(design)
         l2 = design.level2
-        if l2 is not None:
-            coords |= {"covariate2": list(l2.v_names), "variable2": list(l2.targets.dims)}
         thresholds = {n: v for n, v in values.items() if n.startswith(THRESHOLDS)}
         gamma_s = values.get("gamma_s")
+        known = {*PARAMETERS, *thresholds, SPREAD, *self.per_unit}
+        # a parameter this class does not convert is still judged, under its own name
+        others = {n: v for n, v in values.items() if n not in known}
 
         def params(matrices: dict[str, np.ndarray | None]) -> xr.Dataset:
             ds = xr.Dataset(coords=coords)
@@ -190,6 +199,9 @@ class JointModel:
                 ds[name] = (("chain", "draw", dim), thr, GROUPS["thresholds"].attrs())
             if SPREAD in values:  # scale-free: the same in both groups
                 ds[SPREAD] = (("chain", "draw"), values[SPREAD], GROUPS[SPREAD].attrs())
+            for name, v in others.items():
+                dims = ("chain", "draw", *(f"{name}_dim_{i}" for i in range(v.ndim - 2)))
+                ds[name] = (dims, v, ParameterGroup(name).attrs())
             return ds
 
         posterior = params(
@@ -235,19 +247,14 @@ class JointModel:
         raise NotImplementedError
 
     def redraw(
-        self,
-        design: Design,
-        tree: xr.DataTree,
-        seed: np.random.SeedSequence,
-        shift: Any = None,
-        *,
-        progressbar: bool = False,
+        self, design: Design, tree: xr.DataTree, shift: Any = None, *, progressbar: bool = False
     ) -> list[Any]:
         """Draw the imputations of a result again from their exact full conditionals.
 
         The retained parameter draws are read from ``standardised_posterior`` at the
         ``chain``/``draw`` coordinates of the ``imputations`` group, which also holds the
-        latent values and ``Sigma_j`` of each imputation and its random stream.
+        latent values and ``Sigma_j`` of each imputation and its random stream, a child of
+        the run's seed (``random_seed``).
 
         Raises
         ------
@@ -255,7 +262,8 @@ class JointModel:
             If the tree does not record the streams (a file from an older jmimpute).
         """
         cells = tree["imputations"].dataset
-        if "stream" not in cells.coords:
+        seed = tree.attrs.get("random_seed")
+        if "stream" not in cells.coords or seed is None:
             raise ValueError(
                 "this result does not record the random streams of its imputations (it was "
                 "saved by an older jmimpute), so it cannot be re-drawn; run jm.impute again"
@@ -273,7 +281,14 @@ class JointModel:
             values |= {n: cells[n].isel(imputation=k).to_numpy() for n in PER_UNIT if n in cells}
             params.append(draw_params(values))
         streams = [int(s) for s in cells["stream"].to_numpy()]
-        return draw_imputations(design, params, streams, seed, shift=shift, progressbar=progressbar)
+        return draw_imputations(
+            design,
+            params,
+            streams,
+            imputation_seeds(int(seed))[1],
+            shift=shift,
+            progressbar=progressbar,
+        )
 
     def shift(self, design: Design, variable: str, per_unit: np.ndarray) -> Shift:
         """Shift the missing cells of ``variable`` by ``per_unit`` (one value per unit).

@@ -23,11 +23,9 @@ from jmimpute.models.joint.conditional import Draw, DrawParams, decode_targets
 from jmimpute.models.joint.dims import model_coords
 from jmimpute.models.joint.model import PER_UNIT
 from jmimpute.models.joint.parameters import shared_parameters
-from jmimpute.models.protocol import BuiltModel
+from jmimpute.models.latent.names import SAMPLED
+from jmimpute.models.protocol import BuiltModel, judged
 from jmimpute.spec.priors import Priors
-
-SAMPLED = ("u_s", "y_missing", "w_missing")
-"""The random effects and missing values NUTS samples here: per unit, so not judged."""
 
 
 def _complete_values(
@@ -50,9 +48,10 @@ def _rows_logp_clusters(
 ) -> TensorVariable:
     """Normal log density of each row's residual under its cluster's ``Sigma_j``.
 
-    ``Sigma_j^{-1} = L^{-T} B_j B_j' L^{-1}`` (:mod:`.cluster_cov`), so the quadratic form
-    is ``|B_j' L^{-1} r|^2`` and ``log|Sigma_j^{-1}| = 2 sum log B_j,ii - 2 sum log L_ii``:
-    one triangular solve with the common ``L`` and no per-cluster factorisation.
+    ``Sigma_j^{-1} = L^{-T} B_j B_j' L^{-1}`` (:mod:`jmimpute.models.joint.cluster_cov`), so
+    the quadratic form is ``|B_j' L^{-1} r|^2`` and ``log|Sigma_j^{-1}| = 2 sum log B_j,ii -
+    2 sum log L_ii``: one triangular solve with the common ``L`` and no per-cluster
+    factorisation.
     """
     p = len(clusters.factor)
     low = [[lsig[i, k] for k in range(i + 1)] for i in range(p)]
@@ -109,8 +108,7 @@ def build_latent_model(
             rows_logp = _rows_logp_clusters(y - mu, lsig, par.clusters, design.cluster)
             pm.Potential("rows", rows_logp.sum())
 
-    judged = tuple(name for name in keep if name not in (*PER_UNIT, *SAMPLED))
-    return BuiltModel(design, model, keep=keep, judged=judged)
+    return BuiltModel(design, model, keep=keep, judged=judged(keep, (*PER_UNIT, *SAMPLED)))
 
 
 def _values_at(targets: Targets, latent: np.ndarray, missing: np.ndarray | None) -> np.ndarray:

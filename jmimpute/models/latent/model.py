@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import xarray as xr
 
-from jmimpute.models.joint.model import JointModel, retained_values
+from jmimpute.models.joint.model import PER_UNIT, JointModel, retained_values
+from jmimpute.models.latent.names import SAMPLED
 from jmimpute.models.protocol import BuiltModel, ParameterDraws
 
 if TYPE_CHECKING:
@@ -24,7 +25,8 @@ class LatentModel(JointModel):
     """
 
     name = "latent"
-    redraw_note = (
+    per_unit = (*PER_UNIT, *SAMPLED)
+    redraw_note: str | None = (
         "method='latent': the sweep re-draws the imputations from their exact full "
         "conditionals, so delta = 0 equals the NUTS-sampled ones in distribution only"
     )
