@@ -12,7 +12,7 @@ case this prints, from a fresh process:
 
 ``--toy`` adds a model with five shared scalars against one shared vector of five: nutpie
 generates code per shared value, which is why the prior hyperparameters are one vector
-(``jmimpute.models.collapsed.build.prior_data``).
+(``jmimpute.models.joint.parameters.prior_data``).
 
 Run with ``python benchmarks/bench_compile.py`` (about 3 minutes on 2 cores; the first run
 after a change to the model's code compiles the graph functions too, so run it twice).
@@ -47,7 +47,7 @@ else:
     formula, categorical = {formula!r}, {categorical!r}
 imp = jm.impute(data, formula, categorical=categorical, m=1, draws=20, tune=20,
                 random_seed=1, progressbar=False)
-compiled = imp._fitted.compiled
+compiled = imp._built.compiled
 lines = sum(
     f._library.get_llvm_str().count("\\n")
     for f in (compiled.compiled_logp_func, compiled.compiled_expand_func)

@@ -6,10 +6,10 @@
 #   ess_seconds  wall time of those 3000 iterations (one run with n.burn = 3000, m = 1,
 #                keep.chains = "full", so that mitml's per-imputation overhead is not
 #                counted against the sampler: this is how the reference's ~400 ESS/s for
-#                pan was obtained; shared/peers/gibbs_ess.R, which asks for m = 2000
+#                pan was obtained; the peers' gibbs_ess.R (docs/peers.md), which asks for m = 2000
 #                imputations, measures about 20 ESS/s here because of that overhead);
 #   wall_m       wall time of an imputation with m sets, n.burn 5000, n.iter 100
-#                (the settings of the reference runs in shared/reference).
+#                (the settings of the reference runs in docs/reference.md).
 args <- commandArgs(trailingOnly = TRUE)
 file <- args[1]; cluster <- args[2]; y <- strsplit(args[3], ",")[[1]]; m <- as.integer(args[4])
 suppressMessages({library(mitml); library(coda)})
