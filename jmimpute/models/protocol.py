@@ -163,8 +163,11 @@ class ImputationModel(Protocol):
         """The shared data of a run with these priors (so a compiled model is reused)."""
         ...
 
-    def parameter_draws(self, trace: xr.DataTree) -> ParameterDraws:
-        """The draws of a trace that the posterior and the imputations need."""
+    def parameter_draws(self, trace: xr.DataTree, names: Sequence[str]) -> ParameterDraws:
+        """The draws of ``names`` (:attr:`BuiltModel.keep`, or ``judged`` at checkpoints).
+
+        The sampler's trace may hold more (nutpie's JAX backend keeps every variable).
+        """
         ...
 
     def posterior(self, design: Design, draws: ParameterDraws) -> tuple[xr.Dataset, xr.Dataset]:

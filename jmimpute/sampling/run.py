@@ -95,7 +95,7 @@ def sample(model: ImputationModel, built: BuiltModel, spec: ImputationSpec, seed
     )
     if nutpie:
         built.compiled, built.compiled_with = run.compiled, (backend, shared)
-    draws = model.parameter_draws(run.trace)
+    draws = model.parameter_draws(run.trace, built.keep)
     if draws.draws != spec.sampler.draws:
         spec = replace(spec, sampler=replace(spec.sampler, draws=draws.draws))
     chain_idx, draw_idx = retained_draws(spec)
@@ -119,7 +119,7 @@ def _checkpoints(model: ImputationModel, built: BuiltModel, spec: ImputationSpec
     monitored = judged_in_one_run(settings)
 
     def judge(trace: xr.DataTree) -> int | None:
-        draws = model.parameter_draws(trace)
+        draws = model.parameter_draws(trace, built.judged)
         table = parameter_table(model.posterior(built.design, draws)[0])
         more = more_draws(table, draws.draws, monitored=monitored)
         if more is not None:

@@ -2,7 +2,9 @@
 
 Made before the seam refactor (issue 18) by ``python tests/golden/make_golden.py``; the test
 ``tests/test_golden.py`` runs the same cases and asserts identical outputs. Each case is a
-short run (fixed draws, m = 3) covering one model path: the collapsed model with continuous
+short run (fixed draws, m = 3) covering one model path (``slow`` ones run with
+``--runslow``; the default run keeps brandsma with den and the sweep, and the nominal, ordinal
+and binary targets of ``joint``): the collapsed model with continuous
 targets (sampled until converged, so the checkpoint path), level-2 nominal, hsb's binary
 and level-2 targets, nominal and ordinal targets, random slopes, cluster-specific
 covariances (JAX), the explicit-latent model, and a delta-adjustment sweep.
@@ -65,13 +67,19 @@ BRANDSMA_DEN = ["lpo + iqv ~ 1 + (1|sch)", "den ~ 1"]
 HSB = ["minority + female + ses + mathach ~ 1 + (1|schid)", "size ~ 1 + schtype + meanses"]
 
 CASES = [
-    Case("brandsma_auto", _brandsma, BRANDSMA, {"chains": 2, "m": 3, "progressbar": False}),
+    Case(
+        "brandsma_auto", _brandsma, BRANDSMA, {"chains": 2, "m": 3, "progressbar": False}, slow=True
+    ),
     Case("brandsma_den", _brandsma, BRANDSMA_DEN, SHORT | {"categorical": ["den"]}),
     Case(
-        "hsb", _hsb, HSB, SHORT | {"tune": 60, "draws": 60, "categorical": ["minority", "female"]}
+        "hsb",
+        _hsb,
+        HSB,
+        SHORT | {"tune": 60, "draws": 60, "categorical": ["minority", "female"]},
+        slow=True,
     ),
     Case("joint", _joint, ["n + y + b + o ~ 1 + x + (1|cluster)", "w + c ~ 1 + v"], SHORT),
-    Case("slopes", _slopes, "y1 + y2 ~ 1 + x + (1 + x|cluster)", SHORT),
+    Case("slopes", _slopes, "y1 + y2 ~ 1 + x + (1 + x|cluster)", SHORT, slow=True),
     Case("cluster_cov", _brandsma, BRANDSMA, SHORT | {"cluster_covariance": "random"}, slow=True),
     Case(
         "latent",

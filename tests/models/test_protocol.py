@@ -28,13 +28,6 @@ class WithExtra(CollapsedModel):
         built.judged = (*built.judged, "extra_s")
         return built
 
-    def parameter_draws(self, trace):
-        draws = super().parameter_draws(trace)
-        draws.values["extra_s"] = (
-            trace["posterior"]["extra_s"].transpose("chain", "draw").to_numpy()
-        )
-        return draws
-
     def posterior(self, design, draws):
         posterior, standardised = super().posterior(design, draws)
         group = ParameterGroup("extra things").attrs()

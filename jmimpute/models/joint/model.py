@@ -157,9 +157,9 @@ class JointModel:
         return prior_shared(prior_values(priors))
 
     # -- the draws ---------------------------------------------------------------------
-    def parameter_draws(self, trace: xr.DataTree) -> ParameterDraws:
-        """Every variable the trace kept (:attr:`BuiltModel.keep`)."""
-        return ParameterDraws.from_trace(trace, [str(n) for n in trace["posterior"].data_vars])
+    def parameter_draws(self, trace: xr.DataTree, names: Sequence[str]) -> ParameterDraws:
+        """The variables ``names`` of the trace (what the built model keeps, or judges)."""
+        return ParameterDraws.from_trace(trace, names)
 
     def parameter_group(self, name: str) -> ParameterGroup | None:
         """The group of a posterior variable (:data:`GROUPS`; ``thresholds_<name>``)."""
