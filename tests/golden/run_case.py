@@ -3,7 +3,8 @@ NAME OUT.npz`` (from the repository's root).
 
 The golden test runs each case in a fresh process, after the kernel's Numba cache is written:
 Numba's code for the kernel loaded from its on-disk cache and the same code compiled in the
-running process differ in the last bits of some sums (seen at 2e-14 in a gradient), which
+running process differ in the last bits of some sums (``python
+benchmarks/bench_cache_bits.py`` prints by how much), which
 NUTS's chaotic trajectories turn into other draws. The golden files were made with the
 cached code, as every run after the first on a machine uses.
 """
