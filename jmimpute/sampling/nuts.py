@@ -98,9 +98,13 @@ def judged_in_one_run(settings: SamplerSettings) -> bool:
 def _compile_nutpie(model: pm.Model, backend: str, var_names: list[str] | None) -> object:
     import nutpie
 
+    from jmimpute.sampling.numba_callbacks import cacheable, compile_numba
+
     with warnings.catch_warnings():
         # PyTensor warns about BLAS for its C backend, which nutpie does not use.
         warnings.filterwarnings("ignore", message=".*BLAS.*")
+        if backend == "numba" and cacheable():
+            return compile_numba(model, var_names)
         return nutpie.compile_pymc_model(
             model, backend=backend, gradient_backend="pytensor", var_names=var_names
         )
