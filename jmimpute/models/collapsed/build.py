@@ -74,15 +74,19 @@ def build_collapsed_model(
             design, priors, cluster_covariance, fast and raw_binary, reparametrised
         )
         beta, lsig, psi, zvals, keep = par.beta, par.lsig, par.psi, par.zvals, par.keep
-        resid2 = pt.zeros((design.n_clusters, 0))
-        if design.level2 is not None:
+        # the design's values enter as shared data, not constants, down to the number of
+        # clusters: one compiled model then serves other data of the same structure
+        if design.level2 is None:
+            resid2 = pm.Data("level2_values", np.zeros((design.n_clusters, 0)))
+        else:
             assert par.gamma is not None and par.z2 is not None
             t2 = design.level2.targets
-            w = pt.as_tensor(np.nan_to_num(np.where(t2.latent, 0.0, t2.values)))
+            w = pm.Data("level2_values", np.nan_to_num(np.where(t2.latent, 0.0, t2.values)))
             cells2 = t2.latent_cells
             if cells2[0].size:
                 w = pt.set_subtensor(w[cells2], par.z2)
-            resid2 = w - small_dot(design.level2.v, par.gamma)
+            v = pm.Data("level2_covariates", design.level2.v)
+            resid2 = w - small_dot(v, par.gamma)
         if par.clusters is not None:
             sums = cluster_sums(y, design.x, design.cluster, design.n_clusters, stats)
             loglik = collapsed_loglik_clusters(
@@ -91,7 +95,10 @@ def build_collapsed_model(
         elif fast:
             assert par.latents is not None
             data = KernelData.build(stats, rows, lat_cells, l2_masks, l2_pattern, par.latents.sign)
-            loglik = collapsed_loglik_fast(lsig, beta, psi, resid2, par.latents.kernel_in, data)
+            inputs = {
+                name: pm.Data(f"kernel_{name}", value) for name, value in data.arrays().items()
+            }
+            loglik = collapsed_loglik_fast(lsig, beta, psi, resid2, par.latents.kernel_in, inputs)
         else:
             loglik = collapsed_loglik(
                 beta, lsig @ lsig.T, psi, resid2, l2_masks, l2_pattern, stats, rows, lat_cells,

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import numpy as np
 import pymc as pm
-import pytensor.tensor as pt
 from pytensor.tensor.variable import TensorVariable
 
 from jmimpute._kernels.cluster_shift import cluster_shift
@@ -103,7 +102,9 @@ def level2_coefficients(
     d = design.d
     total = pm.Flat("gamma_total_s", dims=dims)
     regression = small_solve(psi[:d, :d], psi[:d, d:])  # B = Psi_uu^{-1} Psi_uw
-    gamma = total - small_dot(pt.as_tensor(e_map), regression)
+    # shared data, as the design's other values: the compiled graph serves other data
+    # shared data, as the design's other values: the compiled graph serves other data
+    gamma = total - small_dot(pm.Data("level2_effects", e_map), regression)
     gamma = pm.Deterministic("gamma_s", gamma, dims=dims)
     pm.Potential("gamma_prior", pm.logp(pm.Normal.dist(mu=0.0, sigma=sd), gamma).sum())
     return gamma
