@@ -80,7 +80,7 @@ def test_same_seed_same_imputations(sim, short):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", jm.ConvergenceWarning)
         again = imp.refit()
-    assert again.tree.attrs["compile_seconds"] == 0.0
+    assert again.tree.attrs["compiled_from"] == "process"
     for k in (1, 4):
         pd.testing.assert_frame_equal(imp.complete(k), again.complete(k))
 

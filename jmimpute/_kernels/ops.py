@@ -16,8 +16,8 @@ the order of :class:`KernelData`'s fields.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
 from typing import Any, cast
 
 import numpy as np
@@ -50,6 +50,17 @@ class CollapsedLoglik(Op):
     """
 
     __props__ = ()
+
+    @staticmethod
+    def prepare_numba() -> None:
+        """Register the kernel's entry symbol, which compiled callers of the Op call by name.
+
+        Code loaded from a cache without compiling the Op (see
+        :mod:`jmimpute.sampling.numba_callbacks`) needs the symbol resolved all the same.
+        """
+        from jmimpute._kernels.entry import entry_symbol
+
+        entry_symbol()
 
     def make_node(self, *inputs: Any) -> Apply:
         """Build the node; all inputs are cast to float64."""
@@ -119,6 +130,10 @@ class KernelData:
     seg_bounds: np.ndarray
     pat_segs: np.ndarray
     lat_map: np.ndarray
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The fields by name, in the kernel's order."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
     @classmethod
     def build(
@@ -195,17 +210,19 @@ def collapsed_loglik_fast(
     psi: TensorVariable,
     resid2: TensorVariable,
     zin: TensorVariable,
-    data: KernelData,
+    data: KernelData | Mapping[str, Any],
 ) -> TensorVariable:
     """The collapsed log-likelihood as one Op node (see the module docstring).
 
     ``zin`` holds the latent values, in ``data``'s order, or a binary latent's raw value
     where ``data.lat_map`` gives it a sign; the value then includes that map's log-Jacobian.
+    ``data`` is a :class:`KernelData` (constants in the graph) or its fields by name as
+    graph inputs (shared data: one compiled graph then serves other data of the same
+    structure).
     """
     params = {"lsig": lsig, "beta": beta, "psi": psi, "resid2": resid2, "zin": zin}
-    inputs = [
-        params[s.name] if s.differentiable else getattr(data, s.name) for s in COLLAPSED.inputs
-    ]
+    given = data.arrays() if isinstance(data, KernelData) else data
+    inputs = [params[s.name] if s.differentiable else given[s.name] for s in COLLAPSED.inputs]
     outputs = cast(list[TensorVariable], collapsed_loglik_op(*inputs))
     return outputs[0]
 

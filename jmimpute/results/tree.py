@@ -142,6 +142,7 @@ def result_tree(
             "sampler": spec.sampler.sampler,
             "backend": spec.sampler.backend,
             "compile_seconds": run.compile_seconds,
+            "compiled_from": run.compiled_from,
             "sampling_seconds": run.sampling_seconds,
             "random_seed": seed,
         }

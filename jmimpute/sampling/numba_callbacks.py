@@ -1,4 +1,4 @@
-"""nutpie's Numba compile of a PyMC model, with callbacks that Numba caches on disk.
+"""nutpie's Numba compile of a PyMC model, cached on disk so that a process compiles once.
 
 ``nutpie.compile_pymc_model(model, backend="numba")`` wraps the model's PyTensor functions
 (log density and gradient; the trace's values) in two C callbacks built as closures at run
@@ -8,25 +8,37 @@ PyTensor already caches the functions below the callbacks on disk
 (``benchmarks/bench_compile.py`` prints both).
 
 :func:`compile_numba` builds the same :class:`nutpie.compile_pymc.CompiledPyMCModel` as
-nutpie does, from nutpie's own pieces, except for the two callbacks: their source is
-generated for the model's layout (its dimension and the rank and type of each shared
-value) and registered under a key with PyTensor's Numba cache locator, so a later process
-(or a later model with the same graph) loads their machine code instead of compiling
-it. The key hashes PyTensor's keys of the two functions (their graphs, constants
-included), the layout, this module's source and the versions of nutpie, PyTensor and
-Numba: a cached callback is reused only for code it was compiled from. Shared values
-enter through nutpie's user data, read at every call, so the cached code serves any
-values (``with_data``) of the same ranks.
+nutpie does, from nutpie's own pieces, with two caches:
+
+* **The callbacks.** Their source is generated for the model's layout (its dimension and
+  the rank and type of each shared value) and registered under a key with PyTensor's
+  Numba cache locator, so Numba loads their machine code instead of compiling it. The key
+  hashes PyTensor's keys of the two functions (their graphs after rewriting, constants
+  included), the layout, this module's source and the versions of nutpie, PyTensor,
+  Numba and llvmlite. Shared values enter through nutpie's user data, read at every
+  call, so the cached code serves any values (``with_data``) of the same ranks.
+* **The model's record.** Rewriting the graph and building PyTensor's functions takes
+  about a second even when every piece is cached. A small JSON record, keyed by a
+  fingerprint of the model's graph before rewriting (every operation with its
+  properties, every constant's value, the shared data's names and types, the trace's
+  shapes) and the same versions plus the source of jmimpute's compiled Ops, holds what
+  the compiled model needs besides the callbacks: the dimension, the trace's layout and
+  the callbacks' keys. A model with a record skips the rewrites and loads the callbacks.
+  Any miss (no record, a callback gone from Numba's cache) falls back to the full path.
 
 The callbacks do what nutpie's do (same return codes, same order of the shared values),
 so a model compiled here samples the same draws as one compiled by nutpie for the same
-seed (``tests/sampling/test_numba_callbacks.py``).
+seed (``tests/sampling/test_compile_once.py``).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
+import os
+import pickle
+import tempfile
 import warnings
 from importlib.metadata import version
 from pathlib import Path
@@ -57,7 +69,7 @@ def {name}(dim, x_, out_, logp_, user_data_):
             return 3
         if not np.isfinite(logp_val):
             return 4
-    except Exception:  # noqa: BLE001
+    except Exception:
         return 1
     return 0
 """
@@ -76,7 +88,7 @@ def {name}(dim, expanded, x_, out_, user_data_):
 {unpack}
         (values,) = inner(x{args})
         out[...] = values
-    except Exception:  # noqa: BLE001
+    except Exception:
         return -2
     return 0
 """
@@ -97,14 +109,15 @@ def _unpack(keys: list[str], data: dict[str, np.ndarray]) -> tuple[str, str]:
     return "\n".join(lines), "".join(args)
 
 
-def _layout(keys: list[str], data: dict[str, np.ndarray]) -> list[tuple[str, int, str]]:
-    return [(key, data[key].ndim, data[key].dtype.str) for key in keys]
+def _versions() -> bytes:
+    return repr(
+        [(p, version(p)) for p in ("nutpie", "pytensor", "pymc", "numba", "llvmlite")]
+    ).encode()
 
 
 def _callback_key(kind: str, inner_key: str, layout: dict[str, Any]) -> str:
     digest = hashlib.sha256(Path(__file__).read_bytes())
-    for package in ("nutpie", "pytensor", "numba", "llvmlite"):
-        digest.update(f"{package}={version(package)}".encode())
+    digest.update(_versions())
     digest.update(repr((kind, inner_key, sorted(layout.items()))).encode())
     return f"jmimpute-nutpie-{kind}-{digest.hexdigest()}"
 
@@ -122,20 +135,21 @@ def _callback(
     template: str,
     kind: str,
     inner: Any,
-    inner_key: str,
+    key: str,
     keys: list[str],
     data: dict[str, np.ndarray],
     constants: dict[str, Any],
-    signature: Any,
 ) -> Any:
-    """A Numba C callback from ``template``, cached on disk under a key of what it runs."""
+    """A Numba C callback from ``template``, cached on disk under ``key``.
+
+    ``inner`` is the PyTensor function it calls; None where the callback must come from
+    the cache (Numba then fails to compile it, and the caller falls back).
+    """
     import numba
     from nutpie.compile_pymc import address_as_void_pointer
     from pytensor.link.numba.cache import compile_numba_function_src
 
     unpack, args = _unpack(keys, data)
-    layout = {"shared": _layout(keys, data), **{k: v for k, v in constants.items()}}
-    key = _callback_key(kind, inner_key, {k: repr(v) for k, v in layout.items()})
     name = f"jmimpute_{kind}_callback"
     raw = compile_numba_function_src(
         template.format(name=name, unpack=unpack, args=args),
@@ -152,7 +166,25 @@ def _callback(
     )
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=numba.NumbaWarning)
-        return numba.cfunc(signature, cache=True)(raw)
+        return numba.cfunc(_SIGNATURES[kind](), cache=True)(raw)
+
+
+def _logp_signature() -> Any:
+    from numba import types
+
+    double = types.CPointer(types.double)
+    return types.int64(types.uint64, double, double, double, types.voidptr)
+
+
+def _expand_signature() -> Any:
+    from numba import types
+
+    double = types.CPointer(types.double)
+    return types.int64(types.uint64, types.uint64, double, double, types.voidptr)
+
+
+_SIGNATURES = {"logp": _logp_signature, "expand": _expand_signature}
+_TEMPLATES = {"logp": _LOGP_TEMPLATE, "expand": _EXPAND_TEMPLATE}
 
 
 def cacheable() -> bool:
@@ -160,8 +192,278 @@ def cacheable() -> bool:
     return version("nutpie").startswith(_NUTPIE_TESTED + ".")
 
 
-def compile_numba(model: Any, var_names: list[str] | None = None) -> Any:
-    """The compiled form of ``model`` for nutpie's Numba backend, with disk-cached callbacks.
+# ---------------------------------------------------------------------------------------
+# the model's record
+
+
+def _sources_digest() -> bytes:
+    """Source of this module and of jmimpute's compiled Ops (their code is not in a graph)."""
+    import jmimpute._kernels
+
+    digest = hashlib.sha256(Path(__file__).read_bytes())
+    for path in sorted(Path(jmimpute._kernels.__file__).parent.glob("*.py")):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.digest()
+
+
+class _Unhashable(Exception):
+    """The graph holds something the fingerprint cannot describe: no record."""
+
+
+def _describe(value: Any) -> str:
+    try:
+        return hashlib.sha256(pickle.dumps(value, protocol=5)).hexdigest()
+    except Exception as err:  # any pickling failure means: no record
+        raise _Unhashable(repr(type(value))) from err
+
+
+def _fingerprint(
+    model: Any, var_names: list[str] | None
+) -> tuple[str, list[Any], list[Any]] | None:
+    """A key of everything a compile depends on, the shared variables and the graph's Ops.
+
+    None where the graph holds an Op without properties or an unnamed shared value.
+    """
+    from nutpie import compile_pymc as cp
+    from pytensor.compile.sharedvalue import SharedVariable
+    from pytensor.graph.basic import Constant
+    from pytensor.graph.traversal import toposort
+    from pytensor.link.numba.dispatch.basic import cache_key_for_constant
+
+    outputs = [model.logp(), *model.unobserved_value_vars]
+    ids: dict[Any, int] = {}
+    shared: list[Any] = []
+    ops: list[Any] = []
+    digest = hashlib.sha256(_versions())
+    digest.update(_sources_digest())
+
+    def ident(var: Any) -> int:
+        if var not in ids:
+            ids[var] = len(ids)
+            if var.owner is None:
+                if isinstance(var, Constant):
+                    what = ("constant", str(var.type), cache_key_for_constant(var.data))
+                elif isinstance(var, SharedVariable):
+                    if not var.name or any(s.name == var.name for s in shared):
+                        raise _Unhashable(f"shared value {var.name!r}")
+                    shared.append(var)
+                    what = ("shared", var.name, str(var.type))
+                else:
+                    what = ("input", var.name, str(var.type))
+                digest.update(repr((ids[var], what)).encode())
+        return ids[var]
+
+    try:
+        for node in toposort(outputs):
+            op = node.op
+            if getattr(op, "__props__", None) is None:
+                raise _Unhashable(type(op).__qualname__)
+            ops.append(op)
+            inputs = [ident(var) for var in node.inputs]
+            outs = [ident(var) for var in node.outputs]
+            digest.update(
+                repr(
+                    (
+                        type(op).__module__,
+                        type(op).__qualname__,
+                        _describe(op._props()),
+                        inputs,
+                        outs,
+                        [str(var.type) for var in node.outputs],
+                    )
+                ).encode()
+            )
+        digest.update(repr([ident(var) for var in outputs]).encode())
+    except _Unhashable as why:
+        _log.debug("no record for this model: %s", why)
+        return None
+    shapes = {
+        name: tuple(int(n) for n in shape) for name, shape in cp._compute_shapes(model).items()
+    }
+    digest.update(
+        repr(
+            (
+                [model.rvs_to_values[rv].name for rv in model.free_RVs],
+                sorted(shapes.items()),
+                None if var_names is None else list(var_names),
+                model.check_bounds,
+            )
+        ).encode()
+    )
+    return digest.hexdigest(), shared, ops
+
+
+def _records() -> Path:
+    from pytensor.link.numba.cache import NUMBA_CACHE_PATH
+
+    return Path(NUMBA_CACHE_PATH) / "jmimpute-models"
+
+
+def _read_record(key: str) -> dict[str, Any] | None:
+    path = _records() / f"{key}.json"
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _write_record(key: str, record: dict[str, Any]) -> None:
+    """Write atomically (beside the target, then renamed): a reader never sees half a file."""
+    folder = _records()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
+        with os.fdopen(fd, "w") as out:
+            json.dump(record, out)
+        os.replace(tmp, folder / f"{key}.json")
+    except OSError as err:  # a read-only cache only costs the next process a compile
+        _log.debug("could not write the model's record: %s", err)
+
+
+def _shared_values(shared: list[Any]) -> tuple[dict[str, np.ndarray], dict[Any, str]]:
+    """The shared values under fixed keys, and each variable's key.
+
+    nutpie draws random keys; fixed ones make the callbacks' source, and with it their
+    cache key, depend only on the layout.
+    """
+    data: dict[str, np.ndarray] = {}
+    keys: dict[Any, str] = {}
+    for var in shared:
+        if var in keys:
+            continue
+        key = f"s{len(keys)}"
+        value = np.array(var.get_value(), order="C", copy=True)
+        value.flags.writeable = False
+        data[key], keys[var] = value, key
+    return data, keys
+
+
+def _assemble(
+    model: Any,
+    record: dict[str, Any],
+    shared: list[Any],
+    initial_point_fn: Any,
+    inner: dict[str, Any],
+    functions: dict[str, Any],
+) -> Any:
+    """The compiled model from a record and the shared values in its order."""
+    from nutpie import compile_pymc as cp
+
+    shared_data, shared_var_keys = _shared_values(shared)
+    layout = [[k, v.ndim, v.dtype.str] for k, v in shared_data.items()]
+    if layout != record["layout"]:
+        raise _Unhashable("the shared values' layout differs from the record's")
+    user_data = cp.make_user_data(shared_var_keys, shared_data)
+    constants = {
+        "N_DIM": record["n_dim"],
+        "N_EXPANDED": record["n_expanded"],
+        "RECORD": user_data.dtype,
+    }
+    callbacks = {}
+    for kind in ("logp", "expand"):
+        keys = [f"s{i}" for i in record[f"{kind}_shared"]]
+        callbacks[kind] = _callback(
+            _TEMPLATES[kind], kind, inner.get(kind), record[f"{kind}_key"], keys,
+            shared_data, constants,
+        )  # fmt: skip
+    names = record["names"]
+    shapes = [tuple(shape) for shape in record["shapes"]]
+    slices = [slice(a, b) for a, b in record["slices"]]
+    shape_info = (names, slices, shapes)
+    n_free = record["n_free"]
+    initial_point = cp._rv_dict_to_flat_array_wrapper(
+        initial_point_fn, names=names[:n_free], shapes=shapes[:n_free]
+    )
+    dims, coords = cp._prepare_dims_and_coords(model, shape_info, record["reparam"])
+    return cp.CompiledPyMCModel(
+        _n_dim=record["n_dim"],
+        dims=dims,
+        _coords=coords,
+        _shapes={name: shape for name, shape in zip(names, shapes, strict=True)},
+        compiled_logp_func=callbacks["logp"],
+        compiled_expand_func=callbacks["expand"],
+        initial_point_func=initial_point,
+        shared_data=shared_data,
+        shared_var_keys=shared_var_keys,
+        user_data=user_data,
+        n_expanded=record["n_expanded"],
+        shape_info=shape_info,
+        logp_func=functions.get("logp"),
+        expand_func=functions.get("expand"),
+        reparameterized_names=record["reparam"],
+    )
+
+
+def _from_record(model: Any, key: str, shared: list[Any], ops: list[Any], ipf: Any) -> Any:
+    """The compiled model from its record and Numba's cache, or None."""
+    record = _read_record(key)
+    if record is None:
+        return None
+    for op in ops:  # code loaded from a cache still needs the symbols it calls
+        prepare = getattr(op, "prepare_numba", None)
+        if prepare is not None:
+            prepare()
+    by_name = {var.name: var for var in shared}
+    try:
+        ordered = [by_name[name] for name in record["shared_names"]]
+        compiled = _assemble(model, record, ordered, ipf, {}, {})
+    except Exception as err:  # e.g. Numba's cache was cleared: compile
+        _log.debug("the model's record could not be used (%s): compiling", err)
+        return None
+    return compiled
+
+
+def _compile(model: Any, var_names: list[str] | None, ipf: Any) -> tuple[Any, dict | None]:
+    """The full compile: PyTensor's functions, then the callbacks (from Numba's cache if there).
+
+    Returns the compiled model and its record (None where PyTensor does not cache one of
+    the functions: then nutpie compiles it, as it would).
+    """
+    import nutpie
+    from nutpie import compile_pymc as cp
+
+    n_dim, n_expanded, logp_pt, expand_pt, _, shape_info, reparam = cp._make_functions(
+        model,
+        mode="NUMBA",
+        compute_grad=True,
+        join_expanded=True,
+        pymc_initial_point_fn=ipf,
+        var_names=var_names,
+    )
+    functions = {"logp": logp_pt, "expand": expand_pt}
+    inner_keys = {kind: _inner_key(fn) for kind, fn in functions.items()}
+    if None in inner_keys.values():
+        _log.debug("PyTensor does not cache this model's functions: nutpie compiles it")
+        return nutpie.compile_pymc_model(model, backend="numba", var_names=var_names), None
+    shared = [*logp_pt.get_shared(), *expand_pt.get_shared()]
+    shared_data, shared_var_keys = _shared_values(shared)
+    layout = [[k, v.ndim, v.dtype.str] for k, v in shared_data.items()]
+    names, slices, shapes = shape_info
+    record: dict[str, Any] = {
+        "n_dim": int(n_dim),
+        "n_expanded": int(n_expanded),
+        "n_free": len(model.free_RVs),
+        "names": list(names),
+        "slices": [[int(s.start), int(s.stop)] for s in slices],
+        "shapes": [[int(n) for n in shape] for shape in shapes],
+        "reparam": list(reparam),
+        "layout": layout,
+        "shared_names": [var.name for var in shared_var_keys],
+    }
+    for kind, fn in functions.items():
+        record[f"{kind}_shared"] = [int(shared_var_keys[v][1:]) for v in fn.get_shared()]
+        used = {f"s{i}" for i in record[f"{kind}_shared"]}
+        sub = [entry for entry in layout if entry[0] in used]
+        record[f"{kind}_key"] = _callback_key(
+            kind, inner_keys[kind] or "", {"shared": repr(sub), "n": repr((n_dim, n_expanded))}
+        )
+    inner = {kind: fn.vm.jit_fn for kind, fn in functions.items()}
+    return _assemble(model, record, shared, ipf, inner, functions), record
+
+
+def compile_numba(model: Any, var_names: list[str] | None = None) -> tuple[Any, str]:
+    """The compiled form of ``model`` for nutpie's Numba backend, from the caches if there.
 
     Parameters
     ----------
@@ -171,17 +473,17 @@ def compile_numba(model: Any, var_names: list[str] | None = None) -> Any:
 
     Returns
     -------
-    nutpie.compile_pymc.CompiledPyMCModel
+    compiled : nutpie.compile_pymc.CompiledPyMCModel
         As ``nutpie.compile_pymc_model(model, backend="numba", var_names=var_names)``
         returns it; that compile is used where PyTensor does not cache one of the model's
         functions (then no key describes the callbacks' code).
+    source : {"disk", "compiled"}
+        Loaded whole from the model's record, or compiled (parts maybe from caches).
     """
-    import numba
-    import nutpie
     from nutpie import compile_pymc as cp
     from pymc.initial_point import make_initial_point_fn
 
-    initial_point_fn = cp._wrap_with_lock(
+    ipf = cp._wrap_with_lock(
         make_initial_point_fn(
             model=model,
             default_strategy="support_point",
@@ -189,85 +491,14 @@ def compile_numba(model: Any, var_names: list[str] | None = None) -> Any:
             return_transformed=True,
         )
     )
-    n_dim, n_expanded, logp_pt, expand_pt, initial_point, shape_info, reparam = cp._make_functions(
-        model,
-        mode="NUMBA",
-        compute_grad=True,
-        join_expanded=True,
-        pymc_initial_point_fn=initial_point_fn,
-        var_names=var_names,
-    )
-    logp_key, expand_key = _inner_key(logp_pt), _inner_key(expand_pt)
-    if logp_key is None or expand_key is None:
-        _log.debug("PyTensor does not cache this model's functions: nutpie compiles it")
-        return nutpie.compile_pymc_model(model, backend="numba", var_names=var_names)
-
-    # shared values under fixed keys (nutpie draws random ones), so that the callbacks'
-    # source, and with it their cache key, depends only on the layout
-    shared_data: dict[str, np.ndarray] = {}
-    shared_var_keys: dict[Any, str] = {}
-    for var in [*logp_pt.get_shared(), *expand_pt.get_shared()]:
-        if var in shared_var_keys:
-            continue
-        key = f"s{len(shared_var_keys)}"
-        value = np.array(var.get_value(), order="C", copy=True)
-        value.flags.writeable = False
-        shared_data[key], shared_var_keys[var] = value, key
-    user_data = cp.make_user_data(shared_var_keys, shared_data)
-    record = user_data.dtype
-
-    logp_sig = numba.types.int64(
-        numba.types.uint64,
-        numba.types.CPointer(numba.types.double),
-        numba.types.CPointer(numba.types.double),
-        numba.types.CPointer(numba.types.double),
-        numba.types.voidptr,
-    )
-    expand_sig = numba.types.int64(
-        numba.types.uint64,
-        numba.types.uint64,
-        numba.types.CPointer(numba.types.double),
-        numba.types.CPointer(numba.types.double),
-        numba.types.voidptr,
-    )
-    logp_keys = [shared_var_keys[var] for var in logp_pt.get_shared()]
-    expand_keys = [shared_var_keys[var] for var in expand_pt.get_shared()]
-    constants = {"N_DIM": n_dim, "N_EXPANDED": n_expanded, "RECORD": record}
-    logp_cfunc = _callback(
-        _LOGP_TEMPLATE,
-        "logp",
-        logp_pt.vm.jit_fn,
-        logp_key,
-        logp_keys,
-        shared_data,
-        {"N_DIM": n_dim, "RECORD": record},
-        logp_sig,
-    )
-    expand_cfunc = _callback(
-        _EXPAND_TEMPLATE,
-        "expand",
-        expand_pt.vm.jit_fn,
-        expand_key,
-        expand_keys,
-        shared_data,
-        constants,
-        expand_sig,
-    )
-    dims, coords = cp._prepare_dims_and_coords(model, shape_info, reparam)
-    return cp.CompiledPyMCModel(
-        _n_dim=n_dim,
-        dims=dims,
-        _coords=coords,
-        _shapes={name: tuple(shape) for name, _, shape in zip(*shape_info, strict=True)},
-        compiled_logp_func=logp_cfunc,
-        compiled_expand_func=expand_cfunc,
-        initial_point_func=initial_point,
-        shared_data=shared_data,
-        shared_var_keys=shared_var_keys,
-        user_data=user_data,
-        n_expanded=n_expanded,
-        shape_info=shape_info,
-        logp_func=logp_pt,
-        expand_func=expand_pt,
-        reparameterized_names=reparam,
-    )
+    found = _fingerprint(model, var_names)
+    if found is not None:
+        key, shared, ops = found
+        compiled = _from_record(model, key, shared, ops, ipf)
+        if compiled is not None:
+            _log.debug("the compiled model came from its record")
+            return compiled, "disk"
+    compiled, record = _compile(model, var_names, ipf)
+    if found is not None and record is not None:
+        _write_record(found[0], record)
+    return compiled, "compiled"

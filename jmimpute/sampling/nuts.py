@@ -14,9 +14,14 @@ import numpy as np
 import pymc as pm
 import xarray as xr
 
+from jmimpute.sampling.reuse import COMPILED
 from jmimpute.spec.model import SamplerSettings
 
 _log = logging.getLogger("jmimpute")
+
+_POLL_SECONDS = 0.02
+"""How often a monitored run looks at its chains' progress: a fraction of brandsma's
+half-second of sampling, and a negligible load (one look reads a tuple)."""
 
 
 @dataclass(frozen=True)
@@ -28,10 +33,16 @@ class SamplerRun:
     trace : xarray.DataTree
         The sampler's own result (groups ``posterior`` and ``sample_stats``).
     compile_seconds, sampling_seconds : float
-        Wall time spent compiling the model and sampling it (0 compile seconds when a
-        compiled model was reused).
+        Wall time spent compiling the model (or finding a compiled one to reuse) and
+        sampling it.
     compiled : object or None
         nutpie's compiled model, for re-runs with other shared data (None for PyMC).
+    compiled_from : str
+        Where the compiled model came from: ``"compiled"`` (in this run; PyTensor's and
+        Numba's disk caches may have served parts), ``"disk"`` (loaded whole from the
+        disk cache, :mod:`jmimpute.sampling.numba_callbacks`), ``"process"`` (an earlier
+        run of this process, of this model or of one with the same graph), or ``""``
+        (PyMC's sampler, which compiles inside its run).
     checkpoints : tuple of int
         With :class:`Checkpoints`: the draws per chain at which convergence was judged,
         the last being those kept (empty for a fixed number of draws).
@@ -46,6 +57,7 @@ class SamplerRun:
     compiled: object | None = None
     checkpoints: tuple[int, ...] = ()
     runs: int = 1
+    compiled_from: str = ""
 
 
 @dataclass(frozen=True)
@@ -95,7 +107,10 @@ def judged_in_one_run(settings: SamplerSettings) -> bool:
     return settings.sampler == "nutpie" and _cores(settings, monitored=True) >= settings.chains
 
 
-def _compile_nutpie(model: pm.Model, backend: str, var_names: list[str] | None) -> object:
+def _compile_nutpie(
+    model: pm.Model, backend: str, var_names: list[str] | None
+) -> tuple[object, str]:
+    """The model compiled for nutpie, and where it came from (see :class:`SamplerRun`)."""
     import nutpie
 
     from jmimpute.sampling.numba_callbacks import cacheable, compile_numba
@@ -105,9 +120,10 @@ def _compile_nutpie(model: pm.Model, backend: str, var_names: list[str] | None) 
         warnings.filterwarnings("ignore", message=".*BLAS.*")
         if backend == "numba" and cacheable():
             return compile_numba(model, var_names)
-        return nutpie.compile_pymc_model(
+        compiled = nutpie.compile_pymc_model(
             model, backend=backend, gradient_backend="pytensor", var_names=var_names
         )
+        return compiled, "compiled"
 
 
 def run_sampler(
@@ -157,36 +173,80 @@ def run_sampler(
             until,
         )
     start = time.perf_counter()
-    reused = compiled is not None
-    if compiled is None:
-        compiled = _compile_nutpie(model, settings.backend, var_names)
+    compiled_from = "process"
+    if compiled is not None:
+        _log.info("reusing the compiled model")
+        compiled = _with_shared(compiled, settings.backend, shared)
+    elif (found := _compiled_elsewhere(model, settings.backend, var_names, shared)) is not None:
+        compiled = found
+    else:
+        compiled, compiled_from = _compile_nutpie(model, settings.backend, var_names)
         _log.info(
-            "compiled the model with nutpie/%s in %.1f s",
+            "compiled the model with nutpie/%s in %.1f s%s",
             settings.backend,
             time.perf_counter() - start,
+            " (from the disk cache)" if compiled_from == "disk" else "",
         )
-    else:
-        _log.info("reusing the compiled model")
-        # only the shared values the compiled graph uses (a pruned graph may use none);
-        # JAX freezes them at compile time, so a caller reuses a JAX model only when
-        # they have not changed
-        known = {var.name for var in getattr(compiled, "shared_var_keys", {})}
-        used = {k: v for k, v in (shared or {}).items() if k in known}
-        if used and settings.backend == "numba":
-            compiled = compiled.with_data(**used)  # type: ignore[attr-defined]
-    compile_seconds = 0.0 if reused else time.perf_counter() - start
+        if settings.backend == "numba":
+            COMPILED.add(model, settings.backend, var_names, compiled)
+    compile_seconds = time.perf_counter() - start
     if until is not None and judged_in_one_run(settings):
         begun = time.perf_counter()
         trace, checked = _monitor(compiled, settings, cores, seed, until)
-        return SamplerRun(trace, compile_seconds, time.perf_counter() - begun, compiled, checked)
+        return SamplerRun(
+            trace,
+            compile_seconds,
+            time.perf_counter() - begun,
+            compiled,
+            checked,
+            compiled_from=compiled_from,
+        )
     run = _rerun_until(
         lambda draws: _run_nutpie(compiled, settings, draws, cores, seed),
         settings.draws,
         until,
     )
     return SamplerRun(
-        run.trace, compile_seconds, run.sampling_seconds, compiled, run.checkpoints, run.runs
+        run.trace,
+        compile_seconds,
+        run.sampling_seconds,
+        compiled,
+        run.checkpoints,
+        run.runs,
+        compiled_from,
     )
+
+
+def _with_shared(compiled: Any, backend: str, shared: dict[str, np.ndarray] | None) -> Any:
+    """``compiled`` with the new values of the shared data it uses.
+
+    Only the values its graph uses (a pruned graph may use none); JAX freezes them at
+    compile time, so a caller reuses a JAX model only when they have not changed.
+    """
+    known = {var.name for var in getattr(compiled, "shared_var_keys", {})}
+    used = {k: v for k, v in (shared or {}).items() if k in known}
+    if used and backend == "numba":
+        compiled = compiled.with_data(**used)
+    return compiled
+
+
+def _compiled_elsewhere(
+    model: pm.Model, backend: str, var_names: list[str] | None, shared: dict | None
+) -> Any:
+    """The compiled model of an earlier run of this process on the same graph, or None.
+
+    Numba's only: nutpie's JAX models freeze their shared data.
+    """
+    if backend != "numba":
+        return None
+    found = COMPILED.find(model, backend, var_names)
+    if found is None:
+        return None
+    compiled, compiled_from = found
+    _log.info("reusing the compiled model of other data with the same structure")
+    if shared:  # its initial points read the model it was compiled from
+        pm.set_data(shared, model=compiled_from)
+    return compiled
 
 
 def _run_nutpie(
@@ -333,7 +393,7 @@ class _Watched:
                     self.stored = max(self.stored, draws)
                     return trace
                 self.sampler.resume()  # the store lags the progress report
-            time.sleep(0.1)
+            time.sleep(_POLL_SECONDS)
 
     def stop(self, draws: int) -> xr.DataTree:
         """Stop the run once every chain has ``draws`` draws; the trace cut to them."""
