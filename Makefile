@@ -14,6 +14,8 @@ $(STAMP): pyproject.toml
 	$(PYTHON_BOOT) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[dev]"
+	@# compile once what later imputations reuse (jmimpute/warmup.py says what)
+	$(PY) -m jmimpute.warmup
 	touch $(STAMP)
 
 ## The main job: impute brandsma, print missingness, summary and convergence, write the completed sets.

@@ -1,12 +1,15 @@
 """Speed of the full joint model (categorical and level-2 targets) against jomoImpute.
 
-Two cases, m = 20, jmimpute with its defaults (4 chains x 500 warm-up at target_accept
+Three cases, m = 20, jmimpute with its defaults (4 chains x 500 warm-up at target_accept
 0.65, draws until converged: 1000 per chain first, more if some R-hat > 1.01 or
 ESS < 400; nutpie/numba):
 
 * brandsma ``[lpo + iqv ~ 1 + (1|sch), den ~ 1]`` with den (level 2, 4 levels) categorical;
 * hsb with 5% MCAR in minority, female, ses and size (``examples/mertools_hsb.py``),
-  ``[minority + female + ses + mathach ~ 1 + (1|schid), size ~ 1 + schtype + meanses]``.
+  ``[minority + female + ses + mathach ~ 1 + (1|schid), size ~ 1 + schtype + meanses]``;
+* mitml's ``leadership`` (750 rows, 50 groups; R with mitml supplies the data)
+  ``[JOBSAT + NEGLEAD + WLOAD ~ 1 + (1|GRPID), COHES ~ 1]`` with WLOAD (binary) categorical,
+  mitml's own jomoImpute example.
 
 For each: min bulk ESS of the imputation-model parameters, ESS per second of sampling (all
 of it: with nutpie/numba one run, judged at checkpoints and stopped once converged; where
@@ -23,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import subprocess
 import sys
 import tempfile
 import time
@@ -40,6 +44,23 @@ from rpeers import have_mitml, run_peer_script  # noqa: E402
 
 M = 20
 
+
+def load_leadership() -> pd.DataFrame:
+    """mitml's ``leadership`` data (750 employees in 50 groups), read through R.
+
+    ``WLOAD`` (workload, low/high) is coded 0/1, as jomoImpute and jmimpute both read it.
+    """
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "leadership.csv"
+        code = (
+            "data(leadership, package = 'mitml'); "
+            f"write.csv(leadership, {str(path)!r}, row.names = FALSE)"
+        )
+        subprocess.run(["Rscript", "-e", code], check=True, capture_output=True)
+        data = pd.read_csv(path)
+    return data.assign(WLOAD=data["WLOAD"].map({"low": 0.0, "high": 1.0}))
+
+
 CASES = {
     "brandsma+den": (
         jm.datasets.load_brandsma,
@@ -54,6 +75,14 @@ CASES = {
         HSB_FORMULA,
         ["minority", "female"],
         ["minority", "female", "ses", "mathach", "size", "schtype", "meanses"],
+    ),
+    # mitml's own jomoImpute example (needs R with mitml for the data)
+    "leadership": (
+        load_leadership,
+        "GRPID",
+        ["JOBSAT + NEGLEAD + WLOAD ~ 1 + (1|GRPID)", "COHES ~ 1"],
+        ["WLOAD"],
+        ["JOBSAT", "NEGLEAD", "WLOAD", "COHES"],
     ),
 }
 
@@ -105,6 +134,9 @@ def main() -> None:
     lines = []
     for case in args.cases.split(","):
         load, cluster, formula, factors, cols = CASES[case]
+        if case == "leadership" and not have_mitml():
+            lines.append("\n== leadership: skipped (its data come with R's mitml)")
+            continue
         data = load()
         ours = run_ours(data, formula, factors)
         entry = {"jmimpute": ours}
@@ -116,8 +148,8 @@ def main() -> None:
         rate = ours["min_ess"] / ours["sampling_s"]
         lines.append(
             f"jmimpute    min ESS {ours['min_ess']:.0f}, ESS/s {rate:.1f}"
-            f" (sampling {ours['sampling_s']:.0f} s, compile {ours['compile_s']:.0f} s), "
-            f"max R-hat {ours['max_rhat']:.3f}, wall m=20 {ours['wall_s']:.0f} s, "
+            f" (sampling {ours['sampling_s']:.1f} s, compile {ours['compile_s']:.1f} s), "
+            f"max R-hat {ours['max_rhat']:.3f}, wall m=20 {ours['wall_s']:.1f} s, "
             f"{ours['steps_per_draw']:.0f} leapfrog steps per draw, "
             f"convergence judged at {ours['draws_tried']} draws per chain "
             f"in {ours['sampler_runs']} sampler run(s)"

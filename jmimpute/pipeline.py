@@ -107,7 +107,10 @@ def impute(
         nutpie, or PyMC's own NUTS as a fallback.
     backend : {"numba", "jax"}, optional
         nutpie's backend. Numba compiles more slowly than JAX and then samples much faster
-        (``python benchmarks/bench_impute.py`` compares them; README, "Backends"). The
+        (``python benchmarks/bench_impute.py`` compares them; README, "Backends"); its
+        compiled models are kept on disk and in the process and serve other data of the
+        same structure, so it compiles once per structure on a machine (docs/architecture.md,
+        "Compile once"). The
         default is Numba, and JAX with ``cluster_covariance="random"``, whose likelihood
         is a PyTensor graph that Numba compiles in minutes.
     cores : int, optional

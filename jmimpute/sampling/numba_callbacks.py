@@ -453,11 +453,14 @@ def _compile(model: Any, var_names: list[str] | None, ipf: Any) -> tuple[Any, di
     }
     for kind, fn in functions.items():
         record[f"{kind}_shared"] = [int(shared_var_keys[v][1:]) for v in fn.get_shared()]
-        used = {f"s{i}" for i in record[f"{kind}_shared"]}
-        sub = [entry for entry in layout if entry[0] in used]
-        record[f"{kind}_key"] = _callback_key(
-            kind, inner_keys[kind] or "", {"shared": repr(sub), "n": repr((n_dim, n_expanded))}
-        )
+        # the whole layout fixes the user data's record type, whose field offsets the
+        # callback's code holds; its own values, their order in the call
+        described = {
+            "record": repr(layout),
+            "passed": repr(record[f"{kind}_shared"]),
+            "n": repr((n_dim, n_expanded)),
+        }
+        record[f"{kind}_key"] = _callback_key(kind, inner_keys[kind] or "", described)
     inner = {kind: fn.vm.jit_fn for kind, fn in functions.items()}
     return _assemble(model, record, shared, ipf, inner, functions), record
 
