@@ -465,6 +465,39 @@ def _compile(model: Any, var_names: list[str] | None, ipf: Any) -> tuple[Any, di
     return _assemble(model, record, shared, ipf, inner, functions), record
 
 
+def _point_function(model: Any) -> Any:
+    """PyMC's initial points of ``model``'s free variables, as nutpie draws them."""
+    from nutpie import compile_pymc as cp
+    from pymc.initial_point import make_initial_point_fn
+
+    return cp._wrap_with_lock(
+        make_initial_point_fn(
+            model=model,
+            default_strategy="support_point",
+            jitter_rvs=set(model.free_RVs),
+            return_transformed=True,
+        )
+    )
+
+
+def with_initial_points_of(model: Any, compiled: Any) -> Any:
+    """``compiled`` drawing its initial points from ``model`` (a model of the same graph).
+
+    The initial points read the model's shared values (the priors' hyperparameters): a
+    compiled model given to another model of the same graph must read that one's.
+    """
+    import dataclasses
+
+    from nutpie import compile_pymc as cp
+
+    names, _, shapes = compiled.shape_info
+    n_free = len(model.free_RVs)
+    initial_point = cp._rv_dict_to_flat_array_wrapper(
+        _point_function(model), names=list(names[:n_free]), shapes=list(shapes[:n_free])
+    )
+    return dataclasses.replace(compiled, initial_point_func=initial_point)
+
+
 def compile_numba(model: Any, var_names: list[str] | None = None) -> tuple[Any, str]:
     """The compiled form of ``model`` for nutpie's Numba backend, from the caches if there.
 
@@ -483,17 +516,7 @@ def compile_numba(model: Any, var_names: list[str] | None = None) -> tuple[Any, 
     source : {"disk", "compiled"}
         Loaded whole from the model's record, or compiled (parts maybe from caches).
     """
-    from nutpie import compile_pymc as cp
-    from pymc.initial_point import make_initial_point_fn
-
-    ipf = cp._wrap_with_lock(
-        make_initial_point_fn(
-            model=model,
-            default_strategy="support_point",
-            jitter_rvs=set(model.free_RVs),
-            return_transformed=True,
-        )
-    )
+    ipf = _point_function(model)
     found = _fingerprint(model, var_names)
     if found is not None:
         key, shared, ops = found

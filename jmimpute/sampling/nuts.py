@@ -177,7 +177,7 @@ def run_sampler(
     if compiled is not None:
         _log.info("reusing the compiled model")
         compiled = _with_shared(compiled, settings.backend, shared)
-    elif (found := _compiled_elsewhere(model, settings.backend, var_names, shared)) is not None:
+    elif (found := _compiled_elsewhere(model, settings.backend, var_names)) is not None:
         compiled = found
     else:
         compiled, compiled_from = _compile_nutpie(model, settings.backend, var_names)
@@ -230,22 +230,16 @@ def _with_shared(compiled: Any, backend: str, shared: dict[str, np.ndarray] | No
     return compiled
 
 
-def _compiled_elsewhere(
-    model: pm.Model, backend: str, var_names: list[str] | None, shared: dict | None
-) -> Any:
+def _compiled_elsewhere(model: pm.Model, backend: str, var_names: list[str] | None) -> Any:
     """The compiled model of an earlier run of this process on the same graph, or None.
 
     Numba's only: nutpie's JAX models freeze their shared data.
     """
     if backend != "numba":
         return None
-    found = COMPILED.find(model, backend, var_names)
-    if found is None:
-        return None
-    compiled, compiled_from = found
-    _log.info("reusing the compiled model of other data with the same structure")
-    if shared:  # its initial points read the model it was compiled from
-        pm.set_data(shared, model=compiled_from)
+    compiled = COMPILED.find(model, backend, var_names)
+    if compiled is not None:
+        _log.info("reusing the compiled model of other data with the same structure")
     return compiled
 
 

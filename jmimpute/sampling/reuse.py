@@ -28,7 +28,6 @@ KEPT = 8
 
 @dataclass(frozen=True)
 class _Entry:
-    model: Any
     outputs: list
     inputs: dict[str, Any]
     coords: tuple
@@ -68,12 +67,14 @@ class CompiledModels:
         names = tuple(sorted(v.name for v in model.value_vars))
         return (backend, None if var_names is None else tuple(var_names), names)
 
-    def find(self, model: Any, backend: str, var_names: list[str] | None) -> tuple[Any, Any] | None:
-        """A compiled model of the same graph as ``model``, and the model it was built from.
+    def find(self, model: Any, backend: str, var_names: list[str] | None) -> Any:
+        """A compiled model of the same graph as ``model``, made ``model``'s, or None.
 
-        The compiled model is returned with ``model``'s shared values (``with_data``).
+        It is returned with ``model``'s shared values (``with_data``) and initial points.
         """
         from pytensor.graph.basic import equal_computations
+
+        from jmimpute.sampling.numba_callbacks import with_initial_points_of
 
         key = self._key(backend, var_names, model)
         with self._lock:
@@ -100,7 +101,7 @@ class CompiledModels:
                 for name, var in inputs.items()
                 if name.startswith("shared:") and var.name in known
             }
-            return entry.compiled.with_data(**values), entry.model
+            return with_initial_points_of(model, entry.compiled.with_data(**values))
         return None
 
     def add(self, model: Any, backend: str, var_names: list[str] | None, compiled: Any) -> None:
@@ -108,9 +109,7 @@ class CompiledModels:
         outputs, inputs, coords = _graph(model)
         key = self._key(backend, var_names, model)
         with self._lock:
-            self._entries.setdefault(key, []).append(
-                _Entry(model, outputs, inputs, coords, compiled)
-            )
+            self._entries.setdefault(key, []).append(_Entry(outputs, inputs, coords, compiled))
             self._entries.move_to_end(key)
             while sum(len(v) for v in self._entries.values()) > self._kept:
                 oldest = next(iter(self._entries))

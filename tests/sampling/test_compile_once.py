@@ -117,31 +117,37 @@ def _halves(seed: int):
     return data[data["sch"].isin(first)], data[~data["sch"].isin(first)]
 
 
-def _impute(data, formula: str = "lpo + iqv ~ 1 + (1|sch)"):
+def _impute(data, formula: str = "lpo + iqv ~ 1 + (1|sch)", priors=None):
     # short runs: convergence is not what these tests are about
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        return _short(data, formula)
-
-
-def _short(data, formula: str):
-    return jm.impute(
-        data, formula, m=2, draws=150, tune=150, chains=2, random_seed=4, progressbar=False
-    )
+        return jm.impute(
+            data, formula, m=2, draws=150, tune=150, chains=2, random_seed=4,
+            progressbar=False, priors=priors,
+        )  # fmt: skip
 
 
 def test_other_data_of_the_same_structure_reuse_the_compiled_model(caplog) -> None:
-    """Other schools, rows and patterns: no compile, and the draws of a fresh compile."""
+    """Other schools, rows and patterns: no compile, and a fresh compile's draws.
+
+    Then a refit with other priors: the initial points read the priors of the model they
+    come from, so a compiled model given to another model must take that model's.
+    """
     first, second = _halves(1)
+    tight = jm.Priors(psi_sd=0.05)
     COMPILED.clear()
     _impute(first)
     with caplog.at_level(logging.INFO, logger="jmimpute"):
-        reused = _impute(second)
+        taken = _impute(second)
     assert REUSED in caplog.text
+    assert taken.tree.attrs["compiled_from"] == "process"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        reused = taken.refit(priors=tight)
     COMPILED.clear()
     caplog.clear()
     with caplog.at_level(logging.INFO, logger="jmimpute"):
-        fresh = _impute(second)
+        fresh = _impute(second, priors=tight)
     assert REUSED not in caplog.text
     np.testing.assert_array_equal(
         reused.posterior["beta"].to_numpy(), fresh.posterior["beta"].to_numpy()
@@ -158,3 +164,43 @@ def test_another_structure_is_compiled(caplog) -> None:
     with caplog.at_level(logging.INFO, logger="jmimpute"):
         _impute(second, "lpo ~ 1 + (1|sch)")
     assert REUSED not in caplog.text
+
+
+def test_callbacks_of_other_user_data_layouts_are_not_shared() -> None:
+    """The same log density beside another shared value: the user data's fields move, so the
+    logp callback (which holds their offsets) must be another, and both must sample right."""
+    import nutpie
+
+    from jmimpute.sampling import numba_callbacks
+
+    def model(extra: bool) -> pm.Model:
+        with pm.Model() as built:
+            if extra:  # a shared value only the trace's values read, declared first
+                scale = pm.Data("scale", np.array([2.0, 3.0]))
+            data = pm.Data("obs", np.linspace(-1.0, 2.0, 7))
+            mu = pm.Normal("mu", 0.0, 2.0)
+            pm.Normal("y", mu, 1.0, observed=data)
+            if extra:
+                pm.Deterministic("scaled", mu * scale)
+        return built
+
+    keys = []
+    for extra in (False, True):
+        built = model(extra)
+        compiled, _ = compile_numba(built)
+        found = numba_callbacks._fingerprint(built, None)
+        assert found is not None
+        record = numba_callbacks._read_record(found[0])
+        assert record is not None
+        keys.append(record["logp_key"])
+        theirs = nutpie.compile_pymc_model(built, backend="numba")
+        for a, b in zip(_draws_of(compiled), _draws_of(theirs), strict=True):
+            np.testing.assert_array_equal(a, b)
+    assert keys[0] != keys[1]
+
+
+def _draws_of(compiled) -> list[np.ndarray]:
+    import nutpie
+
+    trace = nutpie.sample(compiled, chains=2, draws=40, tune=40, seed=5, progress_bar=False)
+    return [trace["posterior"][name].to_numpy() for name in trace["posterior"].data_vars]
