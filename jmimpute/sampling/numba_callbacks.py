@@ -18,13 +18,14 @@ nutpie does, from nutpie's own pieces, with two caches:
   Numba and llvmlite. Shared values enter through nutpie's user data, read at every
   call, so the cached code serves any values (``with_data``) of the same ranks.
 * **The model's record.** Rewriting the graph and building PyTensor's functions takes
-  about a second even when every piece is cached. A small JSON record, keyed by a
-  fingerprint of the model's graph before rewriting (every operation with its
-  properties, every constant's value, the shared data's names and types, the trace's
-  shapes) and the same versions plus the source of jmimpute's compiled Ops, holds what
-  the compiled model needs besides the callbacks: the dimension, the trace's layout and
-  the callbacks' keys. A model with a record skips the rewrites and loads the callbacks.
-  Any miss (no record, a callback gone from Numba's cache) falls back to the full path.
+  about a second even when every piece is cached. A small JSON record holds what the
+  compiled model needs besides the callbacks: the dimension, the trace's layout and the
+  callbacks' keys. Its key is a fingerprint of the model's graph before rewriting (every
+  operation with its properties, every constant's value, the shared data's names and
+  types, the trace's shapes), PyTensor's compile settings, the same versions and the
+  source of jmimpute's compiled Ops. A model with a record skips the rewrites and loads
+  the callbacks. Any miss (no record, a callback gone from Numba's cache) falls back to
+  the full path.
 
 The callbacks do what nutpie's do (same return codes, same order of the shared values),
 so a model compiled here samples the same draws as one compiled by nutpie for the same
@@ -235,8 +236,12 @@ def _fingerprint(
     ids: dict[Any, int] = {}
     shared: list[Any] = []
     ops: list[Any] = []
+    from pytensor import config
+
     digest = hashlib.sha256(_versions())
     digest.update(_sources_digest())
+    # the settings PyTensor compiles Numba code under
+    digest.update(repr((config.floatX, config.numba__fastmath, config.numba__cache)).encode())
 
     def ident(var: Any) -> int:
         if var not in ids:
