@@ -37,14 +37,24 @@ def warm_up() -> float:
     data = jm.datasets.load_brandsma()
     for formula, categorical in STRUCTURES:
         begun = time.perf_counter()
-        with warnings.catch_warnings():
-            # a few draws: only the compile is wanted, not converged chains
-            warnings.simplefilter("ignore", jm.ConvergenceWarning)
-            jm.impute(
-                data, formula, categorical=categorical, m=1, chains=1, draws=10, tune=10,
-                random_seed=1, progressbar=False,
-            )  # fmt: skip
-        _log.info("compiled the model of %s in %.0f s", formula, time.perf_counter() - begun)
+        level = _log.level
+        # a few draws: only the compile is wanted, so the convergence verdict is not said
+        _log.setLevel(logging.ERROR)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", jm.ConvergenceWarning)
+                imp = jm.impute(
+                    data, formula, categorical=categorical, m=1, chains=1, draws=10,
+                    tune=10, random_seed=1, progressbar=False,
+                )  # fmt: skip
+        finally:
+            _log.setLevel(level)
+        _log.info(
+            "the model of %s: %.0f s (compiled model from: %s)",
+            formula,
+            time.perf_counter() - begun,
+            imp.tree.attrs["compiled_from"],
+        )
     return time.perf_counter() - start
 
 
