@@ -14,8 +14,9 @@ $(STAMP): pyproject.toml
 	$(PYTHON_BOOT) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[dev]"
-	@# compile once what later imputations reuse (jmimpute/warmup.py says what)
-	$(PY) -m jmimpute.warmup
+	@# compile once what later imputations reuse (jmimpute/warmup.py says what); a failure
+	@# costs the first imputations their compile, not the set-up
+	$(PY) -m jmimpute.warmup || echo "jmimpute warm-up failed: the first imputations will compile"
 	touch $(STAMP)
 
 ## The main job: impute brandsma, print missingness, summary and convergence, write the completed sets.

@@ -111,9 +111,8 @@ def _unpack(keys: list[str], data: dict[str, np.ndarray]) -> tuple[str, str]:
 
 
 def _versions() -> bytes:
-    return repr(
-        [(p, version(p)) for p in ("nutpie", "pytensor", "pymc", "numba", "llvmlite")]
-    ).encode()
+    packages = ("nutpie", "pytensor", "pymc", "numba", "llvmlite", "numpy")
+    return repr([(p, version(p)) for p in packages]).encode()
 
 
 def _callback_key(kind: str, inner_key: str, layout: dict[str, Any]) -> str:
@@ -136,15 +135,16 @@ def _callback(
     template: str,
     kind: str,
     inner: Any,
-    key: str,
+    key: str | None,
     keys: list[str],
     data: dict[str, np.ndarray],
     constants: dict[str, Any],
-) -> Any:
-    """A Numba C callback from ``template``, cached on disk under ``key``.
+) -> tuple[Any, bool]:
+    """A Numba C callback from ``template``, cached on disk under ``key`` (None: not cached).
 
     ``inner`` is the PyTensor function it calls; None where the callback must come from
-    the cache (Numba then fails to compile it, and the caller falls back).
+    the cache (Numba then fails to compile it, and the caller falls back). Returns the
+    callback and whether Numba's cache holds it.
     """
     import numba
     from nutpie.compile_pymc import address_as_void_pointer
@@ -165,9 +165,13 @@ def _callback(
         },
         cache_key=key,
     )
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", category=numba.NumbaWarning)
-        return numba.cfunc(_SIGNATURES[kind](), cache=True)(raw)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", numba.NumbaWarning)
+        cfunc = numba.cfunc(_SIGNATURES[kind](), cache=key is not None)(raw)
+    refused = [w for w in caught if "cannot cache" in str(w.message).lower()]
+    for warning in refused:
+        _log.debug("the %s callback is not cached: %s", kind, warning.message)
+    return cfunc, key is not None and not refused
 
 
 def _logp_signature() -> Any:
@@ -280,6 +284,8 @@ def _fingerprint(
                 ).encode()
             )
         digest.update(repr([ident(var) for var in outputs]).encode())
+        # which name each output has in the trace (the graph alone does not say)
+        digest.update(repr([var.name for var in outputs]).encode())
     except _Unhashable as why:
         _log.debug("no record for this model: %s", why)
         return None
@@ -351,8 +357,11 @@ def _assemble(
     initial_point_fn: Any,
     inner: dict[str, Any],
     functions: dict[str, Any],
-) -> Any:
-    """The compiled model from a record and the shared values in its order."""
+) -> tuple[Any, bool]:
+    """The compiled model from a record and the shared values in its order.
+
+    Also says whether Numba's cache holds both callbacks (a record is written only then).
+    """
     from nutpie import compile_pymc as cp
 
     shared_data, shared_var_keys = _shared_values(shared)
@@ -365,13 +374,14 @@ def _assemble(
         "N_EXPANDED": record["n_expanded"],
         "RECORD": user_data.dtype,
     }
-    callbacks = {}
+    callbacks, cached = {}, True
     for kind in ("logp", "expand"):
         keys = [f"s{i}" for i in record[f"{kind}_shared"]]
-        callbacks[kind] = _callback(
+        callbacks[kind], in_cache = _callback(
             _TEMPLATES[kind], kind, inner.get(kind), record[f"{kind}_key"], keys,
             shared_data, constants,
         )  # fmt: skip
+        cached = cached and in_cache
     names = record["names"]
     shapes = [tuple(shape) for shape in record["shapes"]]
     slices = [slice(a, b) for a, b in record["slices"]]
@@ -381,7 +391,7 @@ def _assemble(
         initial_point_fn, names=names[:n_free], shapes=shapes[:n_free]
     )
     dims, coords = cp._prepare_dims_and_coords(model, shape_info, record["reparam"])
-    return cp.CompiledPyMCModel(
+    compiled = cp.CompiledPyMCModel(
         _n_dim=record["n_dim"],
         dims=dims,
         _coords=coords,
@@ -398,6 +408,7 @@ def _assemble(
         expand_func=functions.get("expand"),
         reparameterized_names=record["reparam"],
     )
+    return compiled, cached
 
 
 def _from_record(model: Any, key: str, shared: list[Any], ops: list[Any], ipf: Any) -> Any:
@@ -412,7 +423,7 @@ def _from_record(model: Any, key: str, shared: list[Any], ops: list[Any], ipf: A
     by_name = {var.name: var for var in shared}
     try:
         ordered = [by_name[name] for name in record["shared_names"]]
-        compiled = _assemble(model, record, ordered, ipf, {}, {})
+        compiled, _ = _assemble(model, record, ordered, ipf, {}, {})
     except Exception as err:  # e.g. Numba's cache was cleared: compile
         _log.debug("the model's record could not be used (%s): compiling", err)
         return None
@@ -423,9 +434,8 @@ def _compile(model: Any, var_names: list[str] | None, ipf: Any) -> tuple[Any, di
     """The full compile: PyTensor's functions, then the callbacks (from Numba's cache if there).
 
     Returns the compiled model and its record (None where PyTensor does not cache one of
-    the functions: then nutpie compiles it, as it would).
+    the functions, or Numba would not cache a callback: no key describes their code).
     """
-    import nutpie
     from nutpie import compile_pymc as cp
 
     n_dim, n_expanded, logp_pt, expand_pt, _, shape_info, reparam = cp._make_functions(
@@ -438,12 +448,10 @@ def _compile(model: Any, var_names: list[str] | None, ipf: Any) -> tuple[Any, di
     )
     functions = {"logp": logp_pt, "expand": expand_pt}
     inner_keys = {kind: _inner_key(fn) for kind, fn in functions.items()}
-    if None in inner_keys.values():
-        _log.debug("PyTensor does not cache this model's functions: nutpie compiles it")
-        return nutpie.compile_pymc_model(model, backend="numba", var_names=var_names), None
     shared = [*logp_pt.get_shared(), *expand_pt.get_shared()]
     shared_data, shared_var_keys = _shared_values(shared)
     layout = [[k, v.ndim, v.dtype.str] for k, v in shared_data.items()]
+    user_dtype = cp.make_user_data(shared_var_keys, shared_data).dtype
     names, slices, shapes = shape_info
     record: dict[str, Any] = {
         "n_dim": int(n_dim),
@@ -461,13 +469,16 @@ def _compile(model: Any, var_names: list[str] | None, ipf: Any) -> tuple[Any, di
         # the whole layout fixes the user data's record type, whose field offsets the
         # callback's code holds; its own values, their order in the call
         described = {
-            "record": repr(layout),
+            "record": repr((layout, user_dtype.descr, user_dtype.itemsize)),
             "passed": repr(record[f"{kind}_shared"]),
             "n": repr((n_dim, n_expanded)),
         }
-        record[f"{kind}_key"] = _callback_key(kind, inner_keys[kind] or "", described)
+        inner_key = inner_keys[kind]
+        # no PyTensor key, no description of the code: a callback compiled, not cached
+        record[f"{kind}_key"] = inner_key and _callback_key(kind, inner_key, described)
     inner = {kind: fn.vm.jit_fn for kind, fn in functions.items()}
-    return _assemble(model, record, shared, ipf, inner, functions), record
+    compiled, cached = _assemble(model, record, shared, ipf, inner, functions)
+    return compiled, record if cached else None
 
 
 def _point_function(model: Any) -> Any:

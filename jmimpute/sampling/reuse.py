@@ -27,15 +27,26 @@ KEPT = 8
 
 
 @dataclass(frozen=True)
-class _Entry:
+class _Graph:
+    """What a compile depends on.
+
+    The outputs, their names in the trace, the named inputs (value variables and shared
+    data) and what the graph does not hold (the coordinates).
+    """
+
     outputs: list
+    names: tuple
     inputs: dict[str, Any]
     coords: tuple
+
+
+@dataclass(frozen=True)
+class _Entry:
+    graph: _Graph
     compiled: Any
 
 
-def _graph(model: Any) -> tuple[list, dict[str, Any], tuple]:
-    """The outputs a compile depends on, its named inputs and the coordinates."""
+def _graph(model: Any) -> _Graph:
     from pytensor.compile.sharedvalue import SharedVariable
     from pytensor.graph.traversal import ancestors
 
@@ -45,7 +56,22 @@ def _graph(model: Any) -> tuple[list, dict[str, Any], tuple]:
         if isinstance(var, SharedVariable):
             inputs[f"shared:{var.name}"] = var
     coords = tuple((k, tuple(v) if v is not None else None) for k, v in model.coords.items())
-    return outputs, inputs, coords
+    return _Graph(outputs, tuple(var.name for var in outputs), inputs, coords)
+
+
+def _same_shapes(model: Any, compiled: Any) -> bool:
+    """Whether the trace's shapes of ``model`` are those ``compiled`` was made for.
+
+    Its expanded size is fixed, and a shape read from shared data could differ with
+    equal graphs.
+    """
+    from nutpie.compile_pymc import _compute_shapes
+
+    shapes = _compute_shapes(model)
+    return all(
+        name in shapes and tuple(int(n) for n in shapes[name]) == tuple(shape)
+        for name, shape in compiled._shapes.items()
+    )
 
 
 class CompiledModels:
@@ -65,7 +91,9 @@ class CompiledModels:
     @staticmethod
     def _key(backend: str, var_names: list[str] | None, model: Any) -> tuple:
         names = tuple(sorted(v.name for v in model.value_vars))
-        return (backend, None if var_names is None else tuple(var_names), names)
+        kept = None if var_names is None else tuple(var_names)
+        # check_bounds changes the rewrites the compiled code was made with
+        return (backend, kept, names, bool(model.check_bounds))
 
     def find(self, model: Any, backend: str, var_names: list[str] | None) -> Any:
         """A compiled model of the same graph as ``model``, made ``model``'s, or None.
@@ -81,17 +109,23 @@ class CompiledModels:
             candidates = list(self._entries.get(key, []))
         if not candidates:
             return None
-        outputs, inputs, coords = _graph(model)
+        graph = _graph(model)
+        inputs = graph.inputs
         for entry in candidates:
-            if entry.coords != coords or entry.inputs.keys() != inputs.keys():
+            old = entry.graph
+            if (old.coords, old.names, old.inputs.keys()) != (
+                graph.coords,
+                graph.names,
+                inputs.keys(),
+            ):
                 continue
             names = list(inputs)
             if not equal_computations(
-                outputs,
-                entry.outputs,
+                graph.outputs,
+                old.outputs,
                 in_xs=[inputs[n] for n in names],
-                in_ys=[entry.inputs[n] for n in names],
-            ):
+                in_ys=[old.inputs[n] for n in names],
+            ) or not _same_shapes(model, entry.compiled):
                 continue
             with self._lock:
                 self._entries.move_to_end(key)
@@ -106,10 +140,10 @@ class CompiledModels:
 
     def add(self, model: Any, backend: str, var_names: list[str] | None, compiled: Any) -> None:
         """Keep ``compiled``, the compiled form of ``model``."""
-        outputs, inputs, coords = _graph(model)
+        graph = _graph(model)
         key = self._key(backend, var_names, model)
         with self._lock:
-            self._entries.setdefault(key, []).append(_Entry(outputs, inputs, coords, compiled))
+            self._entries.setdefault(key, []).append(_Entry(graph, compiled))
             self._entries.move_to_end(key)
             while sum(len(v) for v in self._entries.values()) > self._kept:
                 oldest = next(iter(self._entries))

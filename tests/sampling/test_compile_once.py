@@ -89,6 +89,32 @@ def test_a_second_process_loads_the_callbacks_from_disk() -> None:
     assert "the compiled model came from its record" in log
 
 
+_BRANDSMA = """
+import json, warnings
+import jmimpute as jm
+warnings.simplefilter("ignore")
+imp = jm.impute(jm.datasets.load_brandsma(), "lpo + iqv ~ 1 + (1|sch)", m=2, chains=2,
+                draws=100, tune=100, random_seed=2, progressbar=False)
+print(json.dumps({"from": imp.tree.attrs["compiled_from"],
+                  "beta": imp.posterior["beta"].to_numpy().ravel().tolist()}))
+"""
+
+
+def test_a_new_process_loads_a_real_model_from_disk_and_samples_alike() -> None:
+    """brandsma (the compiled kernel's Op included) in two new processes: the second takes
+    the whole compiled model from disk, and its draws equal the first's."""
+
+    def run() -> dict:
+        done = subprocess.run(
+            [sys.executable, "-c", _BRANDSMA], capture_output=True, text=True, check=True
+        )
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    first, second = run(), run()
+    assert second["from"] == "disk"
+    assert first["beta"] == second["beta"]
+
+
 def test_a_record_whose_callbacks_are_gone_falls_back_to_a_compile(monkeypatch) -> None:
     """A record pointing at callbacks no longer in Numba's cache costs a compile, not a crash."""
     from jmimpute.sampling import numba_callbacks
@@ -156,6 +182,25 @@ def test_other_data_of_the_same_structure_reuse_the_compiled_model(caplog) -> No
         assert a.equals(b)
 
 
+def test_a_graph_that_differs_in_a_constant_is_not_taken() -> None:
+    """Same names, shapes and shared data, another constant: the kept model is not given;
+    the same graph again is."""
+    values = np.arange(4.0)
+    COMPILED.clear()
+    first = _toy(values)
+    compiled, _ = compile_numba(first)
+    COMPILED.add(first, "numba", None, compiled)
+    with pm.Model() as other:  # _toy with the prior's sd 3 instead of 2
+        data = pm.Data("obs", values)
+        mu = pm.Normal("mu", 0.0, 3.0, shape=2)
+        sd = pm.HalfNormal("sd", 1.0)
+        pm.Deterministic("mu_sum", mu.sum())
+        pm.Normal("y", mu[0] + mu[1], sd, observed=data)
+    assert COMPILED.find(other, "numba", None) is None
+    assert COMPILED.find(_toy(values + 1.0), "numba", None) is not None
+    COMPILED.clear()
+
+
 def test_another_structure_is_compiled(caplog) -> None:
     """One target fewer is another graph: the kept model is not taken for it."""
     first, second = _halves(2)
@@ -167,26 +212,27 @@ def test_another_structure_is_compiled(caplog) -> None:
 
 
 def test_callbacks_of_other_user_data_layouts_are_not_shared() -> None:
-    """The same log density beside another shared value: the user data's fields move, so the
-    logp callback (which holds their offsets) must be another, and both must sample right."""
+    """The same log density and trace, with one more shared value in the user data: its
+    fields move, so the logp callback (which holds their offsets) must be another one,
+    and both must sample right. Only the layout differs (same dimension and trace size)."""
     import nutpie
 
     from jmimpute.sampling import numba_callbacks
 
-    def model(extra: bool) -> pm.Model:
+    def model(shared_scale: bool) -> pm.Model:
         with pm.Model() as built:
-            if extra:  # a shared value only the trace's values read, declared first
-                scale = pm.Data("scale", np.array([2.0, 3.0]))
             data = pm.Data("obs", np.linspace(-1.0, 2.0, 7))
             mu = pm.Normal("mu", 0.0, 2.0)
             pm.Normal("y", mu, 1.0, observed=data)
-            if extra:
-                pm.Deterministic("scaled", mu * scale)
+            values = np.array([2.0, 3.0])
+            # read by the trace's values only: the logp function is the same in both
+            scale = pm.Data("scale", values) if shared_scale else values
+            pm.Deterministic("scaled", mu * scale)
         return built
 
     keys = []
-    for extra in (False, True):
-        built = model(extra)
+    for shared_scale in (False, True):
+        built = model(shared_scale)
         compiled, _ = compile_numba(built)
         found = numba_callbacks._fingerprint(built, None)
         assert found is not None
