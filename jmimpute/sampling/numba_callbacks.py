@@ -41,6 +41,7 @@ import os
 import pickle
 import tempfile
 import warnings
+from dataclasses import dataclass, replace
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -332,13 +333,25 @@ def _write_record(key: str, record: dict[str, Any]) -> None:
         _log.debug("could not write the model's record: %s", err)
 
 
-def _shared_values(shared: list[Any]) -> tuple[dict[str, np.ndarray], dict[Any, str]]:
-    """The shared values under fixed keys, and each variable's key.
+@dataclass(frozen=True)
+class _UserData:
+    """What nutpie's user data is made of.
 
-    nutpie draws random keys; fixed ones make the callbacks' source, and with it their
-    cache key, depend only on the layout.
+    The shared values under fixed keys, each variable's key, nutpie's user data and their
+    layout (key, rank, dtype). nutpie draws random keys; fixed ones make the callbacks'
+    source, and with it their cache key, depend only on the layout.
     """
-    data: dict[str, np.ndarray] = {}
+
+    values: dict[str, np.ndarray]
+    keys: dict[Any, str]
+    record: np.ndarray
+    layout: list[list[Any]]
+
+
+def _user_data(shared: list[Any]) -> _UserData:
+    from nutpie import compile_pymc as cp
+
+    values: dict[str, np.ndarray] = {}
     keys: dict[Any, str] = {}
     for var in shared:
         if var in keys:
@@ -346,14 +359,15 @@ def _shared_values(shared: list[Any]) -> tuple[dict[str, np.ndarray], dict[Any, 
         key = f"s{len(keys)}"
         value = np.array(var.get_value(), order="C", copy=True)
         value.flags.writeable = False
-        data[key], keys[var] = value, key
-    return data, keys
+        values[key], keys[var] = value, key
+    layout = [[k, v.ndim, v.dtype.str] for k, v in values.items()]
+    return _UserData(values, keys, cp.make_user_data(keys, values), layout)
 
 
 def _assemble(
     model: Any,
     record: dict[str, Any],
-    shared: list[Any],
+    data: _UserData,
     initial_point_fn: Any,
     inner: dict[str, Any],
     functions: dict[str, Any],
@@ -364,11 +378,9 @@ def _assemble(
     """
     from nutpie import compile_pymc as cp
 
-    shared_data, shared_var_keys = _shared_values(shared)
-    layout = [[k, v.ndim, v.dtype.str] for k, v in shared_data.items()]
-    if layout != record["layout"]:
+    if data.layout != record["layout"]:
         raise _Unhashable("the shared values' layout differs from the record's")
-    user_data = cp.make_user_data(shared_var_keys, shared_data)
+    shared_data, shared_var_keys, user_data = data.values, data.keys, data.record
     constants = {
         "N_DIM": record["n_dim"],
         "N_EXPANDED": record["n_expanded"],
@@ -386,10 +398,7 @@ def _assemble(
     shapes = [tuple(shape) for shape in record["shapes"]]
     slices = [slice(a, b) for a, b in record["slices"]]
     shape_info = (names, slices, shapes)
-    n_free = record["n_free"]
-    initial_point = cp._rv_dict_to_flat_array_wrapper(
-        initial_point_fn, names=names[:n_free], shapes=shapes[:n_free]
-    )
+    initial_point = _flat_initial_points(initial_point_fn, names, shapes, record["n_free"])
     dims, coords = cp._prepare_dims_and_coords(model, shape_info, record["reparam"])
     compiled = cp.CompiledPyMCModel(
         _n_dim=record["n_dim"],
@@ -423,7 +432,7 @@ def _from_record(model: Any, key: str, shared: list[Any], ops: list[Any], ipf: A
     by_name = {var.name: var for var in shared}
     try:
         ordered = [by_name[name] for name in record["shared_names"]]
-        compiled, _ = _assemble(model, record, ordered, ipf, {}, {})
+        compiled, _ = _assemble(model, record, _user_data(ordered), ipf, {}, {})
     except Exception as err:  # e.g. Numba's cache was cleared: compile
         _log.debug("the model's record could not be used (%s): compiling", err)
         return None
@@ -448,10 +457,8 @@ def _compile(model: Any, var_names: list[str] | None, ipf: Any) -> tuple[Any, di
     )
     functions = {"logp": logp_pt, "expand": expand_pt}
     inner_keys = {kind: _inner_key(fn) for kind, fn in functions.items()}
-    shared = [*logp_pt.get_shared(), *expand_pt.get_shared()]
-    shared_data, shared_var_keys = _shared_values(shared)
-    layout = [[k, v.ndim, v.dtype.str] for k, v in shared_data.items()]
-    user_dtype = cp.make_user_data(shared_var_keys, shared_data).dtype
+    data = _user_data([*logp_pt.get_shared(), *expand_pt.get_shared()])
+    layout, user_dtype = data.layout, data.record.dtype
     names, slices, shapes = shape_info
     record: dict[str, Any] = {
         "n_dim": int(n_dim),
@@ -462,10 +469,10 @@ def _compile(model: Any, var_names: list[str] | None, ipf: Any) -> tuple[Any, di
         "shapes": [[int(n) for n in shape] for shape in shapes],
         "reparam": list(reparam),
         "layout": layout,
-        "shared_names": [var.name for var in shared_var_keys],
+        "shared_names": [var.name for var in data.keys],
     }
     for kind, fn in functions.items():
-        record[f"{kind}_shared"] = [int(shared_var_keys[v][1:]) for v in fn.get_shared()]
+        record[f"{kind}_shared"] = [int(data.keys[v][1:]) for v in fn.get_shared()]
         # the whole layout fixes the user data's record type, whose field offsets the
         # callback's code holds; its own values, their order in the call
         described = {
@@ -477,7 +484,7 @@ def _compile(model: Any, var_names: list[str] | None, ipf: Any) -> tuple[Any, di
         # no PyTensor key, no description of the code: a callback compiled, not cached
         record[f"{kind}_key"] = inner_key and _callback_key(kind, inner_key, described)
     inner = {kind: fn.vm.jit_fn for kind, fn in functions.items()}
-    compiled, cached = _assemble(model, record, shared, ipf, inner, functions)
+    compiled, cached = _assemble(model, record, data, ipf, inner, functions)
     return compiled, record if cached else None
 
 
@@ -496,22 +503,24 @@ def _point_function(model: Any) -> Any:
     )
 
 
+def _flat_initial_points(point_fn: Any, names: list, shapes: list, n_free: int) -> Any:
+    """The initial points nutpie takes: PyMC's, of the first ``n_free`` variables, flat."""
+    from nutpie import compile_pymc as cp
+
+    return cp._rv_dict_to_flat_array_wrapper(point_fn, names=names[:n_free], shapes=shapes[:n_free])
+
+
 def with_initial_points_of(model: Any, compiled: Any) -> Any:
     """``compiled`` drawing its initial points from ``model`` (a model of the same graph).
 
     The initial points read the model's shared values (the priors' hyperparameters): a
     compiled model given to another model of the same graph must read that one's.
     """
-    import dataclasses
-
-    from nutpie import compile_pymc as cp
-
     names, _, shapes = compiled.shape_info
-    n_free = len(model.free_RVs)
-    initial_point = cp._rv_dict_to_flat_array_wrapper(
-        _point_function(model), names=list(names[:n_free]), shapes=list(shapes[:n_free])
+    initial_point = _flat_initial_points(
+        _point_function(model), list(names), list(shapes), len(model.free_RVs)
     )
-    return dataclasses.replace(compiled, initial_point_func=initial_point)
+    return replace(compiled, initial_point_func=initial_point)
 
 
 def compile_numba(model: Any, var_names: list[str] | None = None) -> tuple[Any, str]:
