@@ -14,7 +14,6 @@ from dataclasses import replace
 
 import pandas as pd
 
-from jmimpute.design.standardised import build_design
 from jmimpute.models import model_for
 from jmimpute.results.imputation import Imputation
 from jmimpute.sampling.run import sample
@@ -27,8 +26,11 @@ _log = logging.getLogger("jmimpute")
 
 def impute(
     data: pd.DataFrame,
-    formula: str | list[str] | ImputationSpec,
+    formula: str | list[str] | ImputationSpec | None = None,
     *,
+    analysis: str | None = None,
+    auxiliary: list[str] | None = None,
+    cluster_means: str = "latent",
     categorical: list[str] | None = None,
     ordinal: list[str] | None = None,
     cluster_covariance: str = "common",
@@ -65,6 +67,25 @@ def impute(
         formula, e.g. ``["lpo + iqv ~ 1 + (1|sch)", "den ~ 1"]``; or an
         :class:`~jmimpute.spec.model.ImputationSpec` from :func:`jmimpute.specify`, which
         fixes every option below except ``random_seed`` and ``progressbar``.
+    analysis : str, optional
+        Instead of ``formula``: the analysis model, lme4-style with one random term, from
+        which a substantive-model-compatible imputation model is derived
+        (``method="substantive"``; docs/design/substantive-model.md), e.g.
+        ``"lpo ~ iqv * ses + mean(iqv) + (1 + iqv | sch)"``. Its terms: columns,
+        interactions (``x:z``, ``x*z``, across levels too), powers (``I(x**2)``), cluster
+        means ``mean(x)`` and centring within cluster ``cwc(x)`` of level-1 predictors,
+        ``factor(x)`` of complete ones; random slopes of level-1 predictors. The outcome
+        and incomplete predictors must be continuous (incomplete categorical predictors
+        and categorical outcomes are refused with the alternative). The analysis model's
+        posterior is in ``result.posterior`` (``beta``, ``tau``, ``sigma2``;
+        :meth:`Imputation.model_estimates`).
+    auxiliary : list of str, optional
+        With ``analysis``: variables left out of the analysis that carry the missingness
+        mechanism; each is modelled given the outcome and the incomplete predictors.
+    cluster_means : {"latent", "observed"}, default "latent"
+        With ``analysis``: ``mean(x)`` and ``cwc(x)`` of an incomplete predictor use the
+        covariate model's latent cluster mean (Blimp's ``x.mean``), or the mean of the
+        cluster's completed rows (FIMD's ``2l.groupmean``).
     categorical, ordinal : list of str, optional
         Targets to model as unordered categorical (binary or nominal, jomo's latent
         normals) or ordinal (one latent normal with ordered thresholds). pandas
@@ -137,7 +158,7 @@ def impute(
     >>> imp.summary()  # doctest: +SKIP
     >>> imp.complete(1)  # doctest: +SKIP
     """
-    options = {
+    options: dict[str, object] = {
         "categorical": categorical,
         "ordinal": ordinal,
         "cluster_covariance": cluster_covariance,
@@ -152,6 +173,8 @@ def impute(
         "cores": cores,
         "target_accept": target_accept,
     }
+    if analysis is not None or formula is None:
+        formula, options = _substantive(data, formula, analysis, auxiliary, cluster_means, options)
     if isinstance(formula, ImputationSpec):
         defaults = inspect.signature(impute).parameters
         given = [k for k, v in options.items() if v != defaults[k].default]
@@ -169,7 +192,7 @@ def impute(
     seed = check_seed(random_seed)
     frame, level1, level2 = validate(data, spec)
     model = model_for(spec.method)
-    design = build_design(frame, spec.level1, level1, spec.level2, level2)
+    design = model.design(frame, spec, level1, level2)
     model.check(design, spec)
     _log.info(
         "imputing %s in %d rows and %d clusters",
@@ -182,3 +205,48 @@ def impute(
     return Imputation.from_sampled(
         frame.copy(deep=True), (level1, level2), seed, model, built, sampled, {}
     )
+
+
+def _substantive(
+    data: pd.DataFrame,
+    formula: object,
+    analysis: object,
+    auxiliary: list[str] | None,
+    cluster_means: str,
+    options: dict[str, object],
+) -> tuple[list[str], dict[str, object]]:
+    """The joint layout formulas and options of the substantive model ``analysis`` asks for."""
+    from jmimpute.models.substantive.structure import derive_structure
+    from jmimpute.spec.validate import check_data_frame
+
+    if analysis is None:
+        raise TypeError(
+            "give the imputation model: `formula` (the joint model, e.g. "
+            "'lpo + iqv ~ 1 + (1|sch)') or `analysis` (the analysis model, e.g. "
+            "'lpo ~ iqv + (1 + iqv|sch)')"
+        )
+    if formula is not None:
+        raise TypeError(
+            "give either `formula` (the joint model) or `analysis` (the substantive model "
+            "derived from the analysis formula), not both"
+        )
+    if options["method"] not in ("collapsed", "substantive"):
+        raise ValueError(
+            f"`analysis` chooses method='substantive'; method={options['method']!r} "
+            "cannot be combined with it"
+        )
+    categorical: tuple[str, ...] = tuple(options["categorical"] or ())  # type: ignore[arg-type]
+    structure = derive_structure(
+        str(analysis),
+        check_data_frame(data),
+        auxiliary=tuple(auxiliary or ()),
+        categorical=categorical,
+        cluster_means=cluster_means,
+    )
+    options = options | {
+        "method": "substantive",
+        "analysis": analysis,
+        "auxiliary": list(structure.auxiliary),
+        "cluster_means": cluster_means,
+    }
+    return structure.imputation_formulas(), options

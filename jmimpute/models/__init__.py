@@ -9,9 +9,10 @@ from __future__ import annotations
 from jmimpute.models.collapsed import CollapsedModel
 from jmimpute.models.latent import LatentModel
 from jmimpute.models.protocol import BuiltModel, ImputationModel, ParameterDraws, ParameterGroup
+from jmimpute.models.substantive import SubstantiveModel
 
 MODELS: dict[str, ImputationModel] = {
-    model.name: model for model in (CollapsedModel(), LatentModel())
+    model.name: model for model in (CollapsedModel(), LatentModel(), SubstantiveModel())
 }
 """Every imputation model by name (``spec.method``)."""
 

@@ -19,9 +19,12 @@ import numpy as np
 import xarray as xr
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from jmimpute.design.standardised import Design
     from jmimpute.spec.model import ImputationSpec
     from jmimpute.spec.priors import Priors
+    from jmimpute.spec.variables import Variable
 
 
 @dataclass(frozen=True)
@@ -150,6 +153,16 @@ class ImputationModel(Protocol):
 
     name: str
     redraw_note: str | None
+
+    def design(
+        self,
+        data: pd.DataFrame,
+        spec: ImputationSpec,
+        level1: tuple[Variable, ...],
+        level2: tuple[Variable, ...],
+    ) -> Design:
+        """The numeric design of validated data (also rebuilt for a result read from a file)."""
+        ...
 
     def check(self, design: Design, spec: ImputationSpec) -> None:
         """Refuse, with a clear error, what this model cannot do with this design."""

@@ -192,11 +192,11 @@ class Imputation:
         if self._built is not None:
             return self._built.design
         if self._design_cache is None:
-            from jmimpute.design.standardised import build_design
+            from jmimpute.models import model_for
 
             level1, level2 = self._variables
-            self._design_cache = build_design(
-                self._data, self.spec.level1, level1, self.spec.level2, level2
+            self._design_cache = model_for(self.spec.method).design(
+                self._data, self.spec, level1, level2
             )
         return self._design_cache
 

@@ -16,9 +16,10 @@ import numpy as np
 from jmimpute.spec.formula import Formula, parse_formula
 from jmimpute.spec.priors import Priors
 
-METHODS: tuple[str, ...] = ("collapsed", "latent")
-"""The imputation models a user may choose (``method``); each is registered under its name in
-:data:`jmimpute.models.MODELS` (a test holds the two to the same names)."""
+METHODS: tuple[str, ...] = ("collapsed", "latent", "substantive")
+"""The imputation models (``method``); each is registered under its name in
+:data:`jmimpute.models.MODELS` (a test holds the two to the same names). ``"substantive"``
+is chosen by giving ``analysis`` (its formulas are derived from it)."""
 SAMPLERS: tuple[str, ...] = ("nutpie", "pymc")
 BACKENDS: tuple[str, ...] = ("numba", "jax")
 COVARIANCES: tuple[str, ...] = ("common", "random")
@@ -97,6 +98,14 @@ class ImputationSpec:
         target and draws them exactly afterwards; ``"latent"`` samples them with NUTS.
     priors : Priors
     sampler : SamplerSettings
+    analysis : str or None
+        The analysis formula of the substantive model (``method="substantive"``), from
+        which ``level1`` and ``level2`` were derived.
+    auxiliary : tuple of str
+        The substantive model's auxiliary variables.
+    cluster_means : {"latent", "observed"}
+        How the substantive model computes ``mean(x)`` and ``cwc(x)`` of an incomplete
+        predictor.
     """
 
     level1: Formula
@@ -108,6 +117,9 @@ class ImputationSpec:
     method: str = "collapsed"
     priors: Priors = field(default_factory=Priors)
     sampler: SamplerSettings = field(default_factory=SamplerSettings)
+    analysis: str | None = None
+    auxiliary: tuple[str, ...] = ()
+    cluster_means: str = "latent"
 
     @property
     def cluster(self) -> str:
@@ -127,7 +139,9 @@ class ImputationSpec:
 
     @property
     def formula_text(self) -> str:
-        """The formula(s) as written."""
+        """The formula(s) as written (the analysis formula of the substantive model)."""
+        if self.analysis is not None:
+            return self.analysis
         if self.level2 is None:
             return self.level1.text
         return f"[{self.level1.text!r}, {self.level2.text!r}]"
@@ -215,6 +229,9 @@ def build_spec(
     cores: object = None,
     target_accept: object = None,
     progressbar: object = True,
+    analysis: object = None,
+    auxiliary: object = None,
+    cluster_means: object = "latent",
 ) -> ImputationSpec:
     """Check the arguments of :func:`jmimpute.impute` that do not need the data.
 
@@ -235,7 +252,7 @@ def build_spec(
         raise ValueError(f"{sorted(overlap)} are declared both categorical and ordinal")
     targets = set(level1.targets) | set(level2.targets if level2 else ())
     stray = [n for n in (*cat_names, *ord_names) if n not in targets]
-    if stray:
+    if stray and analysis is None:  # the substantive model's predictors may be declared
         raise ValueError(
             f"`categorical`/`ordinal` name {stray}, which are not targets of `formula`; "
             "declare only variables to impute (categorical covariates need no declaration)"
@@ -249,6 +266,14 @@ def build_spec(
         )
     covariance = _choice("cluster_covariance", cluster_covariance, COVARIANCES)
     method_name = _choice("method", method, METHODS)
+    if (method_name == "substantive") != (analysis is not None):
+        raise ValueError(
+            "the substantive model is chosen by giving `analysis` (an analysis formula), and "
+            f"only then; got method={method_name!r} and analysis={analysis!r}"
+        )
+    if analysis is not None and not isinstance(analysis, str):
+        raise TypeError(f"`analysis` must be a formula string, got {analysis!r}")
+    means = _choice("cluster_means", cluster_means, ("latent", "observed"))
     default_tune, default_accept = nuts_defaults(method_name, covariance)
     tune = default_tune if tune is None else tune
     target_accept = default_accept if target_accept is None else target_accept
@@ -288,6 +313,9 @@ def build_spec(
         method=method_name,
         priors=priors,
         sampler=settings,
+        analysis=analysis,
+        auxiliary=_names("auxiliary", auxiliary),
+        cluster_means=means,
     )
 
 
@@ -338,6 +366,9 @@ def spec_arguments(spec: ImputationSpec) -> dict[str, object]:
         "cores": spec.sampler.cores,
         "target_accept": spec.sampler.target_accept,
         "progressbar": spec.sampler.progressbar,
+        "analysis": spec.analysis,
+        "auxiliary": list(spec.auxiliary),
+        "cluster_means": spec.cluster_means,
     }
 
 

@@ -29,9 +29,12 @@ from jmimpute.models.protocol import BuiltModel, ParameterDraws, ParameterGroup
 from jmimpute.models.streams import imputation_seeds, stream_rng
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from jmimpute.design.standardised import Design
     from jmimpute.spec.model import ImputationSpec
     from jmimpute.spec.priors import Priors
+    from jmimpute.spec.variables import Variable
 
 GROUPS: dict[str, ParameterGroup] = {
     "beta": ParameterGroup("fixed effects"),
@@ -135,6 +138,18 @@ class JointModel:
     per_unit: tuple[str, ...] = PER_UNIT
 
     # -- building ----------------------------------------------------------------------
+    def design(
+        self,
+        data: pd.DataFrame,
+        spec: ImputationSpec,
+        level1: tuple[Variable, ...],
+        level2: tuple[Variable, ...],
+    ) -> Design:
+        """The standardised design of the spec's formulas."""
+        from jmimpute.design.standardised import build_design
+
+        return build_design(data, spec.level1, level1, spec.level2, level2)
+
     def check(self, design: Design, spec: ImputationSpec) -> None:
         """Cluster-specific covariances need continuous level-1 targets."""
         if spec.cluster_covariance != "random":

@@ -1,0 +1,273 @@
+"""The substantive model as a PyMC model (docs/design/substantive-model.md).
+
+    p(y | x, w, b_j) p(x, w | u_j, v_j) p(u_j, v_j) p(b_j) p(z | y, x) * priors
+
+* Outcome (the analysis model): ``y_ij = f_ij' beta + g_ij' b_j + e_ij`` with the design
+  columns ``f``, ``g`` computed from the row values (:mod:`.columns`) every time NUTS moves
+  an imputed value; ``b_j = L_T eta_j`` (non-centred).
+* Covariate model: the incomplete level-1 predictors ``x_ij = A' c_ij + u_j + e_ij``
+  given the complete predictors ``c``, the incomplete level-2 predictors
+  ``w_j = G' c2_j + v_j``, ``(v_j, u_j) ~ N(0, Psi)``; ``u_j`` is sampled non-centred given
+  ``v_j``. The latent cluster mean of ``x`` is ``A' cbar_j + u_j`` (Blimp's ``x.mean``).
+* Auxiliary variables, each regressed on the outcome, the incomplete predictors and the
+  auxiliaries before it, so that missingness that depends on them reaches the outcome.
+
+Every missing value of these variables is a NUTS coordinate (``y_missing``, ``w_missing``):
+the imputations are the sampled values at the retained draws. Everything is on the
+standardised scale of the joint layout; the design columns are scaled by constants
+(:class:`~.columns.Scaling`) so that the coefficients NUTS sees are of similar size.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pymc as pm
+import pytensor.tensor as pt
+from pytensor.tensor.variable import TensorVariable
+
+from jmimpute._kernels.linalg import forward_solve
+from jmimpute.models.collapsed.graph import LOG_2PI
+from jmimpute.models.joint.parameters import cov_factor
+from jmimpute.models.protocol import BuiltModel, judged
+from jmimpute.models.substantive.columns import RowValues, evaluate
+from jmimpute.models.substantive.design import SubstantiveDesign
+from jmimpute.models.substantive.names import (
+    AUX_COEF,
+    AUX_SIGMA,
+    BETA,
+    COEF_W,
+    COEF_X,
+    MISSING1,
+    MISSING2,
+    PER_UNIT,
+    PSI_X,
+    SIGMA,
+    SIGMA_X,
+    TAU,
+)
+from jmimpute.spec.priors import Priors
+
+PAD = 64
+"""The missing cells' coordinates come in blocks of this many (see :func:`padded`)."""
+
+
+def padded(count: int) -> int:
+    """Coordinates for ``count`` missing cells: rounded up to a multiple of :data:`PAD`.
+
+    Data sets of one design differ in how many cells are missing; padded to the same size,
+    their models are the same graph with other shared data, and the first one's compiled
+    form serves the rest (:mod:`jmimpute.sampling.reuse`). A padding coordinate is a
+    standard normal that nothing else reads.
+    """
+    return 0 if count == 0 else -(-count // PAD) * PAD
+
+
+def _data(name: str, value: np.ndarray) -> TensorVariable:
+    """Shared data, so that other data of the same structure reuse the compiled model."""
+    return pm.Data(name, np.ascontiguousarray(value))
+
+
+def _shared(name: str) -> TensorVariable:
+    """Shared data already in the model being built."""
+    var: TensorVariable = pm.modelcontext(None)[name]
+    return var
+
+
+def _completed(values: np.ndarray, observed: np.ndarray, name: str) -> TensorVariable:
+    """Observed values with the missing cells as free coordinates, (units, p).
+
+    The coordinates fill the missing cells in ``np.nonzero(~observed)`` order; padding
+    ones (:func:`padded`) write to an extra row that is dropped.
+    """
+    units, p = observed.shape
+    missing = np.nonzero(~observed)
+    size = padded(int(missing[0].size))
+    table = _data(
+        f"{name}_observed", np.vstack([np.where(observed, values, 0.0), np.zeros((1, p))])
+    )
+    if not size:
+        return table[:units]
+    rows = np.full(size, units, dtype=np.int64)
+    cols = np.zeros(size, dtype=np.int64)
+    rows[: missing[0].size], cols[: missing[0].size] = missing
+    pad = np.zeros(size)
+    pad[missing[0].size :] = 1.0
+    free = pm.Flat(name, shape=(size,))
+    pm.Potential(f"{name}_padding", -0.5 * (_data(f"{name}_pad", pad) * free**2).sum())
+    out = pt.set_subtensor(table[_data(f"{name}_rows", rows), _data(f"{name}_cols", cols)], free)
+    return out[:units]
+
+
+def _mvn_logp(resid: TensorVariable, factor: TensorVariable, p: int) -> TensorVariable:
+    """Sum over rows of the N(0, L L') log density of ``resid`` (rows, p)."""
+    low = [[factor[i, k] for k in range(i + 1)] for i in range(p)]
+    s = forward_solve(low, [resid[:, i] for i in range(p)])
+    quad = sum((si**2).sum() for si in s)
+    rows = resid.shape[0]
+    logdet = pt.log(pt.diag(factor)).sum()
+    return -0.5 * quad - rows * logdet - 0.5 * rows * p * LOG_2PI
+
+
+def build_substantive_model(design: SubstantiveDesign, priors: Priors) -> BuiltModel:
+    """The PyMC model of the module docstring.
+
+    Returns
+    -------
+    BuiltModel
+    """
+    sub = design.sub
+    st = sub.structure
+    t1 = design.level1
+    p1, p2 = len(st.level1), len(st.level2)
+    keep: list[str] = []
+
+    with pm.Model() as model:
+        cluster = _data("cluster", design.cluster)
+        counts = _data("cluster_sizes", np.bincount(design.cluster).astype(float))
+        y1 = _completed(np.nan_to_num(t1.values), t1.observed, MISSING1)
+        if (~t1.observed).any():
+            keep.append(MISSING1)
+        center1, scale1 = _data("center1", t1.center), _data("scale1", t1.scale)
+        values: dict[str, TensorVariable] = {
+            name: _data(f"complete[{name}]", v) for name, v in sub.complete.items()
+        }
+        std1: dict[str, TensorVariable] = {}
+        for name in st.level1_targets:
+            col = int(t1.columns(name)[0])
+            std1[name] = y1[:, col]
+            values[name] = center1[col] + scale1[col] * y1[:, col]
+        std2: dict[str, TensorVariable] = {}
+        if p2:
+            assert design.level2 is not None
+            t2 = design.level2.targets
+            w = _completed(np.nan_to_num(t2.values), t2.observed, MISSING2)
+            if (~t2.observed).any():
+                keep.append(MISSING2)
+            center2, scale2 = _data("center2", t2.center), _data("scale2", t2.scale)
+            for name in st.level2:
+                col = int(t2.columns(name)[0])
+                std2[name] = w[:, col]
+                values[name] = (center2[col] + scale2[col] * w[:, col])[cluster]
+
+        means: dict[str, TensorVariable] = {
+            name: _data(f"complete_mean[{name}]", v) for name, v in sub.complete_means.items()
+        }
+        if p1 or p2:
+            latent = _covariate_model(design, priors, std1, std2, keep)
+        for k, name in enumerate(st.level1):
+            col = int(t1.columns(name)[0])
+            if st.cluster_means == "latent":
+                means[name] = center1[col] + scale1[col] * latent[:, k][cluster]
+            else:
+                sums = pt.inc_subtensor(pt.zeros_like(counts)[cluster], values[name])
+                means[name] = (sums / counts)[cluster]
+
+        dummies = {key: _data(f"dummy[{key[0]}={key[1]}]", v) for key, v in sub.dummies.items()}
+        rows = RowValues(values, means, dummies)
+        _outcome_model(design, priors, rows, std1[st.outcome], keep)
+        _auxiliary_models(design, priors, std1, keep)
+
+    return BuiltModel(design, model, keep=keep, judged=judged(keep, PER_UNIT))
+
+
+def _covariate_model(
+    design: SubstantiveDesign,
+    priors: Priors,
+    std1: dict[str, TensorVariable],
+    std2: dict[str, TensorVariable],
+    keep: list[str],
+) -> TensorVariable:
+    """The covariate model's log density; returns each cluster's latent means (J, p1)."""
+    sub = design.sub
+    st = sub.structure
+    p1, p2 = len(st.level1), len(st.level2)
+    n_clusters = design.n_clusters
+    cluster = _shared("cluster")
+    factor = cov_factor(PSI_X, ["free"] * (p2 + p1), priors.psi_eta, priors.psi_sd)
+    pm.Deterministic(f"{PSI_X}_chol", factor)
+    keep.append(f"{PSI_X}_chol")
+    zeta_v: list[TensorVariable] = []
+    if p2:
+        coef_w = pm.Normal(COEF_W, 0.0, priors.beta_sd, shape=(sub.cov2.shape[1], p2))
+        keep.append(COEF_W)
+        w = pt.stack([std2[n] for n in st.level2], axis=1)
+        v = w - _data("covariates2", sub.cov2) @ coef_w
+        low = [[factor[i, k] for k in range(i + 1)] for i in range(p2)]
+        zeta_v = forward_solve(low, [v[:, i] for i in range(p2)])
+        logdet = pt.log(pt.diag(factor)[:p2]).sum()
+        quad = sum((z**2).sum() for z in zeta_v)
+        pm.Potential("level2_model", -0.5 * quad - n_clusters * logdet)
+    if not p1:
+        return pt.zeros((n_clusters, 0))
+    eta = pm.Normal("effects_x", 0.0, 1.0, shape=(n_clusters, p1))
+    u_cols = []
+    for a in range(p1):
+        i = p2 + a
+        term = sum(factor[i, p2 + k] * eta[:, k] for k in range(a + 1))
+        term = term + sum(factor[i, k] * zeta_v[k] for k in range(p2))
+        u_cols.append(term)
+    u = pt.stack(u_cols, axis=1)
+    coef_x = pm.Normal(COEF_X, 0.0, priors.beta_sd, shape=(sub.cov1.shape[1], p1))
+    keep.append(COEF_X)
+    sigma_x = cov_factor(SIGMA_X, ["free"] * p1, priors.sigma_eta, priors.sigma_sd)
+    pm.Deterministic(f"{SIGMA_X}_chol", sigma_x)
+    keep.append(f"{SIGMA_X}_chol")
+    x = pt.stack([std1[n] for n in st.level1], axis=1)
+    resid = x - _data("covariates1", sub.cov1) @ coef_x - u[cluster]
+    pm.Potential("covariate_model", _mvn_logp(resid, sigma_x, p1))
+    return _data("covariate_means1", sub.cov1_means) @ coef_x + u
+
+
+def _outcome_model(
+    design: SubstantiveDesign,
+    priors: Priors,
+    rows: RowValues,
+    y: TensorVariable,
+    keep: list[str],
+) -> None:
+    """The analysis model's log density, its random effects sampled non-centred."""
+    sub = design.sub
+    st = sub.structure
+    n_clusters, cluster = design.n_clusters, _shared("cluster")
+    beta = pm.Normal(BETA, 0.0, priors.beta_sd, shape=(1 + len(st.fixed),))
+    keep.append(BETA)
+    mu = beta[0]
+    if st.fixed:
+        center, scale = (
+            _data("fixed_center", sub.fixed.center),
+            _data("fixed_scale", sub.fixed.scale),
+        )
+    for k, col in enumerate(st.fixed):
+        mu = mu + beta[1 + k] * (evaluate(col, rows) - center[k]) / scale[k]
+    g_cols = [pt.ones_like(y)] if st.random_intercept else []
+    if st.random:
+        center = _data("random_center", sub.random.center)
+        scale = _data("random_scale", sub.random.scale)
+    for k, col in enumerate(st.random):
+        g_cols.append((evaluate(col, rows) - center[k]) / scale[k])
+    q = len(g_cols)
+    tau = cov_factor(TAU, ["free"] * q, priors.psi_eta, priors.psi_sd)
+    pm.Deterministic(f"{TAU}_chol", tau)
+    keep.append(f"{TAU}_chol")
+    eta = pm.Normal("effects_y", 0.0, 1.0, shape=(n_clusters, q))
+    b = eta @ tau.T
+    for k, g in enumerate(g_cols):
+        mu = mu + g * b[cluster, k]
+    sigma = pm.HalfNormal(SIGMA, priors.sigma_sd)
+    keep.append(SIGMA)
+    pm.Potential("outcome_model", pm.logp(pm.Normal.dist(mu, sigma), y).sum())
+
+
+def _auxiliary_models(
+    design: SubstantiveDesign, priors: Priors, std1: dict[str, TensorVariable], keep: list[str]
+) -> None:
+    """Each auxiliary given the outcome, the incomplete predictors and earlier auxiliaries."""
+    st = design.sub.structure
+    before = [std1[st.outcome], *(std1[n] for n in st.level1)]
+    for name in st.auxiliary:
+        coef = pm.Normal(f"{AUX_COEF}{name}", 0.0, priors.beta_sd, shape=(1 + len(before),))
+        sd = pm.HalfNormal(f"{AUX_SIGMA}{name}", priors.sigma_sd)
+        keep.extend([f"{AUX_COEF}{name}", f"{AUX_SIGMA}{name}"])
+        mu = coef[0] + sum(coef[1 + k] * v for k, v in enumerate(before))
+        pm.Potential(f"auxiliary_{name}", pm.logp(pm.Normal.dist(mu, sd), std1[name]).sum())
+        before.append(std1[name])

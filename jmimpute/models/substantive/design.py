@@ -1,0 +1,180 @@
+"""The substantive model's numeric design.
+
+The joint layout of the imputed variables plus what the analysis formula needs (complete
+columns, scalings, covariate matrices).
+
+The imputed variables are laid out as the joint model lays out its targets
+(:func:`jmimpute.design.standardised.build_design`: level-1 targets outcome, incomplete
+predictors, auxiliaries; level-2 targets the incomplete level-2 predictors), so that the
+result's cells, files and sensitivity analyses treat both models alike.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from jmimpute.design.standardised import Design, build_design
+from jmimpute.models.substantive.columns import (
+    RowValues,
+    Scaling,
+    dummies,
+    observed_means,
+    scaling,
+)
+from jmimpute.models.substantive.structure import Column, Structure, derive_structure
+from jmimpute.spec.formula import parse_formula
+from jmimpute.spec.variables import Variable
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What the substantive model adds to the joint layout.
+
+    Attributes
+    ----------
+    structure : Structure
+    n_missing1, n_missing2 : int
+        Missing level-1 and level-2 cells (the first of the sampler's coordinates).
+    dummies : dict of (str, object) to ndarray
+        Dummies of the complete categorical columns' categories.
+    complete : dict of str to ndarray
+        Values (data scale) of the fully observed numeric variables the columns read.
+    complete_means : dict of str to ndarray
+        Their cluster means, per row.
+    fixed, random : Scaling
+        Of the fixed and random columns (see :class:`~.columns.Scaling`).
+    cov1 : ndarray, shape (n, 1 + c1)
+        Intercept and standardised complete predictors of the level-1 covariate model.
+    cov1_means : ndarray, shape (J, 1 + c1)
+        Their cluster means (the latent cluster mean of a predictor is its model mean at
+        these plus its random effect).
+    cov2 : ndarray, shape (J, 1 + c2)
+        Intercept and standardised complete level-2 predictors of the level-2 model.
+    """
+
+    structure: Structure
+    n_missing1: int
+    n_missing2: int
+    dummies: dict[tuple[str, object], np.ndarray]
+    complete: dict[str, np.ndarray]
+    complete_means: dict[str, np.ndarray]
+    fixed: Scaling
+    random: Scaling
+    cov1: np.ndarray
+    cov1_means: np.ndarray
+    cov2: np.ndarray
+
+
+@dataclass(frozen=True)
+class SubstantiveDesign(Design):
+    """A :class:`~jmimpute.design.standardised.Design` with :class:`Prepared` attached."""
+
+    prepared: Prepared | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def sub(self) -> Prepared:
+        """The substantive parts (always set by :func:`build_substantive_design`)."""
+        assert self.prepared is not None
+        return self.prepared
+
+
+def _standardised(columns: list[np.ndarray], units: int) -> np.ndarray:
+    out = [np.ones(units)]
+    for col in columns:
+        sd = float(np.std(col))
+        out.append((col - col.mean()) / (sd if sd > 1e-12 else 1.0))
+    return np.column_stack(out)
+
+
+def _complete_values(structure: Structure, data: pd.DataFrame) -> dict[str, np.ndarray]:
+    names = {a.name for c in _all_columns(structure) for a in c.atoms if a.kind != "dummy"}
+    incomplete = {*structure.level1, *structure.level2}
+    return {n: data[n].to_numpy(dtype=float) for n in sorted(names - incomplete)}
+
+
+def _rough_rows(
+    structure: Structure, data: pd.DataFrame, cluster: np.ndarray, n_clusters: int
+) -> RowValues:
+    """Row values with missing ones filled by means: enough to scale the columns."""
+    values: dict[str, np.ndarray] = {}
+    for name in {*structure.level1, *structure.level2, *_complete_values(structure, data)}:
+        raw = data[name].to_numpy(dtype=float)
+        values[name] = np.where(np.isnan(raw), np.nanmean(raw), raw)
+    means = {n: observed_means(v, cluster, n_clusters) for n, v in values.items()}
+    return RowValues(values, means, dummies(_all_columns(structure), data))
+
+
+def _all_columns(structure: Structure) -> tuple[Column, ...]:
+    return (*structure.fixed, *structure.random, *structure.covariates1, *structure.covariates2)
+
+
+def _evaluate_all(columns: tuple[Column, ...], rows: RowValues) -> list[np.ndarray]:
+    from jmimpute.models.substantive.columns import evaluate
+
+    return [np.asarray(evaluate(c, rows), dtype=float) for c in columns]
+
+
+def build_substantive_design(
+    data: pd.DataFrame,
+    analysis: str,
+    auxiliary: tuple[str, ...],
+    categorical: tuple[str, ...],
+    cluster_means: str,
+    level1: tuple[Variable, ...],
+    level2: tuple[Variable, ...],
+) -> SubstantiveDesign:
+    """The design of a validated substantive specification.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Validated; not modified.
+    analysis, auxiliary, categorical, cluster_means
+        As given to :func:`jmimpute.impute`.
+    level1, level2 : tuple of Variable
+        The level-1 and level-2 targets of :meth:`Structure.imputation_formulas`.
+
+    Returns
+    -------
+    SubstantiveDesign
+    """
+    structure = derive_structure(
+        analysis,
+        data,
+        auxiliary=auxiliary,
+        categorical=categorical,
+        cluster_means=cluster_means,
+    )
+    formulas = structure.imputation_formulas()
+    f2 = parse_formula(formulas[1]) if len(formulas) > 1 else None
+    base = build_design(data, parse_formula(formulas[0]), level1, f2, level2)
+    n, n_clusters = base.n, base.n_clusters
+    cluster = base.cluster
+    complete = _complete_values(structure, data)
+    rows = _rough_rows(structure, data, cluster, n_clusters)
+    cov1 = _standardised(_evaluate_all(structure.covariates1 + structure.covariates2, rows), n)
+    counts = np.bincount(cluster, minlength=n_clusters).astype(float)
+    cov1_means = np.column_stack(
+        [np.bincount(cluster, weights=c, minlength=n_clusters) / counts for c in cov1.T]
+    )
+    first = np.unique(cluster, return_index=True)[1]
+    cov2_raw = [c[first] for c in _evaluate_all(structure.covariates2, rows)]
+    cov2 = _standardised(cov2_raw, n_clusters)
+    prepared = Prepared(
+        structure=structure,
+        n_missing1=int((~base.level1.observed).sum()),
+        n_missing2=0 if base.level2 is None else int((~base.level2.targets.observed).sum()),
+        dummies=dict(rows.dummies),
+        complete=complete,
+        complete_means={k: observed_means(v, cluster, n_clusters) for k, v in complete.items()},
+        fixed=scaling(structure.fixed, rows, centre=True),
+        random=scaling(structure.random, rows, centre=structure.random_intercept),
+        cov1=cov1,
+        cov1_means=cov1_means,
+        cov2=cov2,
+    )
+    fields = {f: getattr(base, f) for f in base.__dataclass_fields__}
+    return SubstantiveDesign(**fields, prepared=prepared)

@@ -1,0 +1,316 @@
+"""The substantive model behind the seam (:class:`~jmimpute.models.protocol.ImputationModel`).
+
+Its imputations are the sampled missing values at the retained draws; the result's
+``posterior`` holds the analysis model's parameters on the data's scale (``beta`` by term,
+``tau`` the random-effect covariance, ``sigma2`` the residual variance: Blimp's "analysis
+model estimates") and the covariate and auxiliary models' parameters.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from jmimpute.models.joint.conditional import Draw, Shift, decode_targets
+from jmimpute.models.joint.model import JointModel
+from jmimpute.models.protocol import BuiltModel, ParameterDraws, ParameterGroup
+from jmimpute.models.substantive.names import (
+    AUX_COEF,
+    AUX_SIGMA,
+    BETA,
+    COEF_W,
+    COEF_X,
+    MISSING1,
+    MISSING2,
+    PER_UNIT,
+    PSI_X,
+    SIGMA,
+    SIGMA_X,
+    TAU,
+)
+
+if TYPE_CHECKING:
+    from jmimpute.design.standardised import Design
+    from jmimpute.models.substantive.design import SubstantiveDesign
+    from jmimpute.spec.model import ImputationSpec
+    from jmimpute.spec.priors import Priors
+    from jmimpute.spec.variables import Variable
+
+GROUPS: dict[str, ParameterGroup] = {
+    "beta": ParameterGroup("fixed effects"),
+    "tau": ParameterGroup("random-effect covariance", symmetric=True),
+    "sigma2": ParameterGroup("residual variance"),
+    "sigma_x": ParameterGroup("covariate model", symmetric=True),
+    "psi_x": ParameterGroup("covariate model", symmetric=True),
+    "coef_x_s": ParameterGroup("covariate model"),
+    "coef_w_s": ParameterGroup("covariate model"),
+    "auxiliary": ParameterGroup("auxiliary models"),
+}
+"""The convergence group of each parameter of the posterior (auxiliary models' ones are
+``aux_coef_<name>`` and ``aux_sigma_<name>``)."""
+
+
+def _chol_to_cov(chol: np.ndarray) -> np.ndarray:
+    return np.einsum("...ik,...jk->...ij", chol, chol)
+
+
+def analysis_map(design: SubstantiveDesign) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The data-scale fixed effects are ``offset + A beta_s``, random effects ``R b``.
+
+    ``y = c_y + s_y y_s`` and each column enters as ``(f - m) / s``, so a slope is
+    ``s_y beta_k / s_k`` and the intercept absorbs ``- s_y beta_k m_k / s_k``; the random
+    intercept absorbs the random slopes' centring alike.
+
+    Returns
+    -------
+    offset : ndarray, shape (1 + K,)
+    fixed : ndarray, shape (1 + K, 1 + K)
+    random : ndarray, shape (q, q)
+    """
+    sub = design.sub
+    st = sub.structure
+    col = int(design.level1.columns(st.outcome)[0])
+    c_y, s_y = design.level1.center[col], design.level1.scale[col]
+    k = len(st.fixed)
+    fixed = np.zeros((1 + k, 1 + k))
+    fixed[0, 0] = s_y
+    fixed[0, 1:] = -s_y * sub.fixed.center / sub.fixed.scale
+    fixed[np.arange(1, k + 1), np.arange(1, k + 1)] = s_y / sub.fixed.scale
+    offset = np.zeros(1 + k)
+    offset[0] = c_y
+    lead = 1 if st.random_intercept else 0
+    q = lead + len(st.random)
+    random = np.zeros((q, q))
+    if lead:
+        random[0, 0] = s_y
+        random[0, 1:] = -s_y * sub.random.center / sub.random.scale
+    random[np.arange(lead, q), np.arange(lead, q)] = s_y / sub.random.scale
+    return offset, fixed, random
+
+
+class SubstantiveModel(JointModel):
+    """The analysis model with the covariate model, sampled jointly by NUTS.
+
+    It shares the joint models' layout of imputed cells, so their delta adjustment
+    (:meth:`shift`) applies; a re-draw reads the imputations kept in the result and adds
+    the shift to the shifted variable's imputed cells.
+    """
+
+    name = "substantive"
+    per_unit = PER_UNIT
+    redraw_note: str | None = (
+        "method='substantive': a sensitivity analysis adds delta to the imputed values of "
+        "the shifted variable only; the other variables' imputations are not drawn again "
+        "given the shifted values"
+    )
+
+    def design(
+        self,
+        data: pd.DataFrame,
+        spec: ImputationSpec,
+        level1: tuple[Variable, ...],
+        level2: tuple[Variable, ...],
+    ) -> Design:
+        """The joint layout of the imputed variables plus the analysis formula's columns."""
+        from jmimpute.models.substantive.design import build_substantive_design
+
+        assert spec.analysis is not None
+        return build_substantive_design(
+            data,
+            spec.analysis,
+            spec.auxiliary,
+            spec.categorical,
+            spec.cluster_means,
+            level1,
+            level2,
+        )
+
+    def check(self, design: Design, spec: ImputationSpec) -> None:
+        """The substantive model has one level-1 covariance and NUTS's own samplers."""
+        if spec.cluster_covariance != "common":
+            raise ValueError(
+                "`cluster_covariance='random'` is a joint-model option; the substantive "
+                "model (`analysis=`) has one residual variance: leave cluster_covariance out"
+            )
+
+    def build(self, design: Design, spec: ImputationSpec) -> BuiltModel:
+        """The PyMC model (:mod:`jmimpute.models.substantive.build`)."""
+        from jmimpute.models.substantive.build import build_substantive_model
+
+        return build_substantive_model(design, spec.priors)  # type: ignore[arg-type]
+
+    def shared_data(self, priors: Priors) -> dict[str, np.ndarray]:
+        """None: the priors are constants of the graph."""
+        return {}
+
+    def parameter_group(self, name: str) -> ParameterGroup | None:
+        """The group of a posterior variable (:data:`GROUPS`)."""
+        if name.startswith((AUX_COEF, AUX_SIGMA)):
+            return GROUPS["auxiliary"]
+        return GROUPS.get(name)
+
+    def posterior(self, design: Design, draws: ParameterDraws) -> tuple[xr.Dataset, xr.Dataset]:
+        """The analysis model's parameters on the data's scale, and the rest.
+
+        Returns
+        -------
+        posterior, standardised : xarray.Dataset
+            ``beta`` (``term``), ``tau`` (``effect``, ``effect_``), ``sigma2``, and the
+            covariate model's ``sigma_x``, ``psi_x`` (data scale) and coefficients
+            ``coef_x_s``, ``coef_w_s`` (standardised); ``standardised`` holds the
+            sampler's own variables.
+        """
+        sd: SubstantiveDesign = design  # type: ignore[assignment]
+        st = sd.sub.structure
+        v = draws.values
+        offset, fixed, random = analysis_map(sd)
+        coords: dict[str, Any] = {
+            "chain": np.arange(draws.chains),
+            "draw": np.arange(draws.draws),
+            "term": list(st.fixed_labels),
+            "effect": list(st.random_labels),
+            "effect_": list(st.random_labels),
+        }
+        post = xr.Dataset(coords=coords)
+
+        def put(name: str, dims: tuple[str, ...], values: np.ndarray, group: str) -> None:
+            post[name] = (("chain", "draw", *dims), values, GROUPS[group].attrs())
+
+        put("beta", ("term",), offset + v[BETA] @ fixed.T, "beta")
+        tau = _chol_to_cov(v[f"{TAU}_chol"])
+        put("tau", ("effect", "effect_"), random @ tau @ random.T, "tau")
+        col = int(sd.level1.columns(st.outcome)[0])
+        put("sigma2", (), (sd.level1.scale[col] * v[SIGMA]) ** 2, "sigma2")
+        scales1 = np.array([sd.level1.scale[int(sd.level1.columns(n)[0])] for n in st.level1])
+        scales2 = np.zeros(0)
+        if st.level2:
+            assert sd.level2 is not None
+            t2 = sd.level2.targets
+            scales2 = np.array([t2.scale[int(t2.columns(n)[0])] for n in st.level2])
+        if st.level1:
+            post = post.assign_coords(x_var=list(st.level1), x_var_=list(st.level1))
+            d = np.diag(scales1)
+            sigma_x = d @ _chol_to_cov(v[f"{SIGMA_X}_chol"]) @ d
+            put("sigma_x", ("x_var", "x_var_"), sigma_x, "sigma_x")
+            put("coef_x_s", ("x_cov", "x_var"), v[COEF_X], "coef_x_s")
+        if st.level1 or st.level2:
+            names = [*st.level2, *st.level1]
+            post = post.assign_coords(psi_var=names, psi_var_=names)
+            d = np.diag(np.concatenate([scales2, scales1]))
+            psi_x = d @ _chol_to_cov(v[f"{PSI_X}_chol"]) @ d
+            put("psi_x", ("psi_var", "psi_var_"), psi_x, "psi_x")
+        if st.level2:
+            post = post.assign_coords(w_var=list(st.level2))
+            put("coef_w_s", ("w_cov", "w_var"), v[COEF_W], "coef_w_s")
+        for name in st.auxiliary:
+            put(f"{AUX_COEF}{name}", (f"aux_term_{name}",), v[f"{AUX_COEF}{name}"], "auxiliary")
+            put(f"{AUX_SIGMA}{name}", (), v[f"{AUX_SIGMA}{name}"], "auxiliary")
+        standardised = xr.Dataset(
+            {
+                name: (("chain", "draw", *(f"{name}_dim_{i}" for i in range(a.ndim - 2))), a)
+                for name, a in v.items()
+                if name not in PER_UNIT
+            },
+            coords={"chain": coords["chain"], "draw": coords["draw"]},
+        )
+        return post, standardised
+
+    def imputations(
+        self,
+        built: BuiltModel,
+        trace: xr.DataTree,
+        draws: ParameterDraws,
+        retained: xr.Dataset,
+        seed: np.random.SeedSequence,
+        *,
+        progressbar: bool = False,
+    ) -> tuple[list[Any], xr.Dataset]:
+        """The sampled missing values at the retained draws (no random numbers used)."""
+        design = built.design
+        chains, at = retained["chain"].to_numpy(), retained["draw"].to_numpy()
+        out = []
+        for c, t in zip(chains, at, strict=True):
+            sub = design.sub  # type: ignore[attr-defined]
+            y1 = draws.values.get(MISSING1)
+            y2 = draws.values.get(MISSING2)
+            out.append(
+                _draw(
+                    design,
+                    None if y1 is None else y1[int(c), int(t), : sub.n_missing1],
+                    None if y2 is None else y2[int(c), int(t), : sub.n_missing2],
+                )
+            )
+        return out, retained
+
+    def redraw(
+        self, design: Design, tree: xr.DataTree, shift: Any = None, *, progressbar: bool = False
+    ) -> list[Any]:
+        """The result's own imputations, with ``shift`` added to the shifted cells."""
+        cells = tree["imputations"].dataset
+        out = []
+        for k in range(cells.sizes["imputation"]):
+            one = cells.isel(imputation=k)
+            y1 = _cells_standardised(design.level1, one, "imputed", "row", "column")
+            y2 = None
+            if design.level2 is not None:
+                y2 = _cells_standardised(
+                    design.level2.targets, one, "imputed_level2", "cluster_position", "column2"
+                )
+            draw = _draw(design, y1, y2)
+            if isinstance(shift, Shift):
+                draw = _shifted(design, draw, shift)
+            out.append(draw)
+        return out
+
+
+def _fill(targets: Any, missing: np.ndarray | None) -> np.ndarray:
+    values = np.where(targets.observed, targets.values, np.nan)
+    if missing is not None:
+        values[np.nonzero(~targets.observed)] = missing
+    return values
+
+
+def _draw(design: Design, missing1: np.ndarray | None, missing2: np.ndarray | None) -> Draw:
+    level2 = None
+    if design.level2 is not None:
+        level2 = decode_targets(design.level2.targets, _fill(design.level2.targets, missing2), {})
+    return Draw(
+        level1=decode_targets(design.level1, _fill(design.level1, missing1), {}),
+        level2=level2,
+        effects=np.zeros((design.n_clusters, 1, design.p)),
+    )
+
+
+def _cells_standardised(
+    targets: Any, one: xr.Dataset, name: str, unit: str, column: str
+) -> np.ndarray:
+    """A result's imputed cells of one level, standardised, in the sampler's order."""
+    values = np.full(targets.observed.shape, np.nan)
+    units = one[unit].to_numpy()
+    names = one[column].to_numpy()
+    data = one[name].to_numpy()
+    for var in targets.variables:
+        col = int(targets.columns(var.name)[0])
+        sel = names == var.name
+        values[units[sel], col] = (data[sel] - targets.center[col]) / targets.scale[col]
+    return values[np.nonzero(~targets.observed)]
+
+
+def _shifted(design: Design, draw: Draw, shift: Shift) -> Draw:
+    level1 = draw.level1.copy()
+    if shift.level1 is not None:
+        missing = ~design.level1.observed
+        for col in np.flatnonzero(shift.dims1):
+            rows = missing[:, col]
+            level1[rows, col] += shift.level1[rows, col]
+    level2 = draw.level2
+    if shift.level2 is not None and level2 is not None and design.level2 is not None:
+        level2 = level2.copy()
+        missing = ~design.level2.targets.observed
+        for col in np.flatnonzero(shift.dims2):
+            rows = missing[:, col]
+            level2[rows, col] += shift.level2[rows, col]
+    return Draw(level1=level1, level2=level2, effects=draw.effects)
