@@ -17,7 +17,7 @@ import pandas as pd
 from jmimpute.models import model_for
 from jmimpute.results.imputation import Imputation
 from jmimpute.sampling.run import sample
-from jmimpute.spec.model import ImputationSpec, build_spec, check_seed
+from jmimpute.spec.model import SUBSTANTIVE, ImputationSpec, build_spec, check_seed
 from jmimpute.spec.priors import Priors
 from jmimpute.spec.validate import validate
 
@@ -100,10 +100,12 @@ def impute(
         parameters per cluster); random effects and missing cells stay integrated out.
     m : int, default 10
         Number of imputations.
-    method : {"collapsed", "latent"}, default "collapsed"
+    method : {"collapsed", "latent", "substantive", "substantive_sampled"}, default "collapsed"
         ``"collapsed"`` integrates random effects and missing cells out of the NUTS
         target (cost independent of the number of rows) and draws them exactly
-        afterwards; ``"latent"`` samples them with NUTS (the slower reference).
+        afterwards; ``"latent"`` samples them with NUTS (the slower reference). With
+        ``analysis``: ``"substantive"`` (implied) integrates the analysis model's random
+        effects, ``"substantive_sampled"`` samples them (the reference).
     priors : Priors, optional
         Priors on the standardised scale; see :class:`jmimpute.Priors`.
     chains : int, default 4
@@ -230,10 +232,11 @@ def _substantive(
             "give either `formula` (the joint model) or `analysis` (the substantive model "
             "derived from the analysis formula), not both"
         )
-    if options["method"] not in ("collapsed", "substantive"):
+    method = "substantive" if options["method"] == "collapsed" else options["method"]
+    if method not in SUBSTANTIVE:
         raise ValueError(
-            f"`analysis` chooses method='substantive'; method={options['method']!r} "
-            "cannot be combined with it"
+            f"`analysis` chooses method='substantive' (or 'substantive_sampled', its random "
+            f"effects sampled); method={options['method']!r} cannot be combined with it"
         )
     categorical: tuple[str, ...] = tuple(options["categorical"] or ())  # type: ignore[arg-type]
     structure = derive_structure(
@@ -244,7 +247,7 @@ def _substantive(
         cluster_means=cluster_means,
     )
     options = options | {
-        "method": "substantive",
+        "method": method,
         "analysis": analysis,
         "auxiliary": list(structure.auxiliary),
         "cluster_means": cluster_means,

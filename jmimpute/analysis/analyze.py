@@ -9,10 +9,16 @@ from typing import TYPE_CHECKING, Any
 
 from tqdm.auto import tqdm
 
-from jmimpute.analysis.derive import ClusterStatistic, DeriveFunction
+from jmimpute.analysis.derive import (
+    ClusterStatistic,
+    DeriveFunction,
+    cluster_centre,
+    cluster_mean,
+)
 from jmimpute.analysis.fits import AnalysisFits
-from jmimpute.analysis.formula import AnalysisFormula, parse_analysis_formula
+from jmimpute.analysis.formula import AnalysisFormula, cluster_terms, parse_analysis_formula
 from jmimpute.analysis.frequentist import fit_statsmodels
+from jmimpute.spec.parser import parse_terms
 
 if TYPE_CHECKING:
     from jmimpute.analysis.bayesian import BayesianFits
@@ -42,7 +48,7 @@ def _check_variables(formula: AnalysisFormula, imp: Imputation) -> None:
 
 def analyze(
     imp: Imputation,
-    formula: str,
+    formula: str | None = None,
     *,
     backend: str = "statsmodels",
     derive: Mapping[str, ClusterStatistic | DeriveFunction] | None = None,
@@ -55,9 +61,12 @@ def analyze(
     ----------
     imp : Imputation
         From :func:`jmimpute.impute`.
-    formula : str
+    formula : str, optional
         lme4-style formula with at most one random term, e.g. ``"lpo ~ iqv + (1|sch)"``;
-        ``factor(x)`` is accepted for ``C(x)``.
+        ``factor(x)`` is accepted for ``C(x)``; ``mean(x)`` and ``cwc(x)`` are computed on
+        every completed set from its values (the cluster being the random term's group).
+        Defaults to the analysis formula of a substantive-model imputation
+        (``jm.impute(..., analysis=...)``).
     backend : {"statsmodels", "bambi"}, default "statsmodels"
         Frequentist MixedLM/OLS/GLM fits pooled with Rubin's rules, or Bayesian bambi
         models whose posterior draws are mixed over the sets.
@@ -88,6 +97,21 @@ def analyze(
     """
     if backend not in BACKENDS:
         raise ValueError(f"`backend` must be one of {BACKENDS}; got {backend!r}")
+    if formula is None:
+        if imp.spec.analysis is None:
+            raise TypeError(
+                "give the analysis `formula`, e.g. analyze(imp, 'lpo ~ iqv + (1|sch)'); only an "
+                "imputation made with `analysis=` has one to default to"
+            )
+        formula = imp.spec.analysis
+    derive = dict(derive or {})
+    if isinstance(formula, str) and "(" in formula:
+        taken = {str(c) for c in imp.data.columns} | set(imp.derived) | set(derive)
+        formula, clustered = cluster_terms(formula, taken)
+        group = parse_terms(formula).random
+        by = group[0].group if group else None
+        for name, (variable, centre) in clustered.items():
+            derive[name] = (cluster_centre if centre else cluster_mean)(variable, by=by)
     parsed = parse_analysis_formula(formula)
     if derive:
         imp = imp.with_columns(**derive)

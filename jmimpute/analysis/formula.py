@@ -126,3 +126,43 @@ def parse_analysis_formula(text: str) -> AnalysisFormula:
         variables=terms.variables,
         terms=terms,
     )
+
+
+def cluster_terms(text: str, taken: set[str]) -> tuple[str, dict[str, tuple[str, bool]]]:
+    """``text`` with each ``mean(x)`` and ``cwc(x)`` replaced by a column to derive.
+
+    Parameters
+    ----------
+    text : str
+        An analysis formula.
+    taken : set of str
+        Column names in use (the new names avoid them).
+
+    Returns
+    -------
+    text : str
+        The formula naming ``x_mean`` and ``x_cwc`` (or fresh names) instead.
+    derived : dict of str to (str, bool)
+        Each new column's variable and whether it is centred (``cwc``) rather than a mean:
+        computed on every completed data set from the imputed values (FIMD 7.10).
+    """
+    terms = parse_terms(text)
+    found: dict[str, tuple[str, bool]] = {}
+    sources: dict[str, str] = {}
+    for term in (*terms.fixed, *(t for r in terms.random for t in r.effects)):
+        for factor in term.factors if isinstance(term, Interaction) else (term,):
+            if not isinstance(factor, ClusterMean | CentredWithinCluster):
+                continue
+            centre = isinstance(factor, CentredWithinCluster)
+            key = (factor.name, centre)
+            name = next((n for n, v in found.items() if v == key), None)
+            if name is None:
+                name = f"{factor.name}_{'cwc' if centre else 'mean'}"
+                while name in taken or name in found:
+                    name += "_"
+                found[name] = key
+            sources[factor.source] = name
+    # longest first, so that no source is replaced inside another
+    for source in sorted(sources, key=len, reverse=True):
+        text = text.replace(source, sources[source])
+    return text, found

@@ -9,10 +9,16 @@ from __future__ import annotations
 from jmimpute.models.collapsed import CollapsedModel
 from jmimpute.models.latent import LatentModel
 from jmimpute.models.protocol import BuiltModel, ImputationModel, ParameterDraws, ParameterGroup
-from jmimpute.models.substantive import SubstantiveModel
+from jmimpute.models.substantive import SampledSubstantiveModel, SubstantiveModel
 
 MODELS: dict[str, ImputationModel] = {
-    model.name: model for model in (CollapsedModel(), LatentModel(), SubstantiveModel())
+    model.name: model
+    for model in (
+        CollapsedModel(),
+        LatentModel(),
+        SubstantiveModel(),
+        SampledSubstantiveModel(),
+    )
 }
 """Every imputation model by name (``spec.method``)."""
 

@@ -32,6 +32,7 @@ from jmimpute.diagnostics import (
     convergence_report,
     group_table,
     parameter_table,
+    unique_parameters,
 )
 from jmimpute.missingness import missing_table
 from jmimpute.spec.model import ImputationSpec, build_spec, check_seed, spec_arguments
@@ -452,6 +453,51 @@ class Imputation:
         if self._params is None:
             self._params = parameter_table(self.posterior.dataset)
         return self._params
+
+    def model_estimates(self, ci: float = 0.95) -> pd.DataFrame:
+        """The analysis model's own posterior (Blimp's "analysis model estimates").
+
+        Only for an imputation made with ``analysis=``: the substantive model's fixed
+        effects (``beta[term]``), random-effect covariance (``tau[...]``, lower triangle)
+        and residual variance (``sigma2``), on the data's scale, over all retained draws.
+
+        Parameters
+        ----------
+        ci : float, default 0.95
+            Mass of the equal-tailed credible interval.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Indexed by parameter: ``mean``, ``sd``, the interval's bounds, ``r_hat``,
+            ``ess_bulk``, ``ess_tail``.
+
+        Raises
+        ------
+        ValueError
+            For a joint-model imputation, whose parameters are not an analysis model's.
+        """
+        if self.spec.analysis is None:
+            raise ValueError(
+                "model_estimates() needs an imputation made with `analysis=` (the substantive "
+                "model); for this joint-model imputation fit the analysis with jm.analyze(imp, "
+                "formula) and pool it"
+            )
+        if not 0.0 < ci < 1.0:
+            raise ValueError(f"`ci` must lie in (0, 1), got {ci}")
+        table = self.convergence()
+        names = ("beta", "tau", "sigma2")
+        rows = [p for p in table.index if str(p).split("[")[0] in names]
+        out = table.loc[rows, ["mean", "sd", "r_hat", "ess_bulk", "ess_tail"]].copy()
+        tail = (1.0 - ci) / 2.0
+        low, high = [], []
+        for name, (_, draws) in unique_parameters(self.posterior.dataset).items():
+            if name in out.index:
+                low.append((name, float(np.quantile(draws, tail))))
+                high.append((name, float(np.quantile(draws, 1.0 - tail))))
+        out.insert(2, f"{tail:.1%}", pd.Series(dict(low)))
+        out.insert(3, f"{1.0 - tail:.1%}", pd.Series(dict(high)))
+        return out
 
     def rhat(self) -> pd.DataFrame:
         """Max R-hat and min ESS per parameter group, naming the worst parameter.

@@ -16,10 +16,13 @@ import numpy as np
 from jmimpute.spec.formula import Formula, parse_formula
 from jmimpute.spec.priors import Priors
 
-METHODS: tuple[str, ...] = ("collapsed", "latent", "substantive")
+METHODS: tuple[str, ...] = ("collapsed", "latent", "substantive", "substantive_sampled")
 """The imputation models (``method``); each is registered under its name in
 :data:`jmimpute.models.MODELS` (a test holds the two to the same names). ``"substantive"``
-is chosen by giving ``analysis`` (its formulas are derived from it)."""
+is chosen by giving ``analysis`` (its formulas are derived from it); ``"substantive_sampled"``
+(its random effects sampled, the reference) by ``analysis`` and ``method`` together."""
+SUBSTANTIVE: tuple[str, ...] = ("substantive", "substantive_sampled")
+"""The methods of the substantive model, the ones that take ``analysis``."""
 SAMPLERS: tuple[str, ...] = ("nutpie", "pymc")
 BACKENDS: tuple[str, ...] = ("numba", "jax")
 COVARIANCES: tuple[str, ...] = ("common", "random")
@@ -266,7 +269,7 @@ def build_spec(
         )
     covariance = _choice("cluster_covariance", cluster_covariance, COVARIANCES)
     method_name = _choice("method", method, METHODS)
-    if (method_name == "substantive") != (analysis is not None):
+    if (method_name in SUBSTANTIVE) != (analysis is not None):
         raise ValueError(
             "the substantive model is chosen by giving `analysis` (an analysis formula), and "
             f"only then; got method={method_name!r} and analysis={analysis!r}"

@@ -1,5 +1,5 @@
 """The substantive model: imputation compatible with an analysis model (one formula)."""
 
-from jmimpute.models.substantive.model import SubstantiveModel
+from jmimpute.models.substantive.model import SampledSubstantiveModel, SubstantiveModel
 
-__all__ = ["SubstantiveModel"]
+__all__ = ["SampledSubstantiveModel", "SubstantiveModel"]

@@ -4,7 +4,8 @@
 
 * Outcome (the analysis model): ``y_ij = f_ij' beta + g_ij' b_j + e_ij`` with the design
   columns ``f``, ``g`` computed from the row values (:mod:`.columns`) every time NUTS moves
-  an imputed value; ``b_j = L_T eta_j`` (non-centred).
+  an imputed value; the random effects ``b_j`` are integrated out per cluster (given the
+  completed rows the outcome model is a linear mixed model), or sampled non-centred.
 * Covariate model: the incomplete level-1 predictors ``x_ij = A' c_ij + u_j + e_ij``
   given the complete predictors ``c``, the incomplete level-2 predictors
   ``w_j = G' c2_j + v_j``, ``(v_j, u_j) ~ N(0, Psi)``; ``u_j`` is sampled non-centred given
@@ -108,8 +109,19 @@ def _mvn_logp(resid: TensorVariable, factor: TensorVariable, p: int) -> TensorVa
     return -0.5 * quad - rows * logdet - 0.5 * rows * p * LOG_2PI
 
 
-def build_substantive_model(design: SubstantiveDesign, priors: Priors) -> BuiltModel:
+def build_substantive_model(
+    design: SubstantiveDesign, priors: Priors, integrate: bool = True
+) -> BuiltModel:
     """The PyMC model of the module docstring.
+
+    Parameters
+    ----------
+    design : SubstantiveDesign
+    priors : Priors
+    integrate : bool, default True
+        Integrate the analysis model's random effects out of the NUTS target (per cluster,
+        in closed form: :func:`_integrated_logp`), or sample them (non-centred): the same
+        posterior, the first without the random-effect variances' funnel.
 
     Returns
     -------
@@ -164,7 +176,7 @@ def build_substantive_model(design: SubstantiveDesign, priors: Priors) -> BuiltM
 
         dummies = {key: _data(f"dummy[{key[0]}={key[1]}]", v) for key, v in sub.dummies.items()}
         rows = RowValues(values, means, dummies)
-        _outcome_model(design, priors, rows, std1[st.outcome], keep)
+        _outcome_model(design, priors, rows, std1[st.outcome], keep, integrate)
         _auxiliary_models(design, priors, std1, keep)
 
     return BuiltModel(design, model, keep=keep, judged=judged(keep, PER_UNIT))
@@ -224,8 +236,9 @@ def _outcome_model(
     rows: RowValues,
     y: TensorVariable,
     keep: list[str],
+    integrate: bool,
 ) -> None:
-    """The analysis model's log density, its random effects sampled non-centred."""
+    """The analysis model's log density, its random effects integrated or non-centred."""
     sub = design.sub
     st = sub.structure
     n_clusters, cluster = design.n_clusters, _shared("cluster")
@@ -249,13 +262,65 @@ def _outcome_model(
     tau = cov_factor(TAU, ["free"] * q, priors.psi_eta, priors.psi_sd)
     pm.Deterministic(f"{TAU}_chol", tau)
     keep.append(f"{TAU}_chol")
-    eta = pm.Normal("effects_y", 0.0, 1.0, shape=(n_clusters, q))
-    b = eta @ tau.T
-    for k, g in enumerate(g_cols):
-        mu = mu + g * b[cluster, k]
     sigma = pm.HalfNormal(SIGMA, priors.sigma_sd)
     keep.append(SIGMA)
-    pm.Potential("outcome_model", pm.logp(pm.Normal.dist(mu, sigma), y).sum())
+    if not integrate:
+        eta = pm.Normal("effects_y", 0.0, 1.0, shape=(n_clusters, q))
+        b = eta @ tau.T
+        for k, g in enumerate(g_cols):
+            mu = mu + g * b[cluster, k]
+        pm.Potential("outcome_model", pm.logp(pm.Normal.dist(mu, sigma), y).sum())
+        return
+    pm.Potential("outcome_model", _integrated_logp(y - mu, g_cols, tau, sigma))
+
+
+def _integrated_logp(
+    resid: TensorVariable, g_cols: list[TensorVariable], tau: TensorVariable, sigma: TensorVariable
+) -> TensorVariable:
+    """``log N(r_j; 0, G_j T G_j' + sigma^2 I)`` summed over clusters, ``b_j`` integrated out.
+
+    With ``T = L L'`` (Woodbury and the matrix determinant lemma, as in
+    docs/design/collapsed-likelihood.md): ``M_j = I + L' G_j'G_j L / sigma^2``,
+    ``d_j = L' G_j' r_j / sigma^2``, and the cluster's log density is
+    ``-(n_j log(2 pi sigma^2) + log|M_j| + r_j'r_j / sigma^2 - d_j' M_j^{-1} d_j) / 2``.
+    ``M_j`` (q x q, at least I) is factored entry by entry for all clusters at once:
+    q is small, and elementwise operations compile quickly where PyTensor's batched
+    linear algebra does not. Cost O(n q^2) per gradient, no funnel of ``T`` for NUTS.
+    """
+    cluster, counts = _shared("cluster"), _shared("cluster_sizes")
+    q = len(g_cols)
+
+    def sums(values: TensorVariable) -> TensorVariable:
+        return pt.inc_subtensor(pt.zeros_like(counts)[cluster], values)
+
+    var = sigma**2
+    gg = [[sums(g_cols[a] * g_cols[b]) for b in range(a + 1)] for a in range(q)]
+    gr = [sums(g * resid) for g in g_cols]
+    rr = sums(resid**2)
+
+    def s_gg(a: int, b: int) -> TensorVariable:
+        return gg[a][b] if b <= a else gg[b][a]
+
+    # L' S L, entry (a, b) = sum_{c, e} L_ca S_ce L_eb (L lower: c >= a, e >= b)
+    s_l = [[sum(s_gg(c, e) * tau[e, b] for e in range(b, q)) for b in range(q)] for c in range(q)]
+    m = [
+        [sum(tau[c, a] * s_l[c][b] for c in range(a, q)) / var for b in range(a + 1)]
+        for a in range(q)
+    ]
+    d = [sum(tau[c, a] * gr[c] for c in range(a, q)) / var for a in range(q)]
+    low: list[list[TensorVariable]] = []
+    for a in range(q):
+        row: list[TensorVariable] = []
+        for b in range(a):
+            row.append((m[a][b] - sum(row[k] * low[b][k] for k in range(b))) / low[b][b])
+        diag = 1.0 + m[a][a] - sum(v**2 for v in row)
+        row.append(pt.sqrt(diag))
+        low.append(row)
+    z = forward_solve(low, d)
+    logdet = 2.0 * sum(pt.log(low[a][a]) for a in range(q))
+    quad = rr / var - sum(v**2 for v in z)
+    total = counts * (LOG_2PI + pt.log(var)) + logdet + quad
+    return -0.5 * total.sum()
 
 
 def _auxiliary_models(

@@ -101,6 +101,8 @@ class SubstantiveModel(JointModel):
 
     name = "substantive"
     per_unit = PER_UNIT
+    integrate = True
+    """Integrate the analysis model's random effects (False: sample them, the reference)."""
     redraw_note: str | None = (
         "method='substantive': a sensitivity analysis adds delta to the imputed values of "
         "the shifted variable only; the other variables' imputations are not drawn again "
@@ -140,7 +142,7 @@ class SubstantiveModel(JointModel):
         """The PyMC model (:mod:`jmimpute.models.substantive.build`)."""
         from jmimpute.models.substantive.build import build_substantive_model
 
-        return build_substantive_model(design, spec.priors)  # type: ignore[arg-type]
+        return build_substantive_model(design, spec.priors, self.integrate)  # type: ignore[arg-type]
 
     def shared_data(self, priors: Priors) -> dict[str, np.ndarray]:
         """None: the priors are constants of the graph."""
@@ -264,6 +266,18 @@ class SubstantiveModel(JointModel):
                 draw = _shifted(design, draw, shift)
             out.append(draw)
         return out
+
+
+class SampledSubstantiveModel(SubstantiveModel):
+    """The substantive model with the analysis model's random effects sampled (non-centred).
+
+    The same posterior as :class:`SubstantiveModel`; kept as the reference the integrated
+    version is tested against (``method="substantive_sampled"``), as ``"latent"`` is for
+    the joint model.
+    """
+
+    name = "substantive_sampled"
+    integrate = False
 
 
 def _fill(targets: Any, missing: np.ndarray | None) -> np.ndarray:

@@ -437,9 +437,15 @@ def _auxiliary(
             hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
             raise ValueError(f"`auxiliary` names {name!r}, which is not a column of `data`.{hint}")
         if name == outcome or name == cluster or name in used:
-            role = "outcome" if name == outcome else "cluster" if name == cluster else "a predictor"
+            role = (
+                "the outcome"
+                if name == outcome
+                else "the cluster variable"
+                if name == cluster
+                else "a predictor"
+            )
             raise ValueError(
-                f"`auxiliary` names {name!r}, which is the {role} of `analysis`; auxiliary "
+                f"`auxiliary` names {name!r}, which is {role} of `analysis`; auxiliary "
                 "variables are the ones the analysis leaves out"
             )
         if reader.categorical_column(name):

@@ -1,0 +1,108 @@
+"""The analysis formula read against the data: roles of the variables, design columns, and
+a clear error for every term the substantive model cannot build."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from jmimpute.models.substantive.columns import RowValues, evaluate, observed_means
+from jmimpute.models.substantive.structure import Atom, Column, derive_structure
+from jmimpute.spec.parser import FormulaError
+
+
+@pytest.fixture
+def data() -> pd.DataFrame:
+    rng = np.random.default_rng(1)
+    g = np.repeat(np.arange(10), 6)
+    frame = pd.DataFrame(
+        {
+            "g": g,
+            "y": rng.normal(size=60),
+            "x": rng.normal(size=60),
+            "v": rng.normal(size=60),
+            "w": rng.normal(size=10)[g],
+            "k": rng.normal(size=10)[g],
+            "sex": np.tile(["f", "m"], 30),
+            "z": rng.normal(size=60),
+        }
+    )
+    frame.loc[[1, 7, 20], "y"] = np.nan
+    frame.loc[[2, 30], "x"] = np.nan
+    frame.loc[frame.g == 3, "w"] = np.nan
+    frame.loc[[5], "z"] = np.nan
+    return frame
+
+
+def test_roles_and_columns(data):
+    st = derive_structure(
+        "y ~ x * w + I(x**2) + v + k + mean(x) + factor(sex) + (1 + x | g)",
+        data,
+        auxiliary=("z",),
+    )
+    assert st.outcome == "y" and st.cluster == "g"
+    assert st.level1 == ("x",) and st.level2 == ("w",)
+    assert st.auxiliary == ("z",)
+    assert [c.label for c in st.covariates1] == ["v", "sex[m]"]
+    assert [c.label for c in st.covariates2] == ["k"]
+    assert st.fixed_labels == (
+        "(Intercept)", "x", "w", "x:w", "I(x**2)", "v", "k", "mean(x)", "sex[m]",
+    )  # fmt: skip
+    assert st.random_labels == ("(Intercept)", "x")
+    assert st.level1_targets == ("y", "x", "z")
+    assert st.imputation_formulas() == ["`y` + `x` + `z` ~ 1 + (1 | `g`)", "`w` ~ 1"]
+
+
+def test_columns_are_products_of_atoms(data):
+    values = {n: data[n].fillna(0.0).to_numpy() for n in ("x", "w")}
+    means = {"x": observed_means(values["x"], data["g"].to_numpy(), 10)}
+    dummies = {("sex", "m"): (data["sex"] == "m").to_numpy(dtype=float)}
+    rows = RowValues(values, means, dummies)
+    col = Column((Atom("value", "x", 2), Atom("cwc", "x"), Atom("dummy", "sex", level="m")))
+    expected = values["x"] ** 2 * (values["x"] - means["x"]) * dummies[("sex", "m")]
+    np.testing.assert_array_equal(evaluate(col, rows), expected)
+
+
+@pytest.mark.parametrize(
+    ("formula", "kwargs", "message"),
+    [
+        ("y ~ x + q + (1 | g)", {}, r"names 'q' .*not a column of `data`"),
+        ("y ~ x:qq + (1 | g)", {}, r"names 'qq' \(in 'qq'\)"),
+        ("y ~ x + (1 + w | g)", {}, r"'w' in the random term is a level-2 variable"),
+        ("y ~ x + mean(w) + (1 | g)", {}, r"'mean\(w\)': 'w' is a level-2 variable"),
+        ("sex ~ x + (1 | g)", {}, r"outcome 'sex' is categorical"),
+        ("y ~ x + (1 | g)", {"categorical": ("y",)}, r"outcome 'y' is categorical"),
+        ("y ~ x", {}, r"exactly one random term"),
+        ("y ~ x + (1 | g) + (1 | v)", {}, r"exactly one random term"),
+        ("y ~ 0 + x + (1 | g)", {}, r"without a fixed intercept"),
+        ("y ~ log(x) + (1 | g)", {}, r"'log\(x\)' .* is not a term the substantive model"),
+        ("y ~ x + g + (1 | g)", {}, r"cluster variable 'g' can only appear after"),
+        ("y ~ x + y + (1 | g)", {}, r"outcome 'y' also appears on the right"),
+        ("y ~ x + (1 | h)", {}, r"grouping factor 'h' is not a column"),
+        ("y ~ x + mean(sex) + (1 | g)", {}, r"'sex' is categorical; cluster means"),
+        ("y ~ x + (1 | g)", {"auxiliary": ("zz",)}, r"`auxiliary` names 'zz'"),
+        ("y ~ x + (1 | g)", {"auxiliary": ("x",)}, r"'x', which is a predictor of `analysis`"),
+        ("y ~ x + (1 | g)", {"auxiliary": ("sex",)}, r"auxiliary variable 'sex' is categorical"),
+        ("y ~ x + (1 | g)", {"auxiliary": ("k",)}, r"'k' is constant within clusters"),
+        ("y ~ x + (1 | g)", {"cluster_means": "both"}, r"`cluster_means` must be one of"),
+        ("y x", {}, r"`analysis` must be an lme4-style formula"),
+    ],
+)
+def test_clear_errors(data, formula, kwargs, message):
+    with pytest.raises((FormulaError, ValueError), match=message):
+        derive_structure(formula, data, **kwargs)
+
+
+def test_incomplete_categorical_predictors_are_refused_with_the_alternative(data):
+    frame = data.assign(sex=data["sex"].where(data.index != 4))
+    with pytest.raises(ValueError, match=r"categorical 'sex', which has 1 missing.*joint model"):
+        derive_structure("y ~ x + sex + (1 | g)", frame)
+    with pytest.raises(FormulaError, match=r"'factor\(sex\)': 'sex' has 1 missing"):
+        derive_structure("y ~ x + factor(sex) + (1 | g)", frame)
+
+
+def test_the_data_are_not_modified(data):
+    before = data.copy(deep=True)
+    derive_structure("y ~ x * w + mean(x) + (1 + x | g)", data, auxiliary=("z",))
+    pd.testing.assert_frame_equal(data, before)
