@@ -112,6 +112,18 @@ def test_analyze_defaults_to_the_analysis_formula(imp):
     assert "x_mean" in default.index
 
 
+def test_refit_uses_the_new_priors(imp):
+    """A tight prior on the random-effect scales (sd 0.02) pulls tau toward zero: the
+    priors are shared data of the compiled model, not constants frozen in it."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", jm.ConvergenceWarning)
+        tight = imp.refit(priors=jm.Priors(psi_sd=0.02))
+    assert tight.tree.attrs["compiled_from"] == "process"
+    before = float(imp.posterior["tau"].sel(effect="x", effect_="x").mean())
+    after = float(tight.posterior["tau"].sel(effect="x", effect_="x").mean())
+    assert after < before / 5
+
+
 def test_saved_and_read_back(imp, tmp_path):
     path = imp.to_netcdf(tmp_path / "sub.nc")
     back = jm.load_imputation(path)

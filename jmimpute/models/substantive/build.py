@@ -13,6 +13,12 @@
 * Auxiliary variables, each regressed on the outcome, the incomplete predictors and the
   auxiliaries before it, so that missingness that depends on them reaches the outcome.
 
+Priors (:class:`~jmimpute.spec.priors.Priors`, shared data so that a refit reuses the
+compiled model): coefficients ``Normal(0, beta_sd)``; residual standard deviations
+(outcome, covariate model, auxiliaries) ``HalfNormal(sigma_sd)`` with LKJ(``sigma_eta``)
+correlations; the random effects' standard deviations (``T``, ``Psi``) ``HalfNormal(psi_sd)``
+with LKJ(``psi_eta``) correlations.
+
 Every missing value of these variables is a NUTS coordinate (``y_missing``, ``w_missing``):
 the imputations are the sampled values at the retained draws. Everything is on the
 standardised scale of the joint layout; the design columns are scaled by constants
@@ -28,7 +34,7 @@ from pytensor.tensor.variable import TensorVariable
 
 from jmimpute._kernels.linalg import forward_solve
 from jmimpute.models.collapsed.graph import LOG_2PI
-from jmimpute.models.joint.parameters import cov_factor
+from jmimpute.models.joint.parameters import cov_factor, prior_data
 from jmimpute.models.protocol import BuiltModel, judged
 from jmimpute.models.substantive.columns import RowValues, evaluate
 from jmimpute.models.substantive.design import SubstantiveDesign
@@ -47,6 +53,9 @@ from jmimpute.models.substantive.names import (
     TAU,
 )
 from jmimpute.spec.priors import Priors
+
+Hyper = dict[str, TensorVariable]
+"""The prior hyperparameters as entries of the shared prior vector (:func:`prior_data`)."""
 
 PAD = 64
 """The missing cells' coordinates come in blocks of this many (see :func:`padded`)."""
@@ -134,6 +143,8 @@ def build_substantive_model(
     keep: list[str] = []
 
     with pm.Model() as model:
+        # shared, so that a refit with other priors reuses the compiled model
+        hyper = prior_data(priors)
         cluster = _data("cluster", design.cluster)
         counts = _data("cluster_sizes", np.bincount(design.cluster).astype(float))
         y1 = _completed(np.nan_to_num(t1.values), t1.observed, MISSING1)
@@ -165,7 +176,7 @@ def build_substantive_model(
             name: _data(f"complete_mean[{name}]", v) for name, v in sub.complete_means.items()
         }
         if p1 or p2:
-            latent = _covariate_model(design, priors, std1, std2, keep)
+            latent = _covariate_model(design, hyper, std1, std2, keep)
         for k, name in enumerate(st.level1):
             col = int(t1.columns(name)[0])
             if st.cluster_means == "latent":
@@ -176,15 +187,15 @@ def build_substantive_model(
 
         dummies = {key: _data(f"dummy[{key[0]}={key[1]}]", v) for key, v in sub.dummies.items()}
         rows = RowValues(values, means, dummies)
-        _outcome_model(design, priors, rows, std1[st.outcome], keep, integrate)
-        _auxiliary_models(design, priors, std1, keep)
+        _outcome_model(design, hyper, rows, std1[st.outcome], keep, integrate)
+        _auxiliary_models(design, hyper, std1, keep)
 
     return BuiltModel(design, model, keep=keep, judged=judged(keep, PER_UNIT))
 
 
 def _covariate_model(
     design: SubstantiveDesign,
-    priors: Priors,
+    hyper: Hyper,
     std1: dict[str, TensorVariable],
     std2: dict[str, TensorVariable],
     keep: list[str],
@@ -195,12 +206,12 @@ def _covariate_model(
     p1, p2 = len(st.level1), len(st.level2)
     n_clusters = design.n_clusters
     cluster = _shared("cluster")
-    factor = cov_factor(PSI_X, ["free"] * (p2 + p1), priors.psi_eta, priors.psi_sd)
+    factor = cov_factor(PSI_X, ["free"] * (p2 + p1), hyper["psi_eta"], hyper["psi_sd"])
     pm.Deterministic(f"{PSI_X}_chol", factor)
     keep.append(f"{PSI_X}_chol")
     zeta_v: list[TensorVariable] = []
     if p2:
-        coef_w = pm.Normal(COEF_W, 0.0, priors.beta_sd, shape=(sub.cov2.shape[1], p2))
+        coef_w = pm.Normal(COEF_W, 0.0, hyper["beta_sd"], shape=(sub.cov2.shape[1], p2))
         keep.append(COEF_W)
         w = pt.stack([std2[n] for n in st.level2], axis=1)
         v = w - _data("covariates2", sub.cov2) @ coef_w
@@ -219,9 +230,9 @@ def _covariate_model(
         term = term + sum(factor[i, k] * zeta_v[k] for k in range(p2))
         u_cols.append(term)
     u = pt.stack(u_cols, axis=1)
-    coef_x = pm.Normal(COEF_X, 0.0, priors.beta_sd, shape=(sub.cov1.shape[1], p1))
+    coef_x = pm.Normal(COEF_X, 0.0, hyper["beta_sd"], shape=(sub.cov1.shape[1], p1))
     keep.append(COEF_X)
-    sigma_x = cov_factor(SIGMA_X, ["free"] * p1, priors.sigma_eta, priors.sigma_sd)
+    sigma_x = cov_factor(SIGMA_X, ["free"] * p1, hyper["sigma_eta"], hyper["sigma_sd"])
     pm.Deterministic(f"{SIGMA_X}_chol", sigma_x)
     keep.append(f"{SIGMA_X}_chol")
     x = pt.stack([std1[n] for n in st.level1], axis=1)
@@ -232,7 +243,7 @@ def _covariate_model(
 
 def _outcome_model(
     design: SubstantiveDesign,
-    priors: Priors,
+    hyper: Hyper,
     rows: RowValues,
     y: TensorVariable,
     keep: list[str],
@@ -242,7 +253,7 @@ def _outcome_model(
     sub = design.sub
     st = sub.structure
     n_clusters, cluster = design.n_clusters, _shared("cluster")
-    beta = pm.Normal(BETA, 0.0, priors.beta_sd, shape=(1 + len(st.fixed),))
+    beta = pm.Normal(BETA, 0.0, hyper["beta_sd"], shape=(1 + len(st.fixed),))
     keep.append(BETA)
     mu = beta[0]
     if st.fixed:
@@ -259,10 +270,10 @@ def _outcome_model(
     for k, col in enumerate(st.random):
         g_cols.append((evaluate(col, rows) - center[k]) / scale[k])
     q = len(g_cols)
-    tau = cov_factor(TAU, ["free"] * q, priors.psi_eta, priors.psi_sd)
+    tau = cov_factor(TAU, ["free"] * q, hyper["psi_eta"], hyper["psi_sd"])
     pm.Deterministic(f"{TAU}_chol", tau)
     keep.append(f"{TAU}_chol")
-    sigma = pm.HalfNormal(SIGMA, priors.sigma_sd)
+    sigma = pm.HalfNormal(SIGMA, hyper["sigma_sd"])
     keep.append(SIGMA)
     if not integrate:
         eta = pm.Normal("effects_y", 0.0, 1.0, shape=(n_clusters, q))
@@ -324,14 +335,14 @@ def _integrated_logp(
 
 
 def _auxiliary_models(
-    design: SubstantiveDesign, priors: Priors, std1: dict[str, TensorVariable], keep: list[str]
+    design: SubstantiveDesign, hyper: Hyper, std1: dict[str, TensorVariable], keep: list[str]
 ) -> None:
     """Each auxiliary given the outcome, the incomplete predictors and earlier auxiliaries."""
     st = design.sub.structure
     before = [std1[st.outcome], *(std1[n] for n in st.level1)]
     for name in st.auxiliary:
-        coef = pm.Normal(f"{AUX_COEF}{name}", 0.0, priors.beta_sd, shape=(1 + len(before),))
-        sd = pm.HalfNormal(f"{AUX_SIGMA}{name}", priors.sigma_sd)
+        coef = pm.Normal(f"{AUX_COEF}{name}", 0.0, hyper["beta_sd"], shape=(1 + len(before),))
+        sd = pm.HalfNormal(f"{AUX_SIGMA}{name}", hyper["sigma_sd"])
         keep.extend([f"{AUX_COEF}{name}", f"{AUX_SIGMA}{name}"])
         mu = coef[0] + sum(coef[1 + k] * v for k, v in enumerate(before))
         pm.Potential(f"auxiliary_{name}", pm.logp(pm.Normal.dist(mu, sd), std1[name]).sum())

@@ -36,7 +36,6 @@ if TYPE_CHECKING:
     from jmimpute.design.standardised import Design
     from jmimpute.models.substantive.design import SubstantiveDesign
     from jmimpute.spec.model import ImputationSpec
-    from jmimpute.spec.priors import Priors
     from jmimpute.spec.variables import Variable
 
 GROUPS: dict[str, ParameterGroup] = {
@@ -143,10 +142,6 @@ class SubstantiveModel(JointModel):
         from jmimpute.models.substantive.build import build_substantive_model
 
         return build_substantive_model(design, spec.priors, self.integrate)  # type: ignore[arg-type]
-
-    def shared_data(self, priors: Priors) -> dict[str, np.ndarray]:
-        """None: the priors are constants of the graph."""
-        return {}
 
     def parameter_group(self, name: str) -> ParameterGroup | None:
         """The group of a posterior variable (:data:`GROUPS`)."""
