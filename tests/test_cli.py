@@ -47,7 +47,7 @@ def write(tmp_path, text, name="model.toml"):
         ("chains = 2", "chains = = 2", None, 8, "invalid TOML"),
         ("chains = 2", "chain = 2", "sampler.chain", 8, "did you mean 'chains'"),
         ("draws = 100", 'draws = "100"', "sampler.draws", 9, "must be an integer; got str"),
-        ("formula", "categorical = []\n#", "model", 4, "missing the required key 'formula'"),
+        ("formula", "categorical = []\n#", "model", 4, "needs exactly one of `formula`"),
         ("(1|sch)", "(1|sch", "model.formula", 5, r"'\(' is never closed"),
         (" + (1|sch)", "", "model.formula", 5, "has no random term"),
         ("m = 3", "m = 300", "sampler.m", 10, "raise `draws`"),
@@ -110,6 +110,22 @@ def test_model_file_defaults_and_arguments(tmp_path):
     assert (args["chains"], args["draws"], args["m"]) == (2, 100, 3)
     # no tune or target_accept in the file: the collapsed model's defaults
     assert (args["tune"], args["target_accept"]) == (500, 0.65)
+
+
+def test_an_analysis_model_file(tmp_path):
+    """``[model] analysis`` chooses the substantive model; its layout is derived when run."""
+    model = read_model_file(next(p for p in MODELS if p.name == "brandsma_random_slope.toml"))
+    assert model.spec.method == "substantive"
+    assert model.spec.analysis == "lpo ~ iqv + mean(iqv) + (1 + iqv | sch)"
+    args = model.impute_arguments()
+    assert "formula" not in args and args["analysis"] == model.spec.analysis
+    both = BASE.replace('(1|sch)"', '(1|sch)"\nanalysis = "lpo ~ iqv + (1|sch)"')
+    with pytest.raises(ModelFileError, match="needs exactly one of `formula`"):
+        read_model_file(write(tmp_path, both))
+    bad = BASE.replace('formula = "lpo + iqv ~ 1 + (1|sch)"', 'analysis = "lpo ~ iqv"')
+    with pytest.raises(ModelFileError, match="one outcome and one random term") as err:
+        read_model_file(write(tmp_path, bad))
+    assert err.value.key == "model.analysis"
 
 
 def test_data_file_relative_to_model_file(tmp_path):
@@ -250,7 +266,10 @@ def test_every_model_file_end_to_end(tmp_path, capsys):
         assert kept.auto_draws == asked.auto_draws
         assert kept.draws >= asked.draws if asked.auto_draws else kept.draws == asked.draws
         as_asked = replace(kept, progressbar=True, draws=asked.draws)
-        assert replace(imp.spec, sampler=as_asked) == model.spec
+        ran = replace(imp.spec, sampler=as_asked)
+        if model.spec.analysis is not None:  # the layout is derived from the data when run
+            ran = replace(ran, level1=model.spec.level1, level2=model.spec.level2)
+        assert ran == model.spec
         assert_long_file_matches(tmp_path / model.output.long, imp)
 
 

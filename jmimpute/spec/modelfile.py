@@ -19,6 +19,10 @@ A model file (see ``models/`` in the repository)::
     long = "out/brandsma_long.csv"
     netcdf = "out/brandsma.nc"
 
+``[model]`` holds either the joint model's ``formula`` or an ``analysis`` formula (with
+``auxiliary`` and ``cluster_means``), from which the substantive model is derived, as
+``jm.impute(data, analysis=...)`` does (``models/brandsma_random_slope.toml``).
+
 :func:`read_model_file` checks it completely before anything runs and returns a
 :class:`ModelFile`; any problem raises :class:`ModelFileError` naming the key and its line.
 Running it is the command line's job (:mod:`jmimpute.cli`).
@@ -36,7 +40,9 @@ from typing import Any
 
 from jmimpute.spec.formula import FormulaError
 from jmimpute.spec.model import ImputationSpec, build_spec, spec_arguments
+from jmimpute.spec.parser import parse_terms
 from jmimpute.spec.priors import Priors
+from jmimpute.spec.terms import quote as quote_name
 
 TABLE_FORMATS: tuple[str, ...] = ("csv", "parquet")
 
@@ -44,7 +50,10 @@ TABLE_FORMATS: tuple[str, ...] = ("csv", "parquet")
 SCHEMA: dict[str, dict[str, tuple[str, bool]]] = {
     "data": {"path": ("str", True)},
     "model": {
-        "formula": ("formula", True),
+        "formula": ("formula", False),
+        "analysis": ("str", False),
+        "auxiliary": ("names", False),
+        "cluster_means": ("str", False),
         "categorical": ("names", False),
         "ordinal": ("names", False),
         "cluster_covariance": ("str", False),
@@ -96,6 +105,9 @@ _KIND_TEXT = {
 # build_spec names the argument in backticks; where each lives in the file
 _ARGUMENT_KEY = {
     "formula": "model",
+    "analysis": "model",
+    "auxiliary": "model",
+    "cluster_means": "model",
     "categorical": "model",
     "ordinal": "model",
     "cluster_covariance": "model",
@@ -200,6 +212,8 @@ class ModelFile:
         """Keyword arguments of :func:`jmimpute.impute` (all but ``data`` and ``progressbar``)."""
         args = spec_arguments(self.spec)
         del args["progressbar"]
+        if self.spec.analysis is not None:  # derived again from the data, as jm.impute does
+            del args["formula"]
         return args | {"random_seed": self.random_seed}
 
 
@@ -390,6 +404,7 @@ def _spec(
         key = named.group(1) if named else None
         raise reader.error("priors", key, f"[priors] {key or ''}: {err}") from err
     arguments = {k: v for k, v in sampler.items() if k != "random_seed"}
+    model = _formula_or_analysis(reader, model)
     try:
         return build_spec(**model, priors=prior, **arguments)
     except FormulaError as err:
@@ -403,6 +418,41 @@ def _spec(
             argument = "ordinal" if argument == "categorical" else "categorical"
         table = _ARGUMENT_KEY[argument]
         raise reader.error(table, argument, f"[{table}] {argument}: {err}") from err
+
+
+def _formula_or_analysis(reader: _Reader, model: dict[str, Any]) -> dict[str, Any]:
+    """``[model]`` with exactly one of ``formula`` and ``analysis``.
+
+    An ``analysis`` file's imputation formulas depend on the data (which variables are
+    incomplete, which are level-2), so :func:`jmimpute.impute` derives them when it runs
+    (after ``[missing]``); until then the spec holds a provisional layout, the outcome
+    with a random intercept.
+    """
+    if ("formula" in model) == ("analysis" in model):
+        raise reader.error(
+            "model",
+            "analysis" if "analysis" in model else None,
+            "[model] needs exactly one of `formula` (the joint model, e.g. "
+            "'lpo + iqv ~ 1 + (1|sch)') and `analysis` (the analysis model the imputation "
+            "is derived from, e.g. 'lpo ~ iqv + (1 + iqv|sch)')",
+        )
+    if "analysis" not in model:
+        return model
+    try:
+        parsed = parse_terms(model["analysis"])
+    except FormulaError as err:
+        raise reader.error("model", "analysis", f"[model] analysis: {err}") from err
+    outcomes = [n for t in parsed.outcomes for n in t.variables]
+    if len(outcomes) != 1 or len(parsed.random) != 1:
+        raise reader.error(
+            "model",
+            "analysis",
+            "[model] analysis needs one outcome and one random term, e.g. "
+            "'lpo ~ iqv + (1 + iqv|sch)'",
+        )
+    provisional = f"{quote_name(outcomes[0])} ~ 1 + (1 | {quote_name(parsed.random[0].group)})"
+    method = model.get("method", "substantive")
+    return model | {"formula": provisional, "method": method}
 
 
 def _names(value: str | list[str]) -> tuple[str, ...]:
