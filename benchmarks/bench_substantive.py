@@ -23,6 +23,10 @@ S4's pooled row fits observed cluster means to completed data, which is biased f
 between slope with clusters of 5 even without missing data (Ludtke et al. 2008): the
 substantive model's own posterior is the estimate to judge there.
 
+``--fitter lme4`` fits and pools with lme4 and mitml in R (docs/peers.md): statsmodels'
+MixedLM fails on some sets with random slopes, and averaged variance components then carry
+those failures.
+
 Run with ``python benchmarks/bench_substantive.py --reps 100 [--pooled] [--designs S1,S2]``
 (about 3 s per replicate and design without ``--pooled`` on 2 cores, 15 s with it).
 """
@@ -31,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import tempfile
 import time
 import warnings
 from collections import defaultdict
@@ -41,6 +46,11 @@ import pandas as pd
 
 import jmimpute as jm
 from jmimpute.simulate import DESIGNS, SimulatedDesign, simulate_design
+
+try:
+    from rpeers import run_peer_script
+except ImportError:  # run from the repository root
+    from benchmarks.rpeers import run_peer_script
 
 
 def _model_rows(imp: jm.Imputation, truth: dict[str, float]) -> dict[str, tuple[float, bool]]:
@@ -64,9 +74,47 @@ def _posterior_name(name: str) -> str:
     return f"beta[{name}]"
 
 
-def _pooled_rows(
-    imp: jm.Imputation, formula: str, truth: dict[str, float]
+def _lme4_rows(
+    sets: list[pd.DataFrame], formula: str, truth: dict[str, float]
 ) -> dict[str, tuple[float, bool]]:
+    """The analysis fitted by lme4 (REML) to each set and pooled by mitml (Rubin's rules for
+    fixed effects, variance components averaged): the R analyst's path, and stable where
+    statsmodels' MixedLM fits of random slopes are not."""
+    from jmimpute.analysis.formula import cluster_terms
+
+    text, derived = cluster_terms(formula, set(sets[0].columns))
+    frames = []
+    for k, data in enumerate(sets, start=1):
+        data = data.copy()
+        for name, (variable, centre) in derived.items():
+            means = data.groupby("g")[variable].transform("mean")
+            data[name] = data[variable] - means if centre else means
+        frames.append(data.assign(**{".imp": k}))
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "long.csv"
+        pd.concat(frames).to_csv(path, index=False)
+        res = run_peer_script("peer_lmer_pool.R", str(path), text.replace("**", "^"))
+    out = {}
+    for name, value in truth.items():
+        if name.startswith(("var(", "cov(")):
+            a, _, b = name[4:-1].partition(",")
+            a, b = (s.replace("(Intercept)", "Intercept") for s in (a, b or a))
+            key = f"extra:{a}~~{b}|g"
+            if key not in res:
+                key = f"extra:{b}~~{a}|g"
+            out[name] = (res[key]["estimate"], False)
+            continue
+        key = name.replace("mean(x)", "x_mean").replace("cwc(x)", "x_cwc").replace("**", "^")
+        row = res[f"fixed:{key}"]
+        out[name] = (row["estimate"], bool(row["low"] <= value <= row["high"]))
+    return out
+
+
+def _pooled_rows(
+    imp: jm.Imputation, formula: str, truth: dict[str, float], fitter: str = "statsmodels"
+) -> dict[str, tuple[float, bool]]:
+    if fitter == "lme4":
+        return _lme4_rows(imp.complete("all"), formula, truth)
     fits = jm.analyze(imp, formula, progressbar=False)
     pooled = fits.pool().table
     varcorr = fits.varcorr()
@@ -81,8 +129,10 @@ def _pooled_rows(
     return out
 
 
-def _complete_rows(sim: SimulatedDesign) -> dict[str, tuple[float, bool]]:
+def _complete_rows(sim: SimulatedDesign, fitter: str) -> dict[str, tuple[float, bool]]:
     """The analysis of the complete data (observed cluster means): the reference."""
+    if fitter == "lme4":  # two identical sets: no between-imputation variance
+        return _lme4_rows([sim.complete, sim.complete], sim.analysis, sim.truth)
     from jmimpute.analysis.formula import cluster_terms, parse_analysis_formula
     from jmimpute.analysis.frequentist import fit_statsmodels
 
@@ -128,7 +178,14 @@ def _joint(sim: SimulatedDesign, seed: int, m: int) -> jm.Imputation:
     return jm.impute(sim.data, formula, m=m, random_seed=seed, progressbar=False)
 
 
-def run(design: str, reps: int, m: int, pooled: bool, csv: str | None = None) -> list[dict]:
+def run(
+    design: str,
+    reps: int,
+    m: int,
+    pooled: bool,
+    csv: str | None = None,
+    fitter: str = "statsmodels",
+) -> list[dict]:
     """Every replicate's estimates, one record per (method, estimand).
 
     With ``csv``, the records so far are appended to that file after each replicate, so
@@ -149,12 +206,15 @@ def run(design: str, reps: int, m: int, pooled: bool, csv: str | None = None) ->
         seconds = time.perf_counter() - start
         results = {"substantive (posterior)": (_model_rows(imp, sim.truth), seconds)}
         if pooled:
-            results["complete data"] = (_complete_rows(sim), 0.0)
-            results["substantive (pooled)"] = (_pooled_rows(imp, sim.analysis, sim.truth), seconds)
+            results["complete data"] = (_complete_rows(sim, fitter), 0.0)
+            results["substantive (pooled)"] = (
+                _pooled_rows(imp, sim.analysis, sim.truth, fitter),
+                seconds,
+            )
             start = time.perf_counter()
             joint = _joint(sim, rep, m)
             results["joint (pooled)"] = (
-                _pooled_rows(joint, sim.analysis, sim.truth),
+                _pooled_rows(joint, sim.analysis, sim.truth, fitter),
                 time.perf_counter() - start,
             )
         for method, (rows, secs) in results.items():
@@ -213,6 +273,12 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=100)
     parser.add_argument("--m", type=int, default=10)
     parser.add_argument("--pooled", action="store_true")
+    parser.add_argument(
+        "--fitter",
+        default="statsmodels",
+        choices=["statsmodels", "lme4"],
+        help="how --pooled fits the analysis to each set (lme4: R with lme4 and mitml)",
+    )
     parser.add_argument("--csv", default=None, help="append every replicate's records to it")
     parser.add_argument("--summarise", default=None, help="only summarise this CSV of records")
     args = parser.parse_args()
@@ -228,7 +294,7 @@ def main() -> None:
     records: list[dict] = []
     by_design: dict[str, list[dict]] = defaultdict(list)
     for design in args.designs.split(","):
-        by_design[design] = run(design, args.reps, args.m, args.pooled, args.csv)
+        by_design[design] = run(design, args.reps, args.m, args.pooled, args.csv, args.fitter)
         records.extend(by_design[design])
         with pd.option_context("display.width", 200, "display.max_columns", 20):
             print(summarise(by_design[design]).round(3).to_string(index=False), flush=True)
