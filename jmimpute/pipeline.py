@@ -17,7 +17,8 @@ import pandas as pd
 from jmimpute.models import model_for
 from jmimpute.results.imputation import Imputation
 from jmimpute.sampling.run import sample
-from jmimpute.spec.model import SUBSTANTIVE, ImputationSpec, build_spec, check_seed
+from jmimpute.spec.formula import parse_formula
+from jmimpute.spec.model import SUBSTANTIVE, ImputationSpec, _names, build_spec, check_seed
 from jmimpute.spec.priors import Priors
 from jmimpute.spec.validate import validate
 
@@ -186,6 +187,8 @@ def impute(
                 "jm.specify(...) instead, or give the formula as a string"
             )
         spec = formula
+        if spec.analysis is not None:  # its layout depends on the data: derived for these
+            spec = _relaid(data, spec)
         if progressbar is not None:
             spec = replace(spec, sampler=replace(spec.sampler, progressbar=bool(progressbar)))
     else:
@@ -238,12 +241,15 @@ def _substantive(
             f"`analysis` chooses method='substantive' (or 'substantive_sampled', its random "
             f"effects sampled); method={options['method']!r} cannot be combined with it"
         )
-    categorical: tuple[str, ...] = tuple(options["categorical"] or ())  # type: ignore[arg-type]
+    declared = (
+        *_names("categorical", options["categorical"]),
+        *_names("ordinal", options["ordinal"]),
+    )
     structure = derive_structure(
         str(analysis),
         check_data_frame(data),
-        auxiliary=tuple(auxiliary or ()),
-        categorical=categorical,
+        auxiliary=_names("auxiliary", auxiliary),
+        categorical=declared,
         cluster_means=cluster_means,
     )
     options = options | {
@@ -253,3 +259,21 @@ def _substantive(
         "cluster_means": cluster_means,
     }
     return structure.imputation_formulas(), options
+
+
+def _relaid(data: pd.DataFrame, spec: ImputationSpec) -> ImputationSpec:
+    """A substantive spec with the imputation formulas ``data`` gives its analysis formula."""
+    from jmimpute.models.substantive.structure import derive_structure
+    from jmimpute.spec.validate import check_data_frame
+
+    assert spec.analysis is not None
+    structure = derive_structure(
+        spec.analysis,
+        check_data_frame(data),
+        auxiliary=spec.auxiliary,
+        categorical=(*spec.categorical, *spec.ordinal),
+        cluster_means=spec.cluster_means,
+    )
+    formulas = structure.imputation_formulas()
+    level2 = parse_formula(formulas[1]) if len(formulas) > 1 else None
+    return replace(spec, level1=parse_formula(formulas[0]), level2=level2)

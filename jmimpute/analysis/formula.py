@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from jmimpute.spec.parser import FormulaError, ParsedFormula, parse_terms
-from jmimpute.spec.terms import CentredWithinCluster, ClusterMean, Interaction, Term
+from jmimpute.spec.terms import CentredWithinCluster, ClusterMean, Interaction, Term, quote
 
 
 @dataclass(frozen=True)
@@ -164,5 +164,5 @@ def cluster_terms(text: str, taken: set[str]) -> tuple[str, dict[str, tuple[str,
             sources[factor.source] = name
     # longest first, so that no source is replaced inside another
     for source in sorted(sources, key=len, reverse=True):
-        text = text.replace(source, sources[source])
+        text = text.replace(source, quote(sources[source]))
     return text, found

@@ -136,6 +136,24 @@ def test_saved_and_read_back(imp, tmp_path):
     assert (moved[~missing] == 0).all()
 
 
+def test_a_spec_is_laid_out_for_the_data_it_is_given(data, imp):
+    """A result's spec reused: the imputation formulas are derived again from the data."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", jm.ConvergenceWarning)
+        again = jm.impute(data, imp.spec, random_seed=7, progressbar=False)
+        fewer = data.assign(w=data["w"].fillna(0.0))
+        other = jm.impute(fewer, imp.spec, random_seed=7, progressbar=False)
+    np.testing.assert_array_equal(again.imputed.to_numpy(), imp.imputed.to_numpy())
+    assert other.spec.level2 is None and other.imputed_level2 is None
+
+
+def test_declared_categorical_or_ordinal_imputed_variables_are_refused(data):
+    with pytest.raises(ValueError, match=r"outcome 'y' is categorical"):
+        jm.impute(data, analysis=FORMULA, ordinal=["y"], progressbar=False)
+    with pytest.raises(ValueError, match=r"auxiliary variable 'z' is categorical"):
+        jm.impute(data, analysis=FORMULA, auxiliary=["z"], ordinal=["z"], progressbar=False)
+
+
 def test_joint_model_options_are_refused_with_analysis(data):
     with pytest.raises(TypeError, match=r"either `formula`.*or `analysis`"):
         jm.impute(data, "y + x ~ 1 + (1|g)", analysis=FORMULA)

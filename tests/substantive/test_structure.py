@@ -71,6 +71,7 @@ def test_columns_are_products_of_atoms(data):
         ("y ~ x:qq + (1 | g)", {}, r"names 'qq' \(in 'qq'\)"),
         ("y ~ x + (1 + w | g)", {}, r"'w' in the random term is a level-2 variable"),
         ("y ~ x + mean(w) + (1 | g)", {}, r"'mean\(w\)': 'w' is a level-2 variable"),
+        ("y ~ x + (1 + mean(x) | g)", {}, r"'mean\(x\)' in the random term is a level-2"),
         ("sex ~ x + (1 | g)", {}, r"outcome 'sex' is categorical"),
         ("y ~ x + (1 | g)", {"categorical": ("y",)}, r"outcome 'y' is categorical"),
         ("y ~ x", {}, r"exactly one random term"),
@@ -100,6 +101,22 @@ def test_incomplete_categorical_predictors_are_refused_with_the_alternative(data
         derive_structure("y ~ x + sex + (1 | g)", frame)
     with pytest.raises(FormulaError, match=r"'factor\(sex\)': 'sex' has 1 missing"):
         derive_structure("y ~ x + factor(sex) + (1 | g)", frame)
+
+
+def test_infinite_values_are_refused(data):
+    with pytest.raises(ValueError, match=r"'v', which has infinite values"):
+        derive_structure(
+            "y ~ x + v + (1 | g)", data.assign(v=data["v"].replace(data["v"][3], np.inf))
+        )
+
+
+def test_string_options_are_names_not_letters(data):
+    from jmimpute.pipeline import _substantive
+
+    options = {"categorical": "sex", "ordinal": None, "method": "collapsed"}
+    formulas, out = _substantive(data, None, "y ~ x + sex + (1 | g)", "z", "latent", options)
+    assert out["auxiliary"] == ["z"] and out["method"] == "substantive"
+    assert formulas == ["`y` + `x` + `z` ~ 1 + (1 | `g`)"]
 
 
 def test_the_data_are_not_modified(data):

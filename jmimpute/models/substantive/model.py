@@ -130,7 +130,18 @@ class SubstantiveModel(JointModel):
         )
 
     def check(self, design: Design, spec: ImputationSpec) -> None:
-        """The substantive model has one level-1 covariance and NUTS's own samplers."""
+        """One level-1 covariance, and continuous imputed variables only (for now)."""
+        targets = [*design.level1.variables]
+        if design.level2 is not None:
+            targets += design.level2.targets.variables
+        latent = [v.name for v in targets if v.latent]
+        if latent:
+            raise ValueError(
+                f"{latent} are declared categorical or ordinal; the substantive model "
+                "(`analysis=`) imputes continuous outcomes, predictors and auxiliaries for "
+                "now. Drop the declaration to treat them as continuous, or impute with the "
+                "joint model (`formula=`)"
+            )
         if spec.cluster_covariance != "common":
             raise ValueError(
                 "`cluster_covariance='random'` is a joint-model option; the substantive "

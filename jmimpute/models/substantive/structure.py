@@ -18,6 +18,7 @@ import difflib
 from dataclasses import dataclass
 from itertools import product
 
+import numpy as np
 import pandas as pd
 
 from jmimpute.spec.parser import FormulaError, parse_terms
@@ -371,7 +372,7 @@ def derive_structure(
     fixed = _columns(reader, parsed.fixed)
     random = _columns(reader, rand.effects)
     for col, term in ((c, t) for t in rand.effects for c in _columns(reader, (t,))):
-        if all(reader.level2(n) for n in col.variables):
+        if all(a.kind == "mean" or reader.level2(a.name) for a in col.atoms):
             raise reader.error(
                 term,
                 f"'{term.source}' in the random term is a level-2 variable (constant within "
@@ -382,6 +383,16 @@ def derive_structure(
     if outcome in used:
         raise FormulaError(text, 0, f"the outcome {outcome!r} also appears on the right of '~'")
 
+    for name in used:
+        series = data[name]
+        if not reader.categorical_column(name):
+            values = series.to_numpy(dtype=float, na_value=np.nan)
+            if np.isinf(values).any():
+                raise ValueError(
+                    f"`analysis` uses {name!r}, which has infinite values (rows "
+                    f"{list(series.index[np.isinf(values)][:5])}); replace them with NaN "
+                    "(missing) or finite values"
+                )
     level1: list[str] = []
     level2: list[str] = []
     cov1: list[Column] = []
