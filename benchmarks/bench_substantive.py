@@ -23,6 +23,10 @@ S4's pooled row fits observed cluster means to completed data, which is biased f
 between slope with clusters of 5 even without missing data (Ludtke et al. 2008): the
 substantive model's own posterior is the estimate to judge there.
 
+``--peers`` (S1, with ``--pooled --fitter lme4``) adds ``jomo.lmer`` and mice's ``2l.lmer``
+with random slopes (``peer_substantive_s1.R``; miceadds' ``2l.pmm`` of FIMD is not
+installed here).
+
 ``--fitter lme4`` fits and pools with lme4 and mitml in R (docs/peers.md): statsmodels'
 MixedLM fails on some sets with random slopes, and averaged variance components then carry
 those failures.
@@ -178,6 +182,21 @@ def _joint(sim: SimulatedDesign, seed: int, m: int) -> jm.Imputation:
     return jm.impute(sim.data, formula, m=m, random_seed=seed, progressbar=False)
 
 
+def _peers(sim: SimulatedDesign, m: int) -> dict[str, tuple[dict[str, tuple[float, bool]], float]]:
+    """jomo.lmer and mice 2l.lmer on an S1 data set, pooled with lme4 (peer_substantive_s1.R)."""
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        data, sets = Path(tmp) / "data.csv", Path(tmp) / "sets.csv"
+        sim.data.to_csv(data, index=False)
+        seconds = run_peer_script("peer_substantive_s1.R", str(data), str(m), str(sets))
+        long = pd.read_csv(sets)
+    for method, part in long.groupby(".method", sort=False):
+        frames = [f.drop(columns=[".imp", ".method"]) for _, f in part.groupby(".imp")]
+        secs = seconds["seconds"]["jomo" if method == "jomo.lmer" else "mice"]
+        out[f"{method} (pooled)"] = (_lme4_rows(frames, sim.analysis, sim.truth), secs)
+    return out
+
+
 def run(
     design: str,
     reps: int,
@@ -185,6 +204,7 @@ def run(
     pooled: bool,
     csv: str | None = None,
     fitter: str = "statsmodels",
+    peers: bool = False,
 ) -> list[dict]:
     """Every replicate's estimates, one record per (method, estimand).
 
@@ -217,6 +237,8 @@ def run(
                 _pooled_rows(joint, sim.analysis, sim.truth, fitter),
                 time.perf_counter() - start,
             )
+        if peers and design == "S1":
+            results |= _peers(sim, m)
         for method, (rows, secs) in results.items():
             for name, (estimate, covered) in rows.items():
                 records.append(
@@ -279,6 +301,11 @@ def main() -> None:
         choices=["statsmodels", "lme4"],
         help="how --pooled fits the analysis to each set (lme4: R with lme4 and mitml)",
     )
+    parser.add_argument(
+        "--peers",
+        action="store_true",
+        help="S1 only: also jomo.lmer and mice 2l.lmer (R), pooled with lme4",
+    )
     parser.add_argument("--csv", default=None, help="append every replicate's records to it")
     parser.add_argument("--summarise", default=None, help="only summarise this CSV of records")
     args = parser.parse_args()
@@ -294,7 +321,9 @@ def main() -> None:
     records: list[dict] = []
     by_design: dict[str, list[dict]] = defaultdict(list)
     for design in args.designs.split(","):
-        by_design[design] = run(design, args.reps, args.m, args.pooled, args.csv, args.fitter)
+        by_design[design] = run(
+            design, args.reps, args.m, args.pooled, args.csv, args.fitter, args.peers
+        )
         records.extend(by_design[design])
         with pd.option_context("display.width", 200, "display.max_columns", 20):
             print(summarise(by_design[design]).round(3).to_string(index=False), flush=True)
