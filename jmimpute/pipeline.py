@@ -86,7 +86,8 @@ def impute(
     cluster_means : {"latent", "observed"}, default "latent"
         With ``analysis``: ``mean(x)`` and ``cwc(x)`` of an incomplete predictor use the
         covariate model's latent cluster mean (Blimp's ``x.mean``), or the mean of the
-        cluster's completed rows (FIMD's ``2l.groupmean``).
+        cluster's completed rows (FIMD's ``2l.groupmean``). A fully observed predictor's
+        cluster mean is its observed mean either way.
     categorical, ordinal : list of str, optional
         Targets to model as unordered categorical (binary or nominal, jomo's latent
         normals) or ordinal (one latent normal with ordered thresholds). pandas
