@@ -123,3 +123,24 @@ def test_the_data_are_not_modified(data):
     before = data.copy(deep=True)
     derive_structure("y ~ x * w + mean(x) + (1 + x | g)", data, auxiliary=("z",))
     pd.testing.assert_frame_equal(data, before)
+
+
+@pytest.mark.parametrize(
+    ("formula", "message"),
+    [
+        ("y ~ x + cwc(x) + mean(x) + (1 | g)", r"fixed term 'mean\(x\)' is a linear combination"),
+        ("y ~ x + c + (1 | g)", r"fixed term 'c' is a linear combination of the intercept"),
+        ("y ~ x + (1 + x + x2 | g)", r"random term 'x2' is a linear combination"),
+    ],
+)
+def test_dependent_columns_are_refused(data, formula, message):
+    from jmimpute.models.substantive.design import build_substantive_design
+    from jmimpute.spec.model import build_spec
+    from jmimpute.spec.validate import validate
+
+    frame = data.assign(c=1.0, x2=2.0 * data["x"])
+    st = derive_structure(formula, frame)
+    spec = build_spec(st.imputation_formulas(), method="substantive", analysis=formula)
+    _, level1, level2 = validate(frame, spec)
+    with pytest.raises(ValueError, match=message):
+        build_substantive_design(frame, formula, (), (), "latent", level1, level2)

@@ -112,3 +112,27 @@ def scaling(columns: tuple[Column, ...], rows: RowValues, centre: bool) -> Scali
     scale = np.nanstd(stack - center, axis=0)
     scale = np.where(np.isfinite(scale) & (scale > 1e-12), scale, 1.0)
     return Scaling(np.nan_to_num(center), scale)
+
+
+def dependent_column(columns: tuple[Column, ...], rows: RowValues, intercept: bool) -> int | None:
+    """The first column that is a linear combination of the intercept and those before it.
+
+    Such a column's coefficient is identified by its prior alone (``x``, ``cwc(x)`` and
+    ``mean(x)`` together, or a constant column). Judged on rows with their missing values
+    filled in roughly, which leaves exact dependence exact.
+    """
+    stack = [np.ones(_rows_of(rows))] if intercept else []
+    for k, column in enumerate(columns):
+        candidate = np.column_stack([*stack, np.asarray(evaluate(column, rows), dtype=float)])
+        scaled = candidate / np.maximum(np.abs(candidate).max(axis=0), 1e-300)
+        if np.linalg.matrix_rank(scaled, tol=1e-9 * scaled.shape[0]) < candidate.shape[1]:
+            return k
+        stack.append(candidate[:, -1])
+    return None
+
+
+def _rows_of(rows: RowValues) -> int:
+    first = next(iter(rows.values.values()), None)
+    if first is None:
+        first = next(iter(rows.dummies.values()))
+    return int(np.asarray(first).shape[0])

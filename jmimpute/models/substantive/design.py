@@ -20,6 +20,7 @@ from jmimpute.design.standardised import Design, build_design
 from jmimpute.models.substantive.columns import (
     RowValues,
     Scaling,
+    dependent_column,
     dummies,
     observed_means,
     scaling,
@@ -155,6 +156,19 @@ def build_substantive_design(
     cluster = base.cluster
     complete = _complete_values(structure, data)
     rows = _rough_rows(structure, data, cluster, n_clusters)
+    for columns, part, intercept in (
+        (structure.fixed, "fixed", True),
+        (structure.random, "random", structure.random_intercept),
+    ):
+        k = dependent_column(columns, rows, intercept)
+        if k is not None:
+            before = ", ".join(c.label for c in columns[:k]) or "none"
+            raise ValueError(
+                f"`analysis`: the {part} term {columns[k].label!r} is a linear combination of "
+                f"the intercept and the terms before it ({before}); "
+                "its effect cannot be estimated: drop it (x, cwc(x) and mean(x) together are "
+                "one such set; so is a constant column)"
+            )
     cov1 = _standardised(_evaluate_all(structure.covariates1 + structure.covariates2, rows), n)
     counts = np.bincount(cluster, minlength=n_clusters).astype(float)
     cov1_means = np.column_stack(
