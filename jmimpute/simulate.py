@@ -58,22 +58,32 @@ def _aux(rng: np.random.Generator, y: np.ndarray) -> np.ndarray:
     return 0.6 * (y - y.mean()) / y.std() + 0.8 * rng.standard_normal(y.size)
 
 
-def _frame(g: np.ndarray, cols: dict[str, np.ndarray]) -> pd.DataFrame:
-    return pd.DataFrame({"g": g, **cols})
+def _predictor(rng: np.random.Generator, clusters: int, size: int) -> tuple[np.ndarray, ...]:
+    """Cluster codes and a level-1 predictor with ICC 0.2 and variance 1."""
+    g = np.repeat(np.arange(clusters), size)
+    x = np.sqrt(0.2) * rng.standard_normal(clusters)[g] + np.sqrt(0.8) * rng.standard_normal(g.size)
+    return g, x
+
+
+def _incomplete(
+    rng: np.random.Generator, g: np.ndarray, y: np.ndarray, cols: dict[str, np.ndarray]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Complete and incomplete data: an auxiliary ``z`` added, 25% of y and x MAR on it."""
+    z = _aux(rng, y)
+    complete = pd.DataFrame({"g": g, "y": y, **cols, "z": z})
+    data = complete.copy()
+    data.loc[_mar(rng, z, 0.25), "y"] = np.nan
+    data.loc[_mar(rng, z, 0.25), "x"] = np.nan
+    return data, complete
 
 
 def random_slope(rng: np.random.Generator, clusters: int = 100, size: int = 10) -> SimulatedDesign:
     """S1: ``y = 0.5 x + u0 + u1 x + e``, 25% of ``y`` and of ``x`` missing MAR on ``z``."""
-    g = np.repeat(np.arange(clusters), size)
-    x = np.sqrt(0.2) * rng.standard_normal(clusters)[g] + np.sqrt(0.8) * rng.standard_normal(g.size)
+    g, x = _predictor(rng, clusters, size)
     tau = np.array([[0.3, 0.05], [0.05, 0.1]])
     u = rng.multivariate_normal(np.zeros(2), tau, clusters)
     y = 0.5 * x + u[g, 0] + u[g, 1] * x + rng.standard_normal(g.size)
-    z = _aux(rng, y)
-    complete = _frame(g, {"y": y, "x": x, "z": z})
-    data = complete.copy()
-    data.loc[_mar(rng, z, 0.25), "y"] = np.nan
-    data.loc[_mar(rng, z, 0.25), "x"] = np.nan
+    data, complete = _incomplete(rng, g, y, {"x": x})
     return SimulatedDesign(
         data,
         complete,
@@ -84,16 +94,11 @@ def random_slope(rng: np.random.Generator, clusters: int = 100, size: int = 10) 
 
 def cross_level(rng: np.random.Generator, clusters: int = 100, size: int = 10) -> SimulatedDesign:
     """S2: ``y = 0.5 x + 0.3 w + 0.3 x w + u0 + e``; 20% of clusters lose ``w``."""
-    g = np.repeat(np.arange(clusters), size)
     w = rng.standard_normal(clusters)
-    x = np.sqrt(0.2) * rng.standard_normal(clusters)[g] + np.sqrt(0.8) * rng.standard_normal(g.size)
+    g, x = _predictor(rng, clusters, size)
     y = 0.5 * x + 0.3 * w[g] + 0.3 * x * w[g] + np.sqrt(0.3) * rng.standard_normal(clusters)[g]
     y = y + rng.standard_normal(g.size)
-    z = _aux(rng, y)
-    complete = _frame(g, {"y": y, "x": x, "w": w[g], "z": z})
-    data = complete.copy()
-    data.loc[_mar(rng, z, 0.25), "y"] = np.nan
-    data.loc[_mar(rng, z, 0.25), "x"] = np.nan
+    data, complete = _incomplete(rng, g, y, {"x": x, "w": w[g]})
     lost = rng.random(clusters) < 0.2
     data.loc[lost[g], "w"] = np.nan
     return SimulatedDesign(
@@ -111,11 +116,7 @@ def contextual(rng: np.random.Generator, clusters: int = 200, size: int = 5) -> 
     x = mu[g] + np.sqrt(0.8) * rng.standard_normal(g.size)
     y = 0.5 * (x - mu[g]) + 1.0 * mu[g] + np.sqrt(0.3) * rng.standard_normal(clusters)[g]
     y = y + rng.standard_normal(g.size)
-    z = _aux(rng, y)
-    complete = _frame(g, {"y": y, "x": x, "z": z})
-    data = complete.copy()
-    data.loc[_mar(rng, z, 0.25), "y"] = np.nan
-    data.loc[_mar(rng, z, 0.25), "x"] = np.nan
+    data, complete = _incomplete(rng, g, y, {"x": x})
     # with the latent mean, y = 0.5 cwc(x) + 1.0 mean(x): the within and between slopes
     return SimulatedDesign(
         data,
@@ -132,16 +133,11 @@ def square(rng: np.random.Generator, clusters: int = 100, size: int = 10) -> Sim
     imputed by the substantive model yet, so this variant keeps the interaction and the
     square with an incomplete continuous ``x`` and a complete binary ``v``.
     """
-    g = np.repeat(np.arange(clusters), size)
-    x = np.sqrt(0.2) * rng.standard_normal(clusters)[g] + np.sqrt(0.8) * rng.standard_normal(g.size)
+    g, x = _predictor(rng, clusters, size)
     v = (rng.random(g.size) < 0.5).astype(float)
     y = 0.5 * x + 0.3 * v + 0.4 * x * v + 0.2 * x**2
     y = y + np.sqrt(0.3) * rng.standard_normal(clusters)[g] + rng.standard_normal(g.size)
-    z = _aux(rng, y)
-    complete = _frame(g, {"y": y, "x": x, "v": v, "z": z})
-    data = complete.copy()
-    data.loc[_mar(rng, z, 0.25), "y"] = np.nan
-    data.loc[_mar(rng, z, 0.25), "x"] = np.nan
+    data, complete = _incomplete(rng, g, y, {"x": x, "v": v})
     return SimulatedDesign(
         data,
         complete,
