@@ -126,8 +126,31 @@ def contextual(rng: np.random.Generator, clusters: int = 200, size: int = 5) -> 
     )
 
 
+def binary_square(rng: np.random.Generator, clusters: int = 100, size: int = 10) -> SimulatedDesign:
+    """S3: ``y = 0.5 x + 0.3 b + 0.4 x b + 0.2 x^2 + u0 + e``, 15% of the binary ``b`` missing.
+
+    ``b`` is categorical (``"no"``/``"yes"``), related to ``x`` and to its cluster
+    (probit with a random intercept); 25% of ``y`` and ``x`` missing MAR on ``z`` as in
+    the other designs, 15% of ``b`` completely at random.
+    """
+    g, x = _predictor(rng, clusters, size)
+    latent = 0.4 * x + np.sqrt(0.2) * rng.standard_normal(clusters)[g] + rng.standard_normal(g.size)
+    b = (latent > 0).astype(float)
+    y = 0.5 * x + 0.3 * b + 0.4 * x * b + 0.2 * x**2
+    y = y + np.sqrt(0.3) * rng.standard_normal(clusters)[g] + rng.standard_normal(g.size)
+    labels = pd.Categorical(np.where(b > 0, "yes", "no"), categories=["no", "yes"])
+    data, complete = _incomplete(rng, g, y, {"x": x, "b": labels})
+    data.loc[rng.random(g.size) < 0.15, "b"] = np.nan
+    return SimulatedDesign(
+        data,
+        complete,
+        "y ~ x * b + I(x**2) + (1 | g)",
+        {"(Intercept)": 0.0, "x": 0.5, "b[yes]": 0.3, "x:b[yes]": 0.4, "I(x**2)": 0.2},
+    )
+
+
 def square(rng: np.random.Generator, clusters: int = 100, size: int = 10) -> SimulatedDesign:
-    """S3 with a continuous moderator: ``y = 0.5 x + 0.3 v + 0.4 x v + 0.2 x^2 + u0 + e``.
+    """S3c, S3 with a complete moderator: ``y = 0.5 x + 0.3 v + 0.4 x v + 0.2 x^2 + u0 + e``.
 
     The design note's S3 has a binary moderator; incomplete categorical predictors are not
     imputed by the substantive model yet, so this variant keeps the interaction and the
@@ -149,7 +172,8 @@ def square(rng: np.random.Generator, clusters: int = 100, size: int = 10) -> Sim
 DESIGNS: dict[str, Callable[..., SimulatedDesign]] = {
     "S1": random_slope,
     "S2": cross_level,
-    "S3": square,
+    "S3": binary_square,
+    "S3c": square,
     "S4": contextual,
 }
 """The designs by the design note's names."""

@@ -95,12 +95,34 @@ def test_clear_errors(data, formula, kwargs, message):
         derive_structure(formula, data, **kwargs)
 
 
-def test_incomplete_categorical_predictors_are_refused_with_the_alternative(data):
+def test_incomplete_binary_predictors_are_summed_over(data):
     frame = data.assign(sex=data["sex"].where(data.index != 4))
+    st = derive_structure("y ~ x * sex + (1 | g)", frame)
+    assert st.binary == ("sex",) and st.level1 == ("x",)
+    assert st.fixed_labels == ("(Intercept)", "x", "sex[m]", "x:sex[m]")
+    assert st.level1_targets == ("y", "x", "sex")
+    numeric = data.assign(v=(data["v"] > 0).astype(float).where(data.index != 3))
+    assert derive_structure("y ~ v + (1 | g)", numeric, categorical=("v",)).binary == ("v",)
+
+
+def test_other_incomplete_categorical_predictors_are_refused_with_the_alternative(data):
+    three = data.assign(sex=np.tile(["f", "m", "x"], 20)).assign(
+        sex=lambda d: d["sex"].where(d.index != 4)
+    )
     with pytest.raises(ValueError, match=r"categorical 'sex', which has 1 missing.*joint model"):
-        derive_structure("y ~ x + sex + (1 | g)", frame)
+        derive_structure("y ~ x + sex + (1 | g)", three)
     with pytest.raises(FormulaError, match=r"'factor\(sex\)': 'sex' has 1 missing"):
-        derive_structure("y ~ x + factor(sex) + (1 | g)", frame)
+        derive_structure("y ~ x + factor(sex) + (1 | g)", three)
+    level2 = data.assign(c=np.where(data["g"] % 2 == 0, "a", "b")).assign(
+        c=lambda d: d["c"].where(d["g"] != 3)
+    )
+    with pytest.raises(ValueError, match=r"'c', which has 6 missing values and 2 categories at"):
+        derive_structure("y ~ x + c + (1 | g)", level2)
+    many = data.assign(**{f"b{i}": np.tile(["p", "q"], 30) for i in range(4)}).assign(
+        **{f"b{i}": (lambda d, i=i: d[f"b{i}"].where(d.index != i)) for i in range(4)}
+    )
+    with pytest.raises(ValueError, match=r"4 incomplete binary predictors"):
+        derive_structure("y ~ x + b0 + b1 + b2 + b3 + (1 | g)", many)
 
 
 def test_infinite_values_are_refused(data):

@@ -27,9 +27,12 @@ standardised scale of the joint layout; the design columns are scaled by constan
 
 from __future__ import annotations
 
+from itertools import product
+
 import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
+from pymc.distributions.dist_math import normal_lcdf
 from pytensor.tensor.variable import TensorVariable
 
 from jmimpute._kernels.linalg import forward_solve
@@ -42,6 +45,9 @@ from jmimpute.models.substantive.names import (
     AUX_COEF,
     AUX_SIGMA,
     BETA,
+    BINARY_WEIGHTS,
+    COEF_B,
+    COEF_BX,
     COEF_W,
     COEF_X,
     MISSING1,
@@ -147,15 +153,15 @@ def build_substantive_model(
         hyper = prior_data(priors)
         cluster = _data("cluster", design.cluster)
         counts = _data("cluster_sizes", np.bincount(design.cluster).astype(float))
-        y1 = _completed(np.nan_to_num(t1.values), t1.observed, MISSING1)
-        if (~t1.observed).any():
+        y1 = _completed(np.nan_to_num(t1.values), sub.known1, MISSING1)
+        if (~sub.known1).any():
             keep.append(MISSING1)
         center1, scale1 = _data("center1", t1.center), _data("scale1", t1.scale)
         values: dict[str, TensorVariable] = {
             name: _data(f"complete[{name}]", v) for name, v in sub.complete.items()
         }
         std1: dict[str, TensorVariable] = {}
-        for name in st.level1_targets:
+        for name in (n for n in st.level1_targets if n not in st.binary):
             col = int(t1.columns(name)[0])
             std1[name] = y1[:, col]
             values[name] = center1[col] + scale1[col] * y1[:, col]
@@ -175,8 +181,9 @@ def build_substantive_model(
         means: dict[str, TensorVariable] = {
             name: _data(f"complete_mean[{name}]", v) for name, v in sub.complete_means.items()
         }
-        if p1 or p2:
-            latent = _covariate_model(design, hyper, std1, std2, keep)
+        probit: list[TensorVariable] = []
+        if p1 or p2 or st.binary:
+            latent, probit = _covariate_model(design, hyper, std1, std2, keep)
         for k, name in enumerate(st.level1):
             col = int(t1.columns(name)[0])
             if st.cluster_means == "latent":
@@ -187,8 +194,11 @@ def build_substantive_model(
 
         dummies = {key: _data(f"dummy[{key[0]}={key[1]}]", v) for key, v in sub.dummies.items()}
         rows = RowValues(values, means, dummies)
-        _outcome_model(design, hyper, rows, std1[st.outcome], keep, integrate)
-        _auxiliary_models(design, hyper, std1, keep)
+        if st.binary:  # summed over where missing: the rows must be independent given b_j
+            summed_binary(design, hyper, rows, std1, probit, keep)
+        else:
+            _outcome_model(design, hyper, rows, std1[st.outcome], keep, integrate)
+            _auxiliary_models(design, hyper, std1, keep)
 
     return BuiltModel(design, model, keep=keep, judged=judged(keep, PER_UNIT))
 
@@ -199,11 +209,18 @@ def _covariate_model(
     std1: dict[str, TensorVariable],
     std2: dict[str, TensorVariable],
     keep: list[str],
-) -> TensorVariable:
-    """The covariate model's log density; returns each cluster's latent means (J, p1)."""
+) -> tuple[TensorVariable, list[TensorVariable]]:
+    """The covariate model's log density.
+
+    Returns each cluster's latent means of the continuous predictors (J, p1) and each
+    binary predictor's probit mean per row (its log-probabilities enter where the rows'
+    combinations are summed, :func:`summed_binary`).
+    """
     sub = design.sub
     st = sub.structure
-    p1, p2 = len(st.level1), len(st.level2)
+    p1, p2, nb = len(st.level1), len(st.level2), len(st.binary)
+    if nb:
+        return _covariate_model_binary(design, hyper, std1, std2, keep)
     n_clusters = design.n_clusters
     cluster = _shared("cluster")
     factor = cov_factor(PSI_X, ["free"] * (p2 + p1), hyper["psi_eta"], hyper["psi_sd"])
@@ -221,7 +238,7 @@ def _covariate_model(
         quad = sum((z**2).sum() for z in zeta_v)
         pm.Potential("level2_model", -0.5 * quad - n_clusters * logdet)
     if not p1:
-        return pt.zeros((n_clusters, 0))
+        return pt.zeros((n_clusters, 0)), []
     eta = pm.Normal("effects_x", 0.0, 1.0, shape=(n_clusters, p1))
     u_cols = []
     for a in range(p1):
@@ -238,7 +255,7 @@ def _covariate_model(
     x = pt.stack([std1[n] for n in st.level1], axis=1)
     resid = x - _data("covariates1", sub.cov1) @ coef_x - u[cluster]
     pm.Potential("covariate_model", _mvn_logp(resid, sigma_x, p1))
-    return _data("covariate_means1", sub.cov1_means) @ coef_x + u
+    return _data("covariate_means1", sub.cov1_means) @ coef_x + u, []
 
 
 def _outcome_model(
@@ -347,3 +364,156 @@ def _auxiliary_models(
         mu = coef[0] + sum(coef[1 + k] * v for k, v in enumerate(before))
         pm.Potential(f"auxiliary_{name}", pm.logp(pm.Normal.dist(mu, sd), std1[name]).sum())
         before.append(std1[name])
+
+
+def _covariate_model_binary(
+    design: SubstantiveDesign,
+    hyper: Hyper,
+    std1: dict[str, TensorVariable],
+    std2: dict[str, TensorVariable],
+    keep: list[str],
+) -> tuple[TensorVariable, list[TensorVariable]]:
+    """:func:`_covariate_model` with binary predictors (see :func:`summed_binary`).
+
+    Each binary predictor is a probit given the complete predictors, its random intercept
+    (jointly normal with the other predictors' random effects and the level-2 ones) and
+    the continuous predictors' standardised within-cluster residuals: the joint model's
+    latent normal with its residual correlations written as regressions, the binaries
+    independent given the rest.
+    """
+    sub = design.sub
+    st = sub.structure
+    p1, p2, nb = len(st.level1), len(st.level2), len(st.binary)
+    n_clusters = design.n_clusters
+    cluster = _shared("cluster")
+    factor = cov_factor(PSI_X, ["free"] * (p2 + p1 + nb), hyper["psi_eta"], hyper["psi_sd"])
+    pm.Deterministic(f"{PSI_X}_chol", factor)
+    keep.append(f"{PSI_X}_chol")
+    zeta_v: list[TensorVariable] = []
+    if p2:
+        coef_w = pm.Normal(COEF_W, 0.0, hyper["beta_sd"], shape=(sub.cov2.shape[1], p2))
+        keep.append(COEF_W)
+        w = pt.stack([std2[n] for n in st.level2], axis=1)
+        v = w - _data("covariates2", sub.cov2) @ coef_w
+        low = [[factor[i, k] for k in range(i + 1)] for i in range(p2)]
+        zeta_v = forward_solve(low, [v[:, i] for i in range(p2)])
+        logdet = pt.log(pt.diag(factor)[:p2]).sum()
+        quad = sum((z**2).sum() for z in zeta_v)
+        pm.Potential("level2_model", -0.5 * quad - n_clusters * logdet)
+    eta = pm.Normal("effects_x", 0.0, 1.0, shape=(n_clusters, p1 + nb))
+    u_cols = []
+    for a in range(p1 + nb):
+        i = p2 + a
+        term = sum(factor[i, p2 + k] * eta[:, k] for k in range(a + 1))
+        term = term + sum(factor[i, k] * zeta_v[k] for k in range(p2))
+        u_cols.append(term)
+    u = pt.stack(u_cols, axis=1)
+    cov1 = _data("covariates1", sub.cov1)
+    latent = pt.zeros((n_clusters, 0))
+    resid_std: list[TensorVariable] = []
+    if p1:
+        coef_x = pm.Normal(COEF_X, 0.0, hyper["beta_sd"], shape=(sub.cov1.shape[1], p1))
+        keep.append(COEF_X)
+        sigma_x = cov_factor(SIGMA_X, ["free"] * p1, hyper["sigma_eta"], hyper["sigma_sd"])
+        pm.Deterministic(f"{SIGMA_X}_chol", sigma_x)
+        keep.append(f"{SIGMA_X}_chol")
+        x = pt.stack([std1[n] for n in st.level1], axis=1)
+        resid = x - cov1 @ coef_x - u[:, :p1][cluster]
+        pm.Potential("covariate_model", _mvn_logp(resid, sigma_x, p1))
+        low = [[sigma_x[i, k] for k in range(i + 1)] for i in range(p1)]
+        resid_std = forward_solve(low, [resid[:, i] for i in range(p1)])
+        latent = _data("covariate_means1", sub.cov1_means) @ coef_x + u[:, :p1]
+    coef_b = pm.Normal(COEF_B, 0.0, hyper["beta_sd"], shape=(sub.cov1.shape[1], nb))
+    keep.append(COEF_B)
+    probit = [cov1 @ coef_b[:, k] + u[:, p1 + k][cluster] for k in range(nb)]
+    if p1:
+        coef_bx = pm.Normal(COEF_BX, 0.0, hyper["beta_sd"], shape=(nb, p1))
+        keep.append(COEF_BX)
+        probit = [
+            m + sum(coef_bx[k, j] * resid_std[j] for j in range(p1)) for k, m in enumerate(probit)
+        ]
+    return latent, probit
+
+
+def summed_binary(
+    design: SubstantiveDesign,
+    hyper: Hyper,
+    rows: RowValues,
+    std1: dict[str, TensorVariable],
+    probit: list[TensorVariable],
+    keep: list[str],
+) -> None:
+    """Outcome and auxiliary models with the binary predictors summed over where missing.
+
+    Each row's likelihood is ``sum_c P(s = c | x, u) p(y | s = c, x, b) p(z | y, s = c, x)``
+    over the combinations ``c`` of the binary predictors that agree with the row's
+    observed ones (design note, "Discrete missing predictors"): a discrete value is never a
+    NUTS coordinate. The random effects ``b_j`` are sampled (non-centred), so rows are
+    independent given them and the sum is per row. Each combination's log weight for the
+    rows with a missing binary is kept (``binary_weights``, rows padded as the missing
+    cells' coordinates) to draw their categories after sampling.
+    """
+    sub = design.sub
+    st = sub.structure
+    n_clusters, cluster = design.n_clusters, _shared("cluster")
+    beta = pm.Normal(BETA, 0.0, hyper["beta_sd"], shape=(1 + len(st.fixed),))
+    keep.append(BETA)
+    none = pt.zeros(0)
+    fixed_center = _data("fixed_center", sub.fixed.center) if st.fixed else none
+    fixed_scale = _data("fixed_scale", sub.fixed.scale) if st.fixed else none
+    random_center = _data("random_center", sub.random.center) if st.random else none
+    random_scale = _data("random_scale", sub.random.scale) if st.random else none
+    y = std1[st.outcome]
+    q = int(st.random_intercept) + len(st.random)
+    tau = cov_factor(TAU, ["free"] * q, hyper["psi_eta"], hyper["psi_sd"])
+    pm.Deterministic(f"{TAU}_chol", tau)
+    keep.append(f"{TAU}_chol")
+    sigma = pm.HalfNormal(SIGMA, hyper["sigma_sd"])
+    keep.append(SIGMA)
+    b = pm.Normal("effects_y", 0.0, 1.0, shape=(n_clusters, q)) @ tau.T
+    aux = []
+    n_before = 1 + len(st.level1) + len(st.binary)
+    for name in st.auxiliary:
+        coef = pm.Normal(f"{AUX_COEF}{name}", 0.0, hyper["beta_sd"], shape=(1 + n_before,))
+        sd = pm.HalfNormal(f"{AUX_SIGMA}{name}", hyper["sigma_sd"])
+        keep.extend([f"{AUX_COEF}{name}", f"{AUX_SIGMA}{name}"])
+        aux.append((name, coef, sd))
+        n_before += 1
+
+    weights = []
+    for combo in product(range(2), repeat=len(st.binary)):
+        dummies = dict(rows.dummies)
+        for name, code in zip(st.binary, combo, strict=True):
+            for level in sub.binary_categories[name]:
+                dummies[(name, level)] = pt.as_tensor(
+                    float(sub.binary_categories[name][code] == level)
+                )
+        here = RowValues(rows.values, rows.means, dummies)
+        mu = beta[0]
+        for k, col in enumerate(st.fixed):
+            mu = mu + beta[1 + k] * (evaluate(col, here) - fixed_center[k]) / fixed_scale[k]
+        g_cols = [pt.ones_like(y)] if st.random_intercept else []
+        for k, col in enumerate(st.random):
+            g_cols.append((evaluate(col, here) - random_center[k]) / random_scale[k])
+        for k, g in enumerate(g_cols):
+            mu = mu + g * b[cluster, k]
+        logw = pm.logp(pm.Normal.dist(mu, sigma), y)
+        for m, code in zip(probit, combo, strict=True):
+            logw = logw + normal_lcdf(0.0, 1.0, m if code else -m)
+        before = [y, *(std1[n] for n in st.level1), *(pt.as_tensor(float(c)) for c in combo)]
+        for name, coef, sd in aux:
+            mean = coef[0] + sum(coef[1 + k] * v for k, v in enumerate(before))
+            logw = logw + pm.logp(pm.Normal.dist(mean, sd), std1[name])
+            before.append(std1[name])
+        agrees = np.ones(design.n, dtype=bool)
+        for name, code in zip(st.binary, combo, strict=True):
+            codes = sub.binary_codes[name]
+            agrees &= (codes < 0) | (codes == code)
+        weights.append(pt.switch(_data(f"binary_agrees{combo}", agrees), logw, -np.inf))
+    stacked = pt.stack(weights, axis=1)
+    pm.Potential("outcome_model", pm.math.logsumexp(stacked, axis=1).sum())
+    unknown = np.flatnonzero(np.column_stack([sub.binary_codes[n] < 0 for n in st.binary]).any(1))
+    at = np.zeros(padded(unknown.size), dtype=np.int64)
+    at[: unknown.size] = unknown
+    pm.Deterministic(BINARY_WEIGHTS, stacked[_data("binary_rows", at)])
+    keep.append(BINARY_WEIGHTS)

@@ -37,8 +37,16 @@ class Prepared:
     Attributes
     ----------
     structure : Structure
+    known1 : ndarray of bool, shape (n, p)
+        The level-1 cells that are not continuous coordinates of the sampler: observed ones
+        and every cell of a binary predictor (those are summed over, never sampled).
     n_missing1, n_missing2 : int
-        Missing level-1 and level-2 cells (the first of the sampler's coordinates).
+        Missing continuous level-1 and level-2 cells (the first of the sampler's
+        coordinates).
+    binary_codes : dict of str to ndarray
+        Each incomplete binary predictor's category codes (``-1`` where missing).
+    binary_categories : dict of str to tuple
+        Its categories, in code order.
     dummies : dict of (str, object) to ndarray
         Dummies of the complete categorical columns' categories.
     complete : dict of str to ndarray
@@ -57,8 +65,11 @@ class Prepared:
     """
 
     structure: Structure
+    known1: np.ndarray
     n_missing1: int
     n_missing2: int
+    binary_codes: dict[str, np.ndarray]
+    binary_categories: dict[str, tuple[object, ...]]
     dummies: dict[tuple[str, object], np.ndarray]
     complete: dict[str, np.ndarray]
     complete_means: dict[str, np.ndarray]
@@ -177,11 +188,18 @@ def build_substantive_design(
     first = np.unique(cluster, return_index=True)[1]
     cov2_raw = [c[first] for c in _evaluate_all(structure.covariates2, rows)]
     cov2 = _standardised(cov2_raw, n_clusters)
+    variables = {v.name: v for v in level1}
+    known1 = base.level1.observed.copy()
+    for name in structure.binary:
+        known1[:, base.level1.columns(name)] = True
     prepared = Prepared(
         structure=structure,
-        n_missing1=int((~base.level1.observed).sum()),
+        known1=known1,
+        n_missing1=int((~known1).sum()),
         n_missing2=0 if base.level2 is None else int((~base.level2.targets.observed).sum()),
-        dummies=dict(rows.dummies),
+        binary_codes={n: base.level1.codes[n] for n in structure.binary},
+        binary_categories={n: variables[n].categories for n in structure.binary},
+        dummies={k: v for k, v in rows.dummies.items() if k[0] not in structure.binary},
         complete=complete,
         complete_means={k: observed_means(v, cluster, n_clusters) for k, v in complete.items()},
         fixed=scaling(structure.fixed, rows, centre=True),

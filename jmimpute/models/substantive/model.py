@@ -17,10 +17,14 @@ import xarray as xr
 from jmimpute.models.joint.conditional import Draw, Shift, decode_targets
 from jmimpute.models.joint.model import JointModel
 from jmimpute.models.protocol import BuiltModel, ParameterDraws, ParameterGroup
+from jmimpute.models.streams import stream_rng
 from jmimpute.models.substantive.names import (
     AUX_COEF,
     AUX_SIGMA,
     BETA,
+    BINARY_WEIGHTS,
+    COEF_B,
+    COEF_BX,
     COEF_W,
     COEF_X,
     MISSING1,
@@ -46,6 +50,8 @@ GROUPS: dict[str, ParameterGroup] = {
     "psi_x": ParameterGroup("covariate model", symmetric=True),
     "coef_x_s": ParameterGroup("covariate model"),
     "coef_w_s": ParameterGroup("covariate model"),
+    "coef_b_s": ParameterGroup("covariate model"),
+    "coef_bx_s": ParameterGroup("covariate model"),
     "auxiliary": ParameterGroup("auxiliary models"),
 }
 """The convergence group of each parameter of the posterior (auxiliary models' ones are
@@ -134,7 +140,8 @@ class SubstantiveModel(JointModel):
         targets = [*design.level1.variables]
         if design.level2 is not None:
             targets += design.level2.targets.variables
-        latent = [v.name for v in targets if v.latent]
+        binary = set(design.sub.structure.binary)  # type: ignore[attr-defined]
+        latent = [v.name for v in targets if v.latent and v.name not in binary]
         if latent:
             raise ValueError(
                 f"{latent} are declared categorical or ordinal; the substantive model "
@@ -204,12 +211,17 @@ class SubstantiveModel(JointModel):
             sigma_x = d @ _chol_to_cov(v[f"{SIGMA_X}_chol"]) @ d
             put("sigma_x", ("x_var", "x_var_"), sigma_x, "sigma_x")
             put("coef_x_s", ("x_cov", "x_var"), v[COEF_X], "coef_x_s")
-        if st.level1 or st.level2:
-            names = [*st.level2, *st.level1]
+        if st.level1 or st.level2 or st.binary:
+            names = [*st.level2, *st.level1, *st.binary]
             post = post.assign_coords(psi_var=names, psi_var_=names)
-            d = np.diag(np.concatenate([scales2, scales1]))
+            d = np.diag(np.concatenate([scales2, scales1, np.ones(len(st.binary))]))
             psi_x = d @ _chol_to_cov(v[f"{PSI_X}_chol"]) @ d
             put("psi_x", ("psi_var", "psi_var_"), psi_x, "psi_x")
+        if st.binary:
+            post = post.assign_coords(b_var=list(st.binary))
+            put("coef_b_s", ("x_cov", "b_var"), v[COEF_B], "coef_b_s")
+            if st.level1:
+                put("coef_bx_s", ("b_var", "x_var"), v[COEF_BX], "coef_bx_s")
         if st.level2:
             post = post.assign_coords(w_var=list(st.level2))
             put("coef_w_s", ("w_cov", "w_var"), v[COEF_W], "coef_w_s")
@@ -236,21 +248,34 @@ class SubstantiveModel(JointModel):
         *,
         progressbar: bool = False,
     ) -> tuple[list[Any], xr.Dataset]:
-        """The sampled missing values at the retained draws (no random numbers used)."""
-        design = built.design
+        """The sampled missing values at the retained draws.
+
+        Missing categories of binary predictors are drawn from their conditional
+        probabilities at the retained draw (the kept combination weights), each
+        imputation from its own random stream; continuous values are the sampled ones.
+        """
+        design: SubstantiveDesign = built.design  # type: ignore[assignment]
+        sub = design.sub
         chains, at = retained["chain"].to_numpy(), retained["draw"].to_numpy()
+        streams = retained["stream"].to_numpy()
+        y1, y2 = draws.values.get(MISSING1), draws.values.get(MISSING2)
+        weights = draws.values.get(BINARY_WEIGHTS)
         out = []
-        for c, t in zip(chains, at, strict=True):
-            sub = design.sub  # type: ignore[attr-defined]
-            y1 = draws.values.get(MISSING1)
-            y2 = draws.values.get(MISSING2)
-            out.append(
-                _draw(
-                    design,
-                    None if y1 is None else y1[int(c), int(t), : sub.n_missing1],
-                    None if y2 is None else y2[int(c), int(t), : sub.n_missing2],
+        for c, t, stream in zip(chains, at, streams, strict=True):
+            values = np.where(sub.known1, design.level1.values, np.nan)
+            if y1 is not None:
+                values[np.nonzero(~sub.known1)] = y1[int(c), int(t), : sub.n_missing1]
+            codes = {n: v.copy() for n, v in sub.binary_codes.items()}
+            if weights is not None:
+                rng = stream_rng(seed, int(stream))
+                _draw_binary(codes, weights[int(c), int(t)], rng)
+            level2 = None
+            if design.level2 is not None:
+                missing2 = None if y2 is None else y2[int(c), int(t), : sub.n_missing2]
+                level2 = decode_targets(
+                    design.level2.targets, _fill(design.level2.targets, missing2), {}
                 )
-            )
+            out.append(_assemble(design, values, codes, level2))
         return out, retained
 
     def redraw(
@@ -258,20 +283,45 @@ class SubstantiveModel(JointModel):
     ) -> list[Any]:
         """The result's own imputations, with ``shift`` added to the shifted cells."""
         cells = tree["imputations"].dataset
+        sub = design.sub  # type: ignore[attr-defined]
+        t1 = design.level1
         out = []
         for k in range(cells.sizes["imputation"]):
             one = cells.isel(imputation=k)
-            y1 = _cells_standardised(design.level1, one, "imputed", "row", "column")
-            y2 = None
+            y1 = _cells_standardised(t1, one, "imputed", "row", "column")
+            values = np.where(sub.known1, t1.values, np.nan)
+            values[~sub.known1] = y1[~sub.known1]
+            codes = {}
+            for name, known in sub.binary_codes.items():
+                col = int(t1.columns(name)[0])
+                codes[name] = np.where(known < 0, y1[:, col], known).astype(np.int64)
+            level2 = None
             if design.level2 is not None:
-                y2 = _cells_standardised(
-                    design.level2.targets, one, "imputed_level2", "cluster_position", "column2"
-                )
-            draw = _draw(design, y1, y2)
+                t2 = design.level2.targets
+                y2 = _cells_standardised(t2, one, "imputed_level2", "cluster_position", "column2")
+                level2 = decode_targets(t2, np.where(t2.observed, t2.values, y2), {})
+            draw = _assemble(design, values, codes, level2)
             if isinstance(shift, Shift):
                 draw = _shifted(design, draw, shift)
             out.append(draw)
         return out
+
+    def shift(self, design: Design, variable: str, per_unit: np.ndarray) -> Shift:
+        """The joint models' delta adjustment, for continuous variables only.
+
+        Raises
+        ------
+        ValueError
+            For a binary predictor: its imputations are categories drawn after sampling,
+            with nothing continuous to shift.
+        """
+        if variable in design.sub.structure.binary:  # type: ignore[attr-defined]
+            raise ValueError(
+                f"{variable!r} is a binary predictor of the substantive model; a delta "
+                "adjustment shifts continuous imputed values only. Shift the outcome or a "
+                "continuous predictor"
+            )
+        return super().shift(design, variable, per_unit)
 
 
 class SampledSubstantiveModel(SubstantiveModel):
@@ -293,15 +343,38 @@ def _fill(targets: Any, missing: np.ndarray | None) -> np.ndarray:
     return values
 
 
-def _draw(design: Design, missing1: np.ndarray | None, missing2: np.ndarray | None) -> Draw:
-    level2 = None
-    if design.level2 is not None:
-        level2 = decode_targets(design.level2.targets, _fill(design.level2.targets, missing2), {})
-    return Draw(
-        level1=decode_targets(design.level1, _fill(design.level1, missing1), {}),
-        level2=level2,
-        effects=np.zeros((design.n_clusters, 1, design.p)),
-    )
+def _assemble(
+    design: Design, values: np.ndarray, codes: dict[str, np.ndarray], level2: np.ndarray | None
+) -> Draw:
+    """An imputation: standardised values of continuous variables, codes of binary ones."""
+    t1 = design.level1
+    level1 = np.empty((design.n, len(t1.variables)))
+    for i, var in enumerate(t1.variables):
+        level1[:, i] = codes[var.name] if var.name in codes else values[:, t1.columns(var.name)[0]]
+    return Draw(level1=level1, level2=level2, effects=np.zeros((design.n_clusters, 1, design.p)))
+
+
+def _draw_binary(
+    codes: dict[str, np.ndarray], log_weights: np.ndarray, rng: np.random.Generator
+) -> None:
+    """Draw the missing binary categories of each row from its combinations' weights.
+
+    ``log_weights`` (rows padded, combinations) follow the rows with a missing binary in
+    order; a combination's index spells its codes, the first predictor's most
+    significant (``itertools.product``). Observed codes are kept (every combination
+    that disagrees with them has weight 0).
+    """
+    names = list(codes)
+    unknown = np.flatnonzero(np.column_stack([codes[n] < 0 for n in names]).any(axis=1))
+    w = log_weights[: unknown.size]
+    p = np.exp(w - w.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    chosen = (p.cumsum(axis=1) < rng.random((unknown.size, 1))).sum(axis=1)
+    chosen = np.minimum(chosen, p.shape[1] - 1)
+    for k, name in enumerate(names):
+        bit = (chosen >> (len(names) - 1 - k)) & 1
+        missing = codes[name][unknown] < 0
+        codes[name][unknown[missing]] = bit[missing]
 
 
 def _cells_standardised(
@@ -316,7 +389,7 @@ def _cells_standardised(
         col = int(targets.columns(var.name)[0])
         sel = names == var.name
         values[units[sel], col] = (data[sel] - targets.center[col]) / targets.scale[col]
-    return values[np.nonzero(~targets.observed)]
+    return values
 
 
 def _shifted(design: Design, draw: Draw, shift: Shift) -> Draw:

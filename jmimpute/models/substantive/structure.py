@@ -38,6 +38,8 @@ covariate model's cluster mean (Blimp's ``x.mean``, Ludtke et al. 2008), or from
 completed rows of the cluster (FIMD's ``2l.groupmean``)."""
 
 _FACTOR_CALLS = ("factor", "C")
+MAX_BINARY = 3
+"""Incomplete binary predictors at most: each row sums over their 2**k combinations."""
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,10 @@ class Structure:
     level2 : tuple of str
         Incomplete continuous level-2 predictors, modelled jointly with the level-1
         predictors' random effects.
+    binary : tuple of str
+        Incomplete binary level-1 predictors (declared categorical, or of a categorical
+        dtype, with two categories): probit given the continuous predictors, with random
+        intercepts; summed over (marginalised) where missing, never sampled.
     covariates1, covariates2 : tuple of Column
         Fully observed level-1 and level-2 predictors' columns (dummies of categorical
         ones), conditioned on in the covariate model.
@@ -127,6 +133,7 @@ class Structure:
     random_intercept: bool
     level1: tuple[str, ...]
     level2: tuple[str, ...]
+    binary: tuple[str, ...]
     covariates1: tuple[Column, ...]
     covariates2: tuple[Column, ...]
     auxiliary: tuple[str, ...]
@@ -146,7 +153,7 @@ class Structure:
     @property
     def level1_targets(self) -> tuple[str, ...]:
         """The level-1 variables the model imputes or models: outcome, predictors, auxiliaries."""
-        return (self.outcome, *self.level1, *self.auxiliary)
+        return (self.outcome, *self.level1, *self.binary, *self.auxiliary)
 
     def imputation_formulas(self) -> list[str]:
         """The joint-model formulas that lay out the imputed variables (the design's targets)."""
@@ -207,6 +214,14 @@ class _Reader:
     def categorical_column(self, name: str) -> bool:
         return name in self.categorical or _is_categorical(self.data[name])
 
+    def binary(self, name: str) -> bool:
+        """A categorical level-1 column with two observed categories."""
+        return (
+            self.categorical_column(name)
+            and self.data[name].dropna().nunique() == 2
+            and not self.level2(name)
+        )
+
     def level2(self, name: str) -> bool:
         if name not in self._level2:
             self._level2[name] = is_level2(self.data[name], self.data[self.cluster])
@@ -248,13 +263,13 @@ class _Reader:
         if isinstance(term, Call) and term.function in _FACTOR_CALLS and len(term.names) == 1:
             name = term.names[0]
             col = self.column(term, name)
-            if col.isna().any():
+            if col.isna().any() and not self.binary(name):
                 raise self.error(
                     term,
-                    f"'{term.source}': {name!r} has {int(col.isna().sum())} missing values, "
-                    "and the substantive model does not impute incomplete categorical "
-                    "predictors yet; impute with the joint model (`formula=`), or drop "
-                    "those rows",
+                    f"'{term.source}': {name!r} has {int(col.isna().sum())} missing values "
+                    f"and {col.nunique()} categories; the substantive model imputes incomplete "
+                    "binary level-1 predictors, not yet nominal, ordinal or level-2 ones. "
+                    "Impute with the joint model (`formula=`), or drop those rows",
                 )
             return self.dummies(term, name)
         raise self.error(
@@ -397,15 +412,21 @@ def derive_structure(
     level2: list[str] = []
     cov1: list[Column] = []
     cov2: list[Column] = []
+    binary: list[str] = []
     for name in used:
         series = data[name]
         incomplete = bool(series.isna().any())
+        if incomplete and reader.binary(name):
+            binary.append(name)
+            continue
         if incomplete and reader.categorical_column(name):
             raise ValueError(
                 f"`analysis` uses the categorical {name!r}, which has {int(series.isna().sum())} "
-                "missing values; the substantive model does not impute incomplete "
-                "categorical predictors yet. Impute with the joint model (`formula=`), or "
-                "drop those rows"
+                f"missing values and {series.nunique()} categories"
+                + (" at level 2" if reader.level2(name) else "")
+                + "; the substantive model imputes incomplete binary level-1 predictors, not "
+                "yet nominal, ordinal or level-2 ones. Impute with the joint model "
+                "(`formula=`), or drop those rows"
             )
         if incomplete:
             (level2 if reader.level2(name) else level1).append(name)
@@ -414,6 +435,12 @@ def derive_structure(
         atoms = reader.dummies(Variable(name), name) if dummy else [(Atom("value", name),)]
         (cov2 if reader.level2(name) else cov1).extend(Column(a) for a in atoms)
 
+    if len(binary) > MAX_BINARY:
+        raise ValueError(
+            f"`analysis` has {len(binary)} incomplete binary predictors ({binary}); the "
+            f"substantive model sums over their combinations in every row and takes at most "
+            f"{MAX_BINARY}. Impute the others with the joint model first, or drop rows"
+        )
     aux = _auxiliary(auxiliary, data, reader, outcome, cluster, used)
     return Structure(
         text=text,
@@ -424,6 +451,7 @@ def derive_structure(
         random_intercept=rand.intercept,
         level1=tuple(level1),
         level2=tuple(level2),
+        binary=tuple(binary),
         covariates1=tuple(cov1),
         covariates2=tuple(cov2),
         auxiliary=aux,
