@@ -2,9 +2,9 @@
 
 For each design of docs/design/substantive-model.md (``jmimpute.simulate``: S1 random
 slope of an incomplete predictor; S2 cross-level interaction with an incomplete level-2
-variable; S3 interaction and square of an incomplete predictor, with a complete binary
-moderator; S4 contextual effect with clusters of 5 and the latent mean), ``--reps``
-replicates, each imputed with
+variable; S3 interaction of an incomplete binary and an incomplete continuous predictor,
+and a square; S3c the same with a complete binary; S4 contextual effect with clusters of
+5 and the latent mean), ``--reps`` replicates, each imputed with
 
 * ``substantive``: ``jm.impute(data, analysis=..., auxiliary=["z"])`` with defaults; its
   own posterior (``imp.model_estimates()``: posterior mean, 95% equal-tailed interval)
@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import tempfile
 import time
 import warnings
@@ -109,6 +110,7 @@ def _lme4_rows(
             out[name] = (res[key]["estimate"], False)
             continue
         key = name.replace("mean(x)", "x_mean").replace("cwc(x)", "x_cwc").replace("**", "^")
+        key = re.sub(r"(\w+)\[(\w+)\]", r"\1\2", key)  # R names a factor's level bYES
         row = res[f"fixed:{key}"]
         out[name] = (row["estimate"], bool(row["low"] <= value <= row["high"]))
     return out
@@ -128,7 +130,8 @@ def _pooled_rows(
             key = _varcorr_name(name, varcorr.index)
             out[name] = (float(varcorr[key]), False)
             continue
-        row = pooled.loc[name.replace("mean(x)", "x_mean").replace("cwc(x)", "x_cwc")]
+        key = name.replace("mean(x)", "x_mean").replace("cwc(x)", "x_cwc")
+        row = pooled.loc[re.sub(r"(\w+)\[(\w+)\]", r"\1[T.\2]", key)]
         out[name] = (float(row["estimate"]), bool(row["ci_lower"] <= value <= row["ci_upper"]))
     return out
 

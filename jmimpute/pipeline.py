@@ -75,9 +75,10 @@ def impute(
         ``"lpo ~ iqv * ses + mean(iqv) + (1 + iqv | sch)"``. Its terms: columns,
         interactions (``x:z``, ``x*z``, across levels too), powers (``I(x**2)``), cluster
         means ``mean(x)`` and centring within cluster ``cwc(x)`` of level-1 predictors,
-        ``factor(x)`` of complete ones; random slopes of level-1 predictors. The outcome
-        and incomplete predictors must be continuous (incomplete categorical predictors
-        and categorical outcomes are refused with the alternative). The analysis model's
+        ``factor(x)``; random slopes of level-1 predictors. The outcome must be
+        continuous; incomplete predictors continuous, or binary level-1 ones (declared
+        ``categorical`` or of a categorical dtype; summed over inside the sampler, at most
+        three); other incomplete categorical predictors are refused with the alternative. The analysis model's
         posterior is in ``result.posterior`` (``beta``, ``tau``, ``sigma2``;
         :meth:`Imputation.model_estimates`).
     auxiliary : list of str, optional
