@@ -78,8 +78,8 @@ def impute(
         ``factor(x)``; random slopes of level-1 predictors. The outcome must be
         continuous; incomplete predictors continuous, or binary level-1 ones (declared
         ``categorical`` or of a categorical dtype; summed over inside the sampler, at most
-        three); other incomplete categorical predictors are refused with the alternative. The analysis model's
-        posterior is in ``result.posterior`` (``beta``, ``tau``, ``sigma2``;
+        three); other incomplete categorical predictors are refused with the alternative.
+        The analysis model's posterior is in ``result.posterior`` (``beta``, ``tau``, ``sigma2``;
         :meth:`Imputation.model_estimates`).
     auxiliary : list of str, optional
         With ``analysis``: variables left out of the analysis that carry the missingness

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -66,7 +67,7 @@ def _predictor(rng: np.random.Generator, clusters: int, size: int) -> tuple[np.n
 
 
 def _incomplete(
-    rng: np.random.Generator, g: np.ndarray, y: np.ndarray, cols: dict[str, np.ndarray]
+    rng: np.random.Generator, g: np.ndarray, y: np.ndarray, cols: dict[str, Any]
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Complete and incomplete data: an auxiliary ``z`` added, 25% of y and x MAR on it."""
     z = _aux(rng, y)
