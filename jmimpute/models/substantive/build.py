@@ -114,12 +114,11 @@ def _completed(values: np.ndarray, observed: np.ndarray, name: str) -> TensorVar
     return out[:units]
 
 
-def _mvn_logp(resid: TensorVariable, factor: TensorVariable, p: int) -> TensorVariable:
-    """Sum over rows of the N(0, L L') log density of ``resid`` (rows, p)."""
-    low = [[factor[i, k] for k in range(i + 1)] for i in range(p)]
-    s = forward_solve(low, [resid[:, i] for i in range(p)])
-    quad = sum((si**2).sum() for si in s)
-    rows = resid.shape[0]
+def _mvn_logp(resid_std: list[TensorVariable], factor: TensorVariable) -> TensorVariable:
+    """Sum over rows of the N(0, L L') log density of residuals ``r``, given ``L^{-1} r``."""
+    p = len(resid_std)
+    quad = sum((si**2).sum() for si in resid_std)
+    rows = resid_std[0].shape[0]
     logdet = pt.log(pt.diag(factor)).sum()
     return -0.5 * quad - rows * logdet - 0.5 * rows * p * LOG_2PI
 
@@ -214,16 +213,18 @@ def _covariate_model(
 
     Returns each cluster's latent means of the continuous predictors (J, p1) and each
     binary predictor's probit mean per row (its log-probabilities enter where the rows'
-    combinations are summed, :func:`summed_binary`).
+    combinations are summed, :func:`summed_binary`). A binary predictor is a probit given
+    the complete predictors, its random intercept (jointly normal with the other
+    predictors' random effects and the level-2 ones) and the continuous predictors'
+    standardised within-cluster residuals: the joint model's latent normal with its
+    residual correlations written as regressions, the binaries independent given the rest.
     """
     sub = design.sub
     st = sub.structure
     p1, p2, nb = len(st.level1), len(st.level2), len(st.binary)
-    if nb:
-        return _covariate_model_binary(design, hyper, std1, std2, keep)
     n_clusters = design.n_clusters
     cluster = _shared("cluster")
-    factor = cov_factor(PSI_X, ["free"] * (p2 + p1), hyper["psi_eta"], hyper["psi_sd"])
+    factor = cov_factor(PSI_X, ["free"] * (p2 + p1 + nb), hyper["psi_eta"], hyper["psi_sd"])
     pm.Deterministic(f"{PSI_X}_chol", factor)
     keep.append(f"{PSI_X}_chol")
     zeta_v: list[TensorVariable] = []
@@ -237,25 +238,88 @@ def _covariate_model(
         logdet = pt.log(pt.diag(factor)[:p2]).sum()
         quad = sum((z**2).sum() for z in zeta_v)
         pm.Potential("level2_model", -0.5 * quad - n_clusters * logdet)
-    if not p1:
+    if not p1 + nb:
         return pt.zeros((n_clusters, 0)), []
-    eta = pm.Normal("effects_x", 0.0, 1.0, shape=(n_clusters, p1))
+    # the level-1 effects given the level-2 values, non-centred
+    eta = pm.Normal("effects_x", 0.0, 1.0, shape=(n_clusters, p1 + nb))
     u_cols = []
-    for a in range(p1):
+    for a in range(p1 + nb):
         i = p2 + a
         term = sum(factor[i, p2 + k] * eta[:, k] for k in range(a + 1))
         term = term + sum(factor[i, k] * zeta_v[k] for k in range(p2))
         u_cols.append(term)
     u = pt.stack(u_cols, axis=1)
-    coef_x = pm.Normal(COEF_X, 0.0, hyper["beta_sd"], shape=(sub.cov1.shape[1], p1))
-    keep.append(COEF_X)
-    sigma_x = cov_factor(SIGMA_X, ["free"] * p1, hyper["sigma_eta"], hyper["sigma_sd"])
-    pm.Deterministic(f"{SIGMA_X}_chol", sigma_x)
-    keep.append(f"{SIGMA_X}_chol")
-    x = pt.stack([std1[n] for n in st.level1], axis=1)
-    resid = x - _data("covariates1", sub.cov1) @ coef_x - u[cluster]
-    pm.Potential("covariate_model", _mvn_logp(resid, sigma_x, p1))
-    return _data("covariate_means1", sub.cov1_means) @ coef_x + u, []
+    cov1 = _data("covariates1", sub.cov1)
+    latent = pt.zeros((n_clusters, 0))
+    resid_std: list[TensorVariable] = []
+    if p1:
+        coef_x = pm.Normal(COEF_X, 0.0, hyper["beta_sd"], shape=(sub.cov1.shape[1], p1))
+        keep.append(COEF_X)
+        sigma_x = cov_factor(SIGMA_X, ["free"] * p1, hyper["sigma_eta"], hyper["sigma_sd"])
+        pm.Deterministic(f"{SIGMA_X}_chol", sigma_x)
+        keep.append(f"{SIGMA_X}_chol")
+        x = pt.stack([std1[n] for n in st.level1], axis=1)
+        resid = x - cov1 @ coef_x - u[:, :p1][cluster]
+        low = [[sigma_x[i, k] for k in range(i + 1)] for i in range(p1)]
+        resid_std = forward_solve(low, [resid[:, i] for i in range(p1)])
+        pm.Potential("covariate_model", _mvn_logp(resid_std, sigma_x))
+        latent = _data("covariate_means1", sub.cov1_means) @ coef_x + u[:, :p1]
+    if not nb:
+        return latent, []
+    coef_b = pm.Normal(COEF_B, 0.0, hyper["beta_sd"], shape=(sub.cov1.shape[1], nb))
+    keep.append(COEF_B)
+    probit = [cov1 @ coef_b[:, k] + u[:, p1 + k][cluster] for k in range(nb)]
+    if p1:
+        coef_bx = pm.Normal(COEF_BX, 0.0, hyper["beta_sd"], shape=(nb, p1))
+        keep.append(COEF_BX)
+        probit = [
+            m + sum(coef_bx[k, j] * resid_std[j] for j in range(p1)) for k, m in enumerate(probit)
+        ]
+    return latent, probit
+
+
+def _analysis_parameters(
+    design: SubstantiveDesign, hyper: Hyper, keep: list[str]
+) -> tuple[TensorVariable, TensorVariable, TensorVariable]:
+    """The analysis model's fixed effects, random-effect covariance factor and residual sd."""
+    st = design.sub.structure
+    beta = pm.Normal(BETA, 0.0, hyper["beta_sd"], shape=(1 + len(st.fixed),))
+    q = int(st.random_intercept) + len(st.random)
+    tau = cov_factor(TAU, ["free"] * q, hyper["psi_eta"], hyper["psi_sd"])
+    pm.Deterministic(f"{TAU}_chol", tau)
+    sigma = pm.HalfNormal(SIGMA, hyper["sigma_sd"])
+    keep.extend([BETA, f"{TAU}_chol", SIGMA])
+    return beta, tau, sigma
+
+
+def _design_columns(
+    design: SubstantiveDesign, beta: TensorVariable, rows: RowValues, y: TensorVariable
+) -> tuple[TensorVariable, list[TensorVariable]]:
+    """The fixed part ``f' beta`` and the random-effect columns ``g`` of every row.
+
+    Each column enters scaled (:class:`~.columns.Scaling`); the scaling constants are the
+    model's shared data, made once however often this is called.
+    """
+    sub = design.sub
+    st = sub.structure
+    model = pm.modelcontext(None)
+
+    def scaling(name: str, values: np.ndarray) -> TensorVariable:
+        return _shared(name) if name in model.named_vars else _data(name, values)
+
+    mu = beta[0]
+    if st.fixed:
+        center = scaling("fixed_center", sub.fixed.center)
+        scale = scaling("fixed_scale", sub.fixed.scale)
+        for k, col in enumerate(st.fixed):
+            mu = mu + beta[1 + k] * (evaluate(col, rows) - center[k]) / scale[k]
+    g_cols = [pt.ones_like(y)] if st.random_intercept else []
+    if st.random:
+        center = scaling("random_center", sub.random.center)
+        scale = scaling("random_scale", sub.random.scale)
+        for k, col in enumerate(st.random):
+            g_cols.append((evaluate(col, rows) - center[k]) / scale[k])
+    return mu, g_cols
 
 
 def _outcome_model(
@@ -267,34 +331,11 @@ def _outcome_model(
     integrate: bool,
 ) -> None:
     """The analysis model's log density, its random effects integrated or non-centred."""
-    sub = design.sub
-    st = sub.structure
-    n_clusters, cluster = design.n_clusters, _shared("cluster")
-    beta = pm.Normal(BETA, 0.0, hyper["beta_sd"], shape=(1 + len(st.fixed),))
-    keep.append(BETA)
-    mu = beta[0]
-    if st.fixed:
-        center, scale = (
-            _data("fixed_center", sub.fixed.center),
-            _data("fixed_scale", sub.fixed.scale),
-        )
-    for k, col in enumerate(st.fixed):
-        mu = mu + beta[1 + k] * (evaluate(col, rows) - center[k]) / scale[k]
-    g_cols = [pt.ones_like(y)] if st.random_intercept else []
-    if st.random:
-        center = _data("random_center", sub.random.center)
-        scale = _data("random_scale", sub.random.scale)
-    for k, col in enumerate(st.random):
-        g_cols.append((evaluate(col, rows) - center[k]) / scale[k])
-    q = len(g_cols)
-    tau = cov_factor(TAU, ["free"] * q, hyper["psi_eta"], hyper["psi_sd"])
-    pm.Deterministic(f"{TAU}_chol", tau)
-    keep.append(f"{TAU}_chol")
-    sigma = pm.HalfNormal(SIGMA, hyper["sigma_sd"])
-    keep.append(SIGMA)
+    beta, tau, sigma = _analysis_parameters(design, hyper, keep)
+    mu, g_cols = _design_columns(design, beta, rows, y)
     if not integrate:
-        eta = pm.Normal("effects_y", 0.0, 1.0, shape=(n_clusters, q))
-        b = eta @ tau.T
+        b = pm.Normal("effects_y", 0.0, 1.0, shape=(design.n_clusters, len(g_cols))) @ tau.T
+        cluster = _shared("cluster")
         for k, g in enumerate(g_cols):
             mu = mu + g * b[cluster, k]
         pm.Potential("outcome_model", pm.logp(pm.Normal.dist(mu, sigma), y).sum())
@@ -366,75 +407,6 @@ def _auxiliary_models(
         before.append(std1[name])
 
 
-def _covariate_model_binary(
-    design: SubstantiveDesign,
-    hyper: Hyper,
-    std1: dict[str, TensorVariable],
-    std2: dict[str, TensorVariable],
-    keep: list[str],
-) -> tuple[TensorVariable, list[TensorVariable]]:
-    """:func:`_covariate_model` with binary predictors (see :func:`summed_binary`).
-
-    Each binary predictor is a probit given the complete predictors, its random intercept
-    (jointly normal with the other predictors' random effects and the level-2 ones) and
-    the continuous predictors' standardised within-cluster residuals: the joint model's
-    latent normal with its residual correlations written as regressions, the binaries
-    independent given the rest.
-    """
-    sub = design.sub
-    st = sub.structure
-    p1, p2, nb = len(st.level1), len(st.level2), len(st.binary)
-    n_clusters = design.n_clusters
-    cluster = _shared("cluster")
-    factor = cov_factor(PSI_X, ["free"] * (p2 + p1 + nb), hyper["psi_eta"], hyper["psi_sd"])
-    pm.Deterministic(f"{PSI_X}_chol", factor)
-    keep.append(f"{PSI_X}_chol")
-    zeta_v: list[TensorVariable] = []
-    if p2:
-        coef_w = pm.Normal(COEF_W, 0.0, hyper["beta_sd"], shape=(sub.cov2.shape[1], p2))
-        keep.append(COEF_W)
-        w = pt.stack([std2[n] for n in st.level2], axis=1)
-        v = w - _data("covariates2", sub.cov2) @ coef_w
-        low = [[factor[i, k] for k in range(i + 1)] for i in range(p2)]
-        zeta_v = forward_solve(low, [v[:, i] for i in range(p2)])
-        logdet = pt.log(pt.diag(factor)[:p2]).sum()
-        quad = sum((z**2).sum() for z in zeta_v)
-        pm.Potential("level2_model", -0.5 * quad - n_clusters * logdet)
-    eta = pm.Normal("effects_x", 0.0, 1.0, shape=(n_clusters, p1 + nb))
-    u_cols = []
-    for a in range(p1 + nb):
-        i = p2 + a
-        term = sum(factor[i, p2 + k] * eta[:, k] for k in range(a + 1))
-        term = term + sum(factor[i, k] * zeta_v[k] for k in range(p2))
-        u_cols.append(term)
-    u = pt.stack(u_cols, axis=1)
-    cov1 = _data("covariates1", sub.cov1)
-    latent = pt.zeros((n_clusters, 0))
-    resid_std: list[TensorVariable] = []
-    if p1:
-        coef_x = pm.Normal(COEF_X, 0.0, hyper["beta_sd"], shape=(sub.cov1.shape[1], p1))
-        keep.append(COEF_X)
-        sigma_x = cov_factor(SIGMA_X, ["free"] * p1, hyper["sigma_eta"], hyper["sigma_sd"])
-        pm.Deterministic(f"{SIGMA_X}_chol", sigma_x)
-        keep.append(f"{SIGMA_X}_chol")
-        x = pt.stack([std1[n] for n in st.level1], axis=1)
-        resid = x - cov1 @ coef_x - u[:, :p1][cluster]
-        pm.Potential("covariate_model", _mvn_logp(resid, sigma_x, p1))
-        low = [[sigma_x[i, k] for k in range(i + 1)] for i in range(p1)]
-        resid_std = forward_solve(low, [resid[:, i] for i in range(p1)])
-        latent = _data("covariate_means1", sub.cov1_means) @ coef_x + u[:, :p1]
-    coef_b = pm.Normal(COEF_B, 0.0, hyper["beta_sd"], shape=(sub.cov1.shape[1], nb))
-    keep.append(COEF_B)
-    probit = [cov1 @ coef_b[:, k] + u[:, p1 + k][cluster] for k in range(nb)]
-    if p1:
-        coef_bx = pm.Normal(COEF_BX, 0.0, hyper["beta_sd"], shape=(nb, p1))
-        keep.append(COEF_BX)
-        probit = [
-            m + sum(coef_bx[k, j] * resid_std[j] for j in range(p1)) for k, m in enumerate(probit)
-        ]
-    return latent, probit
-
-
 def summed_binary(
     design: SubstantiveDesign,
     hyper: Hyper,
@@ -455,22 +427,11 @@ def summed_binary(
     """
     sub = design.sub
     st = sub.structure
-    n_clusters, cluster = design.n_clusters, _shared("cluster")
-    beta = pm.Normal(BETA, 0.0, hyper["beta_sd"], shape=(1 + len(st.fixed),))
-    keep.append(BETA)
-    none = pt.zeros(0)
-    fixed_center = _data("fixed_center", sub.fixed.center) if st.fixed else none
-    fixed_scale = _data("fixed_scale", sub.fixed.scale) if st.fixed else none
-    random_center = _data("random_center", sub.random.center) if st.random else none
-    random_scale = _data("random_scale", sub.random.scale) if st.random else none
+    cluster = _shared("cluster")
     y = std1[st.outcome]
+    beta, tau, sigma = _analysis_parameters(design, hyper, keep)
     q = int(st.random_intercept) + len(st.random)
-    tau = cov_factor(TAU, ["free"] * q, hyper["psi_eta"], hyper["psi_sd"])
-    pm.Deterministic(f"{TAU}_chol", tau)
-    keep.append(f"{TAU}_chol")
-    sigma = pm.HalfNormal(SIGMA, hyper["sigma_sd"])
-    keep.append(SIGMA)
-    b = pm.Normal("effects_y", 0.0, 1.0, shape=(n_clusters, q)) @ tau.T
+    b = pm.Normal("effects_y", 0.0, 1.0, shape=(design.n_clusters, q)) @ tau.T
     aux = []
     n_before = 1 + len(st.level1) + len(st.binary)
     for name in st.auxiliary:
@@ -488,13 +449,7 @@ def summed_binary(
                 dummies[(name, level)] = pt.as_tensor(
                     float(sub.binary_categories[name][code] == level)
                 )
-        here = RowValues(rows.values, rows.means, dummies)
-        mu = beta[0]
-        for k, col in enumerate(st.fixed):
-            mu = mu + beta[1 + k] * (evaluate(col, here) - fixed_center[k]) / fixed_scale[k]
-        g_cols = [pt.ones_like(y)] if st.random_intercept else []
-        for k, col in enumerate(st.random):
-            g_cols.append((evaluate(col, here) - random_center[k]) / random_scale[k])
+        mu, g_cols = _design_columns(design, beta, RowValues(rows.values, rows.means, dummies), y)
         for k, g in enumerate(g_cols):
             mu = mu + g * b[cluster, k]
         logw = pm.logp(pm.Normal.dist(mu, sigma), y)
