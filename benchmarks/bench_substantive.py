@@ -79,22 +79,28 @@ def _posterior_name(name: str) -> str:
     return f"beta[{name}]"
 
 
+def _with_cluster_terms(formula: str, sets: list[pd.DataFrame]) -> tuple[str, list[pd.DataFrame]]:
+    """The formula naming derived columns for ``mean(x)``/``cwc(x)``, and the sets with them
+    (observed cluster means of each set, as ``jm.analyze`` computes them)."""
+    from jmimpute.analysis.derive import apply_derived
+    from jmimpute.analysis.formula import cluster_terms
+
+    text, found = cluster_terms(formula, set(sets[0].columns))
+    derived = {
+        name: (jm.cluster_centre if centre else jm.cluster_mean)(variable, by="g")
+        for name, (variable, centre) in found.items()
+    }
+    return text, [apply_derived(data.copy(), derived, "g") for data in sets]
+
+
 def _lme4_rows(
     sets: list[pd.DataFrame], formula: str, truth: dict[str, float]
 ) -> dict[str, tuple[float, bool]]:
     """The analysis fitted by lme4 (REML) to each set and pooled by mitml (Rubin's rules for
     fixed effects, variance components averaged): the R analyst's path, and stable where
     statsmodels' MixedLM fits of random slopes are not."""
-    from jmimpute.analysis.formula import cluster_terms
-
-    text, derived = cluster_terms(formula, set(sets[0].columns))
-    frames = []
-    for k, data in enumerate(sets, start=1):
-        data = data.copy()
-        for name, (variable, centre) in derived.items():
-            means = data.groupby("g")[variable].transform("mean")
-            data[name] = data[variable] - means if centre else means
-        frames.append(data.assign(**{".imp": k}))
+    text, sets = _with_cluster_terms(formula, sets)
+    frames = [data.assign(**{".imp": k}) for k, data in enumerate(sets, start=1)]
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "long.csv"
         pd.concat(frames).to_csv(path, index=False)
@@ -140,14 +146,10 @@ def _complete_rows(sim: SimulatedDesign, fitter: str) -> dict[str, tuple[float, 
     """The analysis of the complete data (observed cluster means): the reference."""
     if fitter == "lme4":  # two identical sets: no between-imputation variance
         return _lme4_rows([sim.complete, sim.complete], sim.analysis, sim.truth)
-    from jmimpute.analysis.formula import cluster_terms, parse_analysis_formula
+    from jmimpute.analysis.formula import parse_analysis_formula
     from jmimpute.analysis.frequentist import fit_statsmodels
 
-    formula, derived = cluster_terms(sim.analysis, set(sim.complete.columns))
-    data = sim.complete.copy()
-    for name, (variable, centre) in derived.items():
-        means = data.groupby("g")[variable].transform("mean")
-        data[name] = data[variable] - means if centre else means
+    formula, (data,) = _with_cluster_terms(sim.analysis, [sim.complete])
     fit = fit_statsmodels(parse_analysis_formula(formula), data)
     out = {}
     for name, value in sim.truth.items():

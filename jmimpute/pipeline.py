@@ -223,9 +223,6 @@ def _substantive(
     options: dict[str, object],
 ) -> tuple[list[str], dict[str, object]]:
     """The joint layout formulas and options of the substantive model ``analysis`` asks for."""
-    from jmimpute.models.substantive.structure import derive_structure
-    from jmimpute.spec.validate import check_data_frame
-
     if analysis is None:
         raise TypeError(
             "give the imputation model: `formula` (the joint model, e.g. "
@@ -247,35 +244,51 @@ def _substantive(
         *_names("categorical", options["categorical"]),
         *_names("ordinal", options["ordinal"]),
     )
-    structure = derive_structure(
-        str(analysis),
-        check_data_frame(data),
-        auxiliary=_names("auxiliary", auxiliary),
-        categorical=declared,
-        cluster_means=cluster_means,
-    )
+    names = _names("auxiliary", auxiliary)
+    formulas = _layout(data, str(analysis), names, declared, cluster_means)
     options = options | {
         "method": method,
         "analysis": analysis,
-        "auxiliary": list(structure.auxiliary),
+        "auxiliary": list(names),
         "cluster_means": cluster_means,
     }
-    return structure.imputation_formulas(), options
+    return formulas, options
+
+
+def _layout(
+    data: pd.DataFrame,
+    analysis: str,
+    auxiliary: tuple[str, ...],
+    categorical: tuple[str, ...],
+    cluster_means: str,
+) -> list[str]:
+    """The joint-model formulas that lay out what ``analysis`` imputes in ``data``.
+
+    Reading the formula against the data also refuses, with its error, what the
+    substantive model cannot build, before anything else is done.
+    """
+    from jmimpute.models.substantive.structure import derive_structure
+    from jmimpute.spec.validate import check_data_frame
+
+    structure = derive_structure(
+        analysis,
+        check_data_frame(data),
+        auxiliary=auxiliary,
+        categorical=categorical,
+        cluster_means=cluster_means,
+    )
+    return structure.imputation_formulas()
 
 
 def _relaid(data: pd.DataFrame, spec: ImputationSpec) -> ImputationSpec:
     """A substantive spec with the imputation formulas ``data`` gives its analysis formula."""
-    from jmimpute.models.substantive.structure import derive_structure
-    from jmimpute.spec.validate import check_data_frame
-
     assert spec.analysis is not None
-    structure = derive_structure(
+    formulas = _layout(
+        data,
         spec.analysis,
-        check_data_frame(data),
-        auxiliary=spec.auxiliary,
-        categorical=(*spec.categorical, *spec.ordinal),
-        cluster_means=spec.cluster_means,
+        spec.auxiliary,
+        (*spec.categorical, *spec.ordinal),
+        spec.cluster_means,
     )
-    formulas = structure.imputation_formulas()
     level2 = parse_formula(formulas[1]) if len(formulas) > 1 else None
     return replace(spec, level1=parse_formula(formulas[0]), level2=level2)

@@ -22,6 +22,7 @@ from jmimpute.models.substantive.columns import (
     Scaling,
     dependent_column,
     dummies,
+    evaluate,
     observed_means,
     scaling,
 )
@@ -124,8 +125,6 @@ def _all_columns(structure: Structure) -> tuple[Column, ...]:
 
 
 def _evaluate_all(columns: tuple[Column, ...], rows: RowValues) -> list[np.ndarray]:
-    from jmimpute.models.substantive.columns import evaluate
-
     return [np.asarray(evaluate(c, rows), dtype=float) for c in columns]
 
 
