@@ -76,7 +76,11 @@ class Variable:
         return self.behaviour.fill(column, rows, values, self.categories, self.dtype)
 
 
-def _observed_categories(column: pd.Series) -> list[Any]:
+def observed_categories(column: pd.Series) -> list[Any]:
+    """The observed categories of a column in model order, baseline first.
+
+    A categorical dtype's order, False before True, else sorted.
+    """
     observed = column.dropna()
     if isinstance(column.dtype, pd.CategoricalDtype):
         present = set(observed.astype(object).map(category_key))
@@ -130,7 +134,7 @@ def resolve_variable(
         raise TypeError(
             f"target {name!r} holds non-numeric values (dtype {dtype}); {_declare_hint(name)}"
         )
-    cats = _observed_categories(column)
+    cats = observed_categories(column)
     if len(cats) < 2:
         shown = cats[0] if cats else "nothing"
         raise ValueError(

@@ -98,30 +98,42 @@ def test_clear_errors(data, formula, kwargs, message):
 def test_incomplete_binary_predictors_are_summed_over(data):
     frame = data.assign(sex=data["sex"].where(data.index != 4))
     st = derive_structure("y ~ x * sex + (1 | g)", frame)
-    assert st.binary == ("sex",) and st.level1 == ("x",)
+    assert st.discrete == ("sex",) and st.level1 == ("x",)
     assert st.fixed_labels == ("(Intercept)", "x", "sex[m]", "x:sex[m]")
     assert st.level1_targets == ("y", "x", "sex")
     numeric = data.assign(v=(data["v"] > 0).astype(float).where(data.index != 3))
-    assert derive_structure("y ~ v + (1 | g)", numeric, categorical=("v",)).binary == ("v",)
+    assert derive_structure("y ~ v + (1 | g)", numeric, categorical=("v",)).discrete == ("v",)
 
 
-def test_other_incomplete_categorical_predictors_are_refused_with_the_alternative(data):
+def test_nominal_and_level2_categorical_predictors_are_summed_over(data):
     three = data.assign(sex=np.tile(["f", "m", "x"], 20)).assign(
         sex=lambda d: d["sex"].where(d.index != 4)
     )
-    with pytest.raises(ValueError, match=r"categorical 'sex', which has 1 missing.*joint model"):
-        derive_structure("y ~ x + sex + (1 | g)", three)
-    with pytest.raises(FormulaError, match=r"'factor\(sex\)': 'sex' has 1 missing"):
-        derive_structure("y ~ x + factor(sex) + (1 | g)", three)
+    st = derive_structure("y ~ x + factor(sex) + (1 | g)", three)
+    assert st.discrete == ("sex",) and st.fixed_labels == ("(Intercept)", "x", "sex[m]", "sex[x]")
     level2 = data.assign(c=np.where(data["g"] % 2 == 0, "a", "b")).assign(
         c=lambda d: d["c"].where(d["g"] != 3)
     )
-    with pytest.raises(ValueError, match=r"'c', which has 6 missing values and 2 categories at"):
-        derive_structure("y ~ x + c + (1 | g)", level2)
-    many = data.assign(**{f"b{i}": np.tile(["p", "q"], 30) for i in range(4)}).assign(
+    st = derive_structure("y ~ x * c + (1 | g)", level2)
+    assert st.discrete2 == ("c",) and st.discrete == ()
+    assert st.imputation_formulas()[1] == "`c` ~ 1"
+    with pytest.raises(FormulaError, match=r"'c' in the random term is a level-2 variable"):
+        derive_structure("y ~ x + c + (1 + c | g)", level2)
+
+
+def test_categories_follow_the_dtype_order(data):
+    """As R's factor levels: the first category of an ordered dtype is the baseline."""
+    order = pd.CategoricalDtype(["low", "mid", "high"], ordered=True)
+    frame = data.assign(k=pd.Series(np.tile(["high", "low", "mid"], 20)).astype(order))
+    st = derive_structure("y ~ x + k + (1 | g)", frame)
+    assert st.fixed_labels == ("(Intercept)", "x", "k[mid]", "k[high]")
+
+
+def test_too_many_combinations_of_categories_are_refused(data):
+    many = data.assign(**{f"b{i}": np.tile(["p", "q", "r"], 20) for i in range(4)}).assign(
         **{f"b{i}": (lambda d, i=i: d[f"b{i}"].where(d.index != i)) for i in range(4)}
     )
-    with pytest.raises(ValueError, match=r"4 incomplete binary predictors"):
+    with pytest.raises(ValueError, match=r"'b0' \(3 categories\).*81 combinations.*at most 32"):
         derive_structure("y ~ x + b0 + b1 + b2 + b3 + (1 | g)", many)
 
 

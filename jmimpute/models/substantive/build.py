@@ -27,12 +27,9 @@ standardised scale of the joint layout; the design columns are scaled by constan
 
 from __future__ import annotations
 
-from itertools import product
-
 import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
-from pymc.distributions.dist_math import normal_lcdf
 from pytensor.tensor.variable import TensorVariable
 
 from jmimpute._kernels.linalg import forward_solve
@@ -41,27 +38,31 @@ from jmimpute.models.joint.parameters import cov_factor, prior_data
 from jmimpute.models.protocol import BuiltModel, judged
 from jmimpute.models.substantive.columns import RowValues, evaluate
 from jmimpute.models.substantive.design import SubstantiveDesign
+from jmimpute.models.substantive.discrete import Discrete, Hyper, agrees, combinations, unknown
 from jmimpute.models.substantive.names import (
     AUX_COEF,
     AUX_SIGMA,
     BETA,
-    BINARY_WEIGHTS,
+    CLUSTER_WEIGHTS,
     COEF_B,
     COEF_BX,
+    COEF_D,
+    COEF_DR,
     COEF_W,
     COEF_X,
     MISSING1,
     MISSING2,
     PER_UNIT,
     PSI_X,
+    ROW_WEIGHTS,
     SIGMA,
     SIGMA_X,
     TAU,
 )
 from jmimpute.spec.priors import Priors
 
-Hyper = dict[str, TensorVariable]
-"""The prior hyperparameters as entries of the shared prior vector (:func:`prior_data`)."""
+LogProbs = dict[str, list[TensorVariable]]
+"""Each discrete predictor's categories' log-probabilities, per row or cluster."""
 
 PAD = 64
 """The missing cells' coordinates come in blocks of this many (see :func:`padded`)."""
@@ -160,16 +161,15 @@ def build_substantive_model(
             name: _data(f"complete[{name}]", v) for name, v in sub.complete.items()
         }
         std1: dict[str, TensorVariable] = {}
-        for name in (n for n in st.level1_targets if n not in st.binary):
+        for name in (n for n in st.level1_targets if n not in st.discrete):
             col = int(t1.columns(name)[0])
             std1[name] = y1[:, col]
             values[name] = center1[col] + scale1[col] * y1[:, col]
         std2: dict[str, TensorVariable] = {}
-        if p2:
-            assert design.level2 is not None
+        if design.level2 is not None:
             t2 = design.level2.targets
-            w = _completed(np.nan_to_num(t2.values), t2.observed, MISSING2)
-            if (~t2.observed).any():
+            w = _completed(np.nan_to_num(t2.values), sub.known2, MISSING2)
+            if (~sub.known2).any():
                 keep.append(MISSING2)
             center2, scale2 = _data("center2", t2.center), _data("scale2", t2.scale)
             for name in st.level2:
@@ -180,9 +180,10 @@ def build_substantive_model(
         means: dict[str, TensorVariable] = {
             name: _data(f"complete_mean[{name}]", v) for name, v in sub.complete_means.items()
         }
-        probit: list[TensorVariable] = []
-        if p1 or p2 or st.binary:
-            latent, probit = _covariate_model(design, hyper, std1, std2, keep)
+        logprobs1: LogProbs = {}
+        logprobs2: LogProbs = {}
+        if p1 or p2 or sub.discrete or sub.discrete2:
+            latent, logprobs1, logprobs2 = _covariate_model(design, hyper, std1, std2, keep)
         for k, name in enumerate(st.level1):
             col = int(t1.columns(name)[0])
             if st.cluster_means == "latent":
@@ -193,8 +194,8 @@ def build_substantive_model(
 
         dummies = {key: _data(f"dummy[{key[0]}={key[1]}]", v) for key, v in sub.dummies.items()}
         rows = RowValues(values, means, dummies)
-        if st.binary:  # summed over where missing: the rows must be independent given b_j
-            summed_binary(design, hyper, rows, std1, probit, keep)
+        if sub.discrete or sub.discrete2:  # summed over: rows independent given b_j
+            summed_discrete(design, hyper, rows, std1, logprobs1, logprobs2, keep)
         else:
             _outcome_model(design, hyper, rows, std1[st.outcome], keep, integrate)
             _auxiliary_models(design, hyper, std1, keep)
@@ -208,26 +209,36 @@ def _covariate_model(
     std1: dict[str, TensorVariable],
     std2: dict[str, TensorVariable],
     keep: list[str],
-) -> tuple[TensorVariable, list[TensorVariable]]:
+) -> tuple[TensorVariable, LogProbs, LogProbs]:
     """The covariate model's log density.
 
     Returns each cluster's latent means of the continuous predictors (J, p1) and each
-    binary predictor's probit mean per row (its log-probabilities enter where the rows'
-    combinations are summed, :func:`summed_binary`). A binary predictor is a probit given
-    the complete predictors, its random intercept (jointly normal with the other
-    predictors' random effects and the level-2 ones) and the continuous predictors'
-    standardised within-cluster residuals: the joint model's latent normal with its
-    residual correlations written as regressions, the binaries independent given the rest.
+    discrete predictor's categories' log-probabilities, per row (level 1) or per cluster
+    (level 2); those enter where the combinations of categories are summed
+    (:func:`summed_discrete`). A level-1 discrete predictor's linear predictors
+    (:mod:`.discrete`) take the complete predictors, a random intercept each (jointly
+    normal with the other predictors' random effects and the level-2 ones) and the
+    continuous predictors' standardised within-cluster residuals: the joint model's latent
+    normal with its residual correlations written as regressions. A level-2 one's take the
+    complete level-2 predictors and the cluster's standardised effects (level-2 residuals
+    and level-1 random effects), so it is associated with everything at its level.
     """
     sub = design.sub
     st = sub.structure
-    p1, p2, nb = len(st.level1), len(st.level2), len(st.binary)
+    p1, p2 = len(st.level1), len(st.level2)
+    nb = sum(d.n_predictors for d in sub.discrete)
+    nd = sum(d.n_predictors for d in sub.discrete2)
     n_clusters = design.n_clusters
     cluster = _shared("cluster")
-    factor = cov_factor(PSI_X, ["free"] * (p2 + p1 + nb), hyper["psi_eta"], hyper["psi_sd"])
-    pm.Deterministic(f"{PSI_X}_chol", factor)
-    keep.append(f"{PSI_X}_chol")
     zeta_v: list[TensorVariable] = []
+    eta_cols: list[TensorVariable] = []
+    latent = pt.zeros((n_clusters, 0))
+    resid_std: list[TensorVariable] = []
+    logprobs1: LogProbs = {}
+    if p2 + p1 + nb:
+        factor = cov_factor(PSI_X, ["free"] * (p2 + p1 + nb), hyper["psi_eta"], hyper["psi_sd"])
+        pm.Deterministic(f"{PSI_X}_chol", factor)
+        keep.append(f"{PSI_X}_chol")
     if p2:
         coef_w = pm.Normal(COEF_W, 0.0, hyper["beta_sd"], shape=(sub.cov2.shape[1], p2))
         keep.append(COEF_W)
@@ -238,20 +249,18 @@ def _covariate_model(
         logdet = pt.log(pt.diag(factor)[:p2]).sum()
         quad = sum((z**2).sum() for z in zeta_v)
         pm.Potential("level2_model", -0.5 * quad - n_clusters * logdet)
-    if not p1 + nb:
-        return pt.zeros((n_clusters, 0)), []
-    # the level-1 effects given the level-2 values, non-centred
-    eta = pm.Normal("effects_x", 0.0, 1.0, shape=(n_clusters, p1 + nb))
-    u_cols = []
-    for a in range(p1 + nb):
-        i = p2 + a
-        term = sum(factor[i, p2 + k] * eta[:, k] for k in range(a + 1))
-        term = term + sum(factor[i, k] * zeta_v[k] for k in range(p2))
-        u_cols.append(term)
-    u = pt.stack(u_cols, axis=1)
-    cov1 = _data("covariates1", sub.cov1)
-    latent = pt.zeros((n_clusters, 0))
-    resid_std: list[TensorVariable] = []
+    if p1 + nb:
+        # the level-1 effects given the level-2 values, non-centred
+        eta = pm.Normal("effects_x", 0.0, 1.0, shape=(n_clusters, p1 + nb))
+        eta_cols = [eta[:, k] for k in range(p1 + nb)]
+        u_cols = []
+        for a in range(p1 + nb):
+            i = p2 + a
+            term = sum(factor[i, p2 + k] * eta_cols[k] for k in range(a + 1))
+            term = term + sum(factor[i, k] * zeta_v[k] for k in range(p2))
+            u_cols.append(term)
+        u = pt.stack(u_cols, axis=1)
+        cov1 = _data("covariates1", sub.cov1)
     if p1:
         coef_x = pm.Normal(COEF_X, 0.0, hyper["beta_sd"], shape=(sub.cov1.shape[1], p1))
         keep.append(COEF_X)
@@ -264,18 +273,46 @@ def _covariate_model(
         resid_std = forward_solve(low, [resid[:, i] for i in range(p1)])
         pm.Potential("covariate_model", _mvn_logp(resid_std, sigma_x))
         latent = _data("covariate_means1", sub.cov1_means) @ coef_x + u[:, :p1]
-    if not nb:
-        return latent, []
-    coef_b = pm.Normal(COEF_B, 0.0, hyper["beta_sd"], shape=(sub.cov1.shape[1], nb))
-    keep.append(COEF_B)
-    probit = [cov1 @ coef_b[:, k] + u[:, p1 + k][cluster] for k in range(nb)]
-    if p1:
-        coef_bx = pm.Normal(COEF_BX, 0.0, hyper["beta_sd"], shape=(nb, p1))
-        keep.append(COEF_BX)
-        probit = [
-            m + sum(coef_bx[k, j] * resid_std[j] for j in range(p1)) for k, m in enumerate(probit)
-        ]
-    return latent, probit
+    if nb:
+        coef_b = pm.Normal(COEF_B, 0.0, hyper["beta_sd"], shape=(sub.cov1.shape[1], nb))
+        keep.append(COEF_B)
+        linear = [cov1 @ coef_b[:, k] + u[:, p1 + k][cluster] for k in range(nb)]
+        if p1:
+            coef_bx = pm.Normal(COEF_BX, 0.0, hyper["beta_sd"], shape=(nb, p1))
+            keep.append(COEF_BX)
+            linear = [
+                m + sum(coef_bx[k, j] * resid_std[j] for j in range(p1))
+                for k, m in enumerate(linear)
+            ]
+        logprobs1 = _log_probs(sub.discrete, linear, hyper, keep)
+    logprobs2: LogProbs = {}
+    if nd:
+        coef_d = pm.Normal(COEF_D, 0.0, hyper["beta_sd"], shape=(sub.cov2.shape[1], nd))
+        keep.append(COEF_D)
+        cov2 = _shared("covariates2") if p2 else _data("covariates2", sub.cov2)
+        linear = [cov2 @ coef_d[:, k] for k in range(nd)]
+        effects = [*zeta_v, *eta_cols]
+        if effects:
+            coef_dr = pm.Normal(COEF_DR, 0.0, hyper["beta_sd"], shape=(nd, len(effects)))
+            keep.append(COEF_DR)
+            linear = [
+                m + sum(coef_dr[k, j] * e for j, e in enumerate(effects))
+                for k, m in enumerate(linear)
+            ]
+        logprobs2 = _log_probs(sub.discrete2, linear, hyper, keep)
+    return latent, logprobs1, logprobs2
+
+
+def _log_probs(
+    predictors: tuple[Discrete, ...], linear: list[TensorVariable], hyper: Hyper, keep: list[str]
+) -> LogProbs:
+    """Each predictor's categories' log-probabilities from its share of ``linear``."""
+    out: LogProbs = {}
+    at = 0
+    for d in predictors:
+        out[d.name] = d.link.log_probs(d, linear[at : at + d.n_predictors], hyper, keep)
+        at += d.n_predictors
+    return out
 
 
 def _analysis_parameters(
@@ -407,23 +444,27 @@ def _auxiliary_models(
         before.append(std1[name])
 
 
-def summed_binary(
+def summed_discrete(
     design: SubstantiveDesign,
     hyper: Hyper,
     rows: RowValues,
     std1: dict[str, TensorVariable],
-    probit: list[TensorVariable],
+    logprobs1: LogProbs,
+    logprobs2: LogProbs,
     keep: list[str],
 ) -> None:
-    """Outcome and auxiliary models with the binary predictors summed over where missing.
+    """Outcome and auxiliary models with the discrete predictors summed over where missing.
 
-    Each row's likelihood is ``sum_c P(s = c | x, u) p(y | s = c, x, b) p(z | y, s = c, x)``
-    over the combinations ``c`` of the binary predictors that agree with the row's
-    observed ones (design note, "Discrete missing predictors"): a discrete value is never a
-    NUTS coordinate. The random effects ``b_j`` are sampled (non-centred), so rows are
-    independent given them and the sum is per row. Each combination's log weight for the
-    rows with a missing binary is kept (``binary_weights``, rows padded as the missing
-    cells' coordinates) to draw their categories after sampling.
+    A row's likelihood given the level-2 categories ``c2`` of its cluster is
+    ``sum_c1 P(c1 | x, u) p(y | c1, c2, x, b) p(z | y, c1, x)`` over the combinations
+    ``c1`` of the level-1 discrete predictors that agree with the row's observed ones; a
+    cluster's is ``sum_c2 P(c2 | cluster) prod_rows (...)`` over the level-2 ones (design
+    note, "Discrete missing predictors"): a discrete value is never a NUTS coordinate.
+    The random effects ``b_j`` are sampled (non-centred), so rows are independent given
+    them and the sums are per row and per cluster. The log weights of the rows and
+    clusters with a missing category are kept (``discrete_weights``,
+    ``cluster_weights``; padded as the missing cells' coordinates) to draw their
+    categories after sampling.
     """
     sub = design.sub
     st = sub.structure
@@ -433,7 +474,7 @@ def summed_binary(
     q = int(st.random_intercept) + len(st.random)
     b = pm.Normal("effects_y", 0.0, 1.0, shape=(design.n_clusters, q)) @ tau.T
     aux = []
-    n_before = 1 + len(st.level1) + len(st.binary)
+    n_before = 1 + len(st.level1) + sum(d.n_categories - 1 for d in sub.discrete)
     for name in st.auxiliary:
         coef = pm.Normal(f"{AUX_COEF}{name}", 0.0, hyper["beta_sd"], shape=(1 + n_before,))
         sd = pm.HalfNormal(f"{AUX_SIGMA}{name}", hyper["sigma_sd"])
@@ -441,34 +482,65 @@ def summed_binary(
         aux.append((name, coef, sd))
         n_before += 1
 
-    weights = []
-    for combo in product(range(2), repeat=len(st.binary)):
-        dummies = dict(rows.dummies)
-        for name, code in zip(st.binary, combo, strict=True):
-            for level in sub.binary_categories[name]:
-                dummies[(name, level)] = pt.as_tensor(
-                    float(sub.binary_categories[name][code] == level)
-                )
-        mu, g_cols = _design_columns(design, beta, RowValues(rows.values, rows.means, dummies), y)
-        for k, g in enumerate(g_cols):
-            mu = mu + g * b[cluster, k]
-        logw = pm.logp(pm.Normal.dist(mu, sigma), y)
-        for m, code in zip(probit, combo, strict=True):
-            logw = logw + normal_lcdf(0.0, 1.0, m if code else -m)
-        before = [y, *(std1[n] for n in st.level1), *(pt.as_tensor(float(c)) for c in combo)]
-        for name, coef, sd in aux:
-            mean = coef[0] + sum(coef[1 + k] * v for k, v in enumerate(before))
-            logw = logw + pm.logp(pm.Normal.dist(mean, sd), std1[name])
-            before.append(std1[name])
-        agrees = np.ones(design.n, dtype=bool)
-        for name, code in zip(st.binary, combo, strict=True):
-            codes = sub.binary_codes[name]
-            agrees &= (codes < 0) | (codes == code)
-        weights.append(pt.switch(_data(f"binary_agrees{combo}", agrees), logw, -np.inf))
-    stacked = pt.stack(weights, axis=1)
-    pm.Potential("outcome_model", pm.math.logsumexp(stacked, axis=1).sum())
-    unknown = np.flatnonzero(np.column_stack([sub.binary_codes[n] < 0 for n in st.binary]).any(1))
-    at = np.zeros(padded(unknown.size), dtype=np.int64)
-    at[: unknown.size] = unknown
-    pm.Deterministic(BINARY_WEIGHTS, stacked[_data("binary_rows", at)])
-    keep.append(BINARY_WEIGHTS)
+    def with_codes(combo: tuple[int, ...], predictors: tuple[Discrete, ...], into: dict) -> None:
+        for d, code in zip(predictors, combo, strict=True):
+            for level in d.categories:
+                into[(d.name, level)] = pt.as_tensor(float(d.categories[code] == level))
+
+    by_cluster, by_row = [], []
+    for combo2 in combinations(sub.discrete2):
+        weights = []
+        for combo in combinations(sub.discrete):
+            dummies = dict(rows.dummies)
+            with_codes(combo2, sub.discrete2, dummies)
+            with_codes(combo, sub.discrete, dummies)
+            mu, g_cols = _design_columns(
+                design, beta, RowValues(rows.values, rows.means, dummies), y
+            )
+            for k, g in enumerate(g_cols):
+                mu = mu + g * b[cluster, k]
+            logw = pm.logp(pm.Normal.dist(mu, sigma), y)
+            for d, code in zip(sub.discrete, combo, strict=True):
+                logw = logw + logprobs1[d.name][code]
+            before = [y, *(std1[n] for n in st.level1)]
+            for d, code in zip(sub.discrete, combo, strict=True):
+                before.extend(pt.as_tensor(v) for v in d.indicators(code))
+            for name, coef, sd in aux:
+                mean = coef[0] + sum(coef[1 + k] * v for k, v in enumerate(before))
+                logw = logw + pm.logp(pm.Normal.dist(mean, sd), std1[name])
+                before.append(std1[name])
+            agree = _data(f"agrees{combo2}{combo}", agrees(sub.discrete, combo))
+            weights.append(pt.switch(agree, logw, -np.inf) if sub.discrete else logw)
+        stacked = pt.stack(weights, axis=1)
+        by_row.append(stacked)
+        if not sub.discrete2:
+            continue
+        counts = _shared("cluster_sizes")
+        logc = pt.inc_subtensor(
+            pt.zeros_like(counts)[cluster], pm.math.logsumexp(stacked, axis=1, keepdims=False)
+        )
+        for d, code in zip(sub.discrete2, combo2, strict=True):
+            logc = logc + logprobs2[d.name][code]
+        agree2 = _data(f"cluster_agrees{combo2}", agrees(sub.discrete2, combo2))
+        by_cluster.append(pt.switch(agree2, logc, -np.inf))
+    if sub.discrete2:
+        stacked2 = pt.stack(by_cluster, axis=1)
+        pm.Potential("outcome_model", pm.math.logsumexp(stacked2, axis=1).sum())
+        pm.Deterministic(
+            CLUSTER_WEIGHTS, stacked2[_data("cluster_rows", _padded_units(sub.discrete2))]
+        )
+        keep.append(CLUSTER_WEIGHTS)
+    else:
+        pm.Potential("outcome_model", pm.math.logsumexp(by_row[0], axis=1).sum())
+    if sub.discrete:
+        at1 = _data("discrete_rows", _padded_units(sub.discrete))
+        pm.Deterministic(ROW_WEIGHTS, pt.stack([w[at1] for w in by_row], axis=1))
+        keep.append(ROW_WEIGHTS)
+
+
+def _padded_units(predictors: tuple[Discrete, ...]) -> np.ndarray:
+    """The units with a missing category, padded (:func:`padded`) with the first unit."""
+    missing = unknown(predictors)
+    at = np.zeros(padded(missing.size), dtype=np.int64)
+    at[: missing.size] = missing
+    return at

@@ -26,6 +26,7 @@ from jmimpute.models.substantive.columns import (
     observed_means,
     scaling,
 )
+from jmimpute.models.substantive.discrete import Discrete
 from jmimpute.models.substantive.structure import Column, Structure, derive_structure
 from jmimpute.spec.formula import parse_formula
 from jmimpute.spec.variables import Variable
@@ -38,16 +39,15 @@ class Prepared:
     Attributes
     ----------
     structure : Structure
-    known1 : ndarray of bool, shape (n, p)
-        The level-1 cells that are not continuous coordinates of the sampler: observed ones
-        and every cell of a binary predictor (those are summed over, never sampled).
+    known1, known2 : ndarray of bool, shapes (n, p) and (J, p2)
+        The level-1 and level-2 cells that are not continuous coordinates of the sampler:
+        observed ones and every cell of a discrete predictor (those are summed over, never
+        sampled).
     n_missing1, n_missing2 : int
         Missing continuous level-1 and level-2 cells (the first of the sampler's
         coordinates).
-    binary_codes : dict of str to ndarray
-        Each incomplete binary predictor's category codes (``-1`` where missing).
-    binary_categories : dict of str to tuple
-        Its categories, in code order.
+    discrete, discrete2 : tuple of Discrete
+        The incomplete categorical level-1 and level-2 predictors (:mod:`.discrete`).
     dummies : dict of (str, object) to ndarray
         Dummies of the complete categorical columns' categories.
     complete : dict of str to ndarray
@@ -67,10 +67,11 @@ class Prepared:
 
     structure: Structure
     known1: np.ndarray
+    known2: np.ndarray
     n_missing1: int
     n_missing2: int
-    binary_codes: dict[str, np.ndarray]
-    binary_categories: dict[str, tuple[object, ...]]
+    discrete: tuple[Discrete, ...]
+    discrete2: tuple[Discrete, ...]
     dummies: dict[tuple[str, object], np.ndarray]
     complete: dict[str, np.ndarray]
     complete_means: dict[str, np.ndarray]
@@ -122,6 +123,13 @@ def _rough_rows(
 
 def _all_columns(structure: Structure) -> tuple[Column, ...]:
     return (*structure.fixed, *structure.random, *structure.covariates1, *structure.covariates2)
+
+
+def _discrete(
+    names: tuple[str, ...], variables: tuple[Variable, ...], codes: dict[str, np.ndarray]
+) -> tuple[Discrete, ...]:
+    kinds = {v.name: v for v in variables}
+    return tuple(Discrete(n, kinds[n].kind, tuple(kinds[n].categories), codes[n]) for n in names)
 
 
 def _evaluate_all(columns: tuple[Column, ...], rows: RowValues) -> list[np.ndarray]:
@@ -187,18 +195,30 @@ def build_substantive_design(
     first = np.unique(cluster, return_index=True)[1]
     cov2_raw = [c[first] for c in _evaluate_all(structure.covariates2, rows)]
     cov2 = _standardised(cov2_raw, n_clusters)
-    variables = {v.name: v for v in level1}
     known1 = base.level1.observed.copy()
-    for name in structure.binary:
+    for name in structure.discrete:
         known1[:, base.level1.columns(name)] = True
+    known2 = np.zeros((n_clusters, 0), dtype=bool)
+    discrete2: tuple[Discrete, ...] = ()
+    if base.level2 is not None:
+        t2 = base.level2.targets
+        known2 = t2.observed.copy()
+        for name in structure.discrete2:
+            known2[:, t2.columns(name)] = True
+        discrete2 = _discrete(structure.discrete2, t2.variables, t2.codes)
     prepared = Prepared(
         structure=structure,
         known1=known1,
+        known2=known2,
         n_missing1=int((~known1).sum()),
-        n_missing2=0 if base.level2 is None else int((~base.level2.targets.observed).sum()),
-        binary_codes={n: base.level1.codes[n] for n in structure.binary},
-        binary_categories={n: variables[n].categories for n in structure.binary},
-        dummies={k: v for k, v in rows.dummies.items() if k[0] not in structure.binary},
+        n_missing2=int((~known2).sum()),
+        discrete=_discrete(structure.discrete, base.level1.variables, base.level1.codes),
+        discrete2=discrete2,
+        dummies={
+            k: v
+            for k, v in rows.dummies.items()
+            if k[0] not in (*structure.discrete, *structure.discrete2)
+        },
         complete=complete,
         complete_means={k: observed_means(v, cluster, n_clusters) for k, v in complete.items()},
         fixed=scaling(structure.fixed, rows, centre=True),

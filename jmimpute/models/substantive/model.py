@@ -14,23 +14,28 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from jmimpute.models.joint.conditional import Draw, Shift, decode_targets
+from jmimpute.models.joint.conditional import Draw, Shift
 from jmimpute.models.joint.model import JointModel
 from jmimpute.models.protocol import BuiltModel, ParameterDraws, ParameterGroup
 from jmimpute.models.streams import stream_rng
+from jmimpute.models.substantive.discrete import Discrete, unknown
 from jmimpute.models.substantive.names import (
     AUX_COEF,
     AUX_SIGMA,
     BETA,
-    BINARY_WEIGHTS,
+    CLUSTER_WEIGHTS,
     COEF_B,
     COEF_BX,
+    COEF_D,
+    COEF_DR,
     COEF_W,
     COEF_X,
+    CUTPOINTS,
     MISSING1,
     MISSING2,
     PER_UNIT,
     PSI_X,
+    ROW_WEIGHTS,
     SIGMA,
     SIGMA_X,
     TAU,
@@ -52,10 +57,14 @@ GROUPS: dict[str, ParameterGroup] = {
     "coef_w_s": ParameterGroup("covariate model"),
     "coef_b_s": ParameterGroup("covariate model"),
     "coef_bx_s": ParameterGroup("covariate model"),
+    "coef_d_s": ParameterGroup("covariate model"),
+    "coef_dr_s": ParameterGroup("covariate model"),
+    "cutpoints": ParameterGroup("covariate model"),
     "auxiliary": ParameterGroup("auxiliary models"),
 }
 """The convergence group of each parameter of the posterior (auxiliary models' ones are
-``aux_coef_<name>`` and ``aux_sigma_<name>``)."""
+``aux_coef_<name>`` and ``aux_sigma_<name>``, an ordinal predictor's thresholds
+``cutpoint_gaps_<name>``)."""
 
 
 def _chol_to_cov(chol: np.ndarray) -> np.ndarray:
@@ -136,18 +145,19 @@ class SubstantiveModel(JointModel):
         )
 
     def check(self, design: Design, spec: ImputationSpec) -> None:
-        """One level-1 covariance, and continuous imputed variables only (for now)."""
+        """One level-1 covariance; categorical imputed variables only as predictors."""
         targets = [*design.level1.variables]
         if design.level2 is not None:
             targets += design.level2.targets.variables
-        binary = set(design.sub.structure.binary)  # type: ignore[attr-defined]
-        latent = [v.name for v in targets if v.latent and v.name not in binary]
+        st = design.sub.structure  # type: ignore[attr-defined]
+        discrete = {*st.discrete, *st.discrete2}
+        latent = [v.name for v in targets if v.latent and v.name not in discrete]
         if latent:
             raise ValueError(
                 f"{latent} are declared categorical or ordinal; the substantive model "
-                "(`analysis=`) imputes continuous outcomes, predictors and auxiliaries for "
-                "now. Drop the declaration to treat them as continuous, or impute with the "
-                "joint model (`formula=`)"
+                "(`analysis=`) imputes categorical predictors, but continuous outcomes and "
+                "auxiliaries. Drop the declaration to treat them as continuous, or impute "
+                "with the joint model (`formula=`)"
             )
         if spec.cluster_covariance != "common":
             raise ValueError(
@@ -165,6 +175,8 @@ class SubstantiveModel(JointModel):
         """The group of a posterior variable (:data:`GROUPS`)."""
         if name.startswith((AUX_COEF, AUX_SIGMA)):
             return GROUPS["auxiliary"]
+        if name.startswith(CUTPOINTS):
+            return GROUPS["cutpoints"]
         return GROUPS.get(name)
 
     def posterior(self, design: Design, draws: ParameterDraws) -> tuple[xr.Dataset, xr.Dataset]:
@@ -211,17 +223,30 @@ class SubstantiveModel(JointModel):
             sigma_x = d @ _chol_to_cov(v[f"{SIGMA_X}_chol"]) @ d
             put("sigma_x", ("x_var", "x_var_"), sigma_x, "sigma_x")
             put("coef_x_s", ("x_cov", "x_var"), v[COEF_X], "coef_x_s")
-        if st.level1 or st.level2 or st.binary:
-            names = [*st.level2, *st.level1, *st.binary]
+        predictors = [n for d in sd.sub.discrete for n in d.predictor_names]
+        if st.level1 or st.level2 or predictors:
+            names = [*st.level2, *st.level1, *predictors]
             post = post.assign_coords(psi_var=names, psi_var_=names)
-            d = np.diag(np.concatenate([scales2, scales1, np.ones(len(st.binary))]))
+            d = np.diag(np.concatenate([scales2, scales1, np.ones(len(predictors))]))
             psi_x = d @ _chol_to_cov(v[f"{PSI_X}_chol"]) @ d
             put("psi_x", ("psi_var", "psi_var_"), psi_x, "psi_x")
-        if st.binary:
-            post = post.assign_coords(b_var=list(st.binary))
+        if predictors:
+            post = post.assign_coords(b_var=predictors)
             put("coef_b_s", ("x_cov", "b_var"), v[COEF_B], "coef_b_s")
             if st.level1:
                 put("coef_bx_s", ("b_var", "x_var"), v[COEF_BX], "coef_bx_s")
+        predictors2 = [n for d in sd.sub.discrete2 for n in d.predictor_names]
+        if predictors2:
+            post = post.assign_coords(d_var=predictors2)
+            put("coef_d_s", ("w_cov", "d_var"), v[COEF_D], "coef_d_s")
+            if COEF_DR in v:
+                effects = [*st.level2, *st.level1, *predictors]
+                post = post.assign_coords(d_effect=effects)
+                put("coef_dr_s", ("d_var", "d_effect"), v[COEF_DR], "coef_dr_s")
+        for name in (p.name for p in (*sd.sub.discrete, *sd.sub.discrete2)):
+            if f"{CUTPOINTS}{name}" in v:
+                gaps = v[f"{CUTPOINTS}{name}"]
+                put(f"{CUTPOINTS}{name}", (f"cutpoint_{name}",), gaps, "cutpoints")
         if st.level2:
             post = post.assign_coords(w_var=list(st.level2))
             put("coef_w_s", ("w_cov", "w_var"), v[COEF_W], "coef_w_s")
@@ -250,31 +275,39 @@ class SubstantiveModel(JointModel):
     ) -> tuple[list[Any], xr.Dataset]:
         """The sampled missing values at the retained draws.
 
-        Missing categories of binary predictors are drawn from their conditional
-        probabilities at the retained draw (the kept combination weights), each
-        imputation from its own random stream; continuous values are the sampled ones.
+        Missing categories of discrete predictors are drawn from their conditional
+        probabilities at the retained draw (the kept combination weights: a cluster's
+        level-2 categories first, then its rows' level-1 ones given them), each imputation
+        from its own random stream; continuous values are the sampled ones.
         """
         design: SubstantiveDesign = built.design  # type: ignore[assignment]
         sub = design.sub
         chains, at = retained["chain"].to_numpy(), retained["draw"].to_numpy()
         streams = retained["stream"].to_numpy()
         y1, y2 = draws.values.get(MISSING1), draws.values.get(MISSING2)
-        weights = draws.values.get(BINARY_WEIGHTS)
+        rows_w, clusters_w = draws.values.get(ROW_WEIGHTS), draws.values.get(CLUSTER_WEIGHTS)
         out = []
         for c, t, stream in zip(chains, at, streams, strict=True):
             values = np.where(sub.known1, design.level1.values, np.nan)
             if y1 is not None:
                 values[np.nonzero(~sub.known1)] = y1[int(c), int(t), : sub.n_missing1]
-            codes = {n: v.copy() for n, v in sub.binary_codes.items()}
-            if weights is not None:
+            codes = {d.name: d.codes.copy() for d in (*sub.discrete, *sub.discrete2)}
+            if rows_w is not None or clusters_w is not None:
                 rng = stream_rng(seed, int(stream))
-                _draw_binary(codes, weights[int(c), int(t)], rng)
+                _draw_discrete(
+                    design,
+                    codes,
+                    None if rows_w is None else rows_w[int(c), int(t)],
+                    None if clusters_w is None else clusters_w[int(c), int(t)],
+                    rng,
+                )
             level2 = None
             if design.level2 is not None:
-                missing2 = None if y2 is None else y2[int(c), int(t), : sub.n_missing2]
-                level2 = decode_targets(
-                    design.level2.targets, _fill(design.level2.targets, missing2), {}
-                )
+                t2 = design.level2.targets
+                values2 = np.where(sub.known2, t2.values, np.nan)
+                if y2 is not None:
+                    values2[np.nonzero(~sub.known2)] = y2[int(c), int(t), : sub.n_missing2]
+                level2 = _per_variable(t2, values2, codes)
             out.append(_assemble(design, values, codes, level2))
         return out, retained
 
@@ -291,15 +324,13 @@ class SubstantiveModel(JointModel):
             y1 = _cells_standardised(t1, one, "imputed", "row", "column")
             values = np.where(sub.known1, t1.values, np.nan)
             values[~sub.known1] = y1[~sub.known1]
-            codes = {}
-            for name, known in sub.binary_codes.items():
-                col = int(t1.columns(name)[0])
-                codes[name] = np.where(known < 0, y1[:, col], known).astype(np.int64)
+            codes = {d.name: _stored_codes(t1, d, y1) for d in sub.discrete}
             level2 = None
             if design.level2 is not None:
                 t2 = design.level2.targets
                 y2 = _cells_standardised(t2, one, "imputed_level2", "cluster_position", "column2")
-                level2 = decode_targets(t2, np.where(t2.observed, t2.values, y2), {})
+                codes |= {d.name: _stored_codes(t2, d, y2) for d in sub.discrete2}
+                level2 = _per_variable(t2, np.where(sub.known2, t2.values, y2), codes)
             draw = _assemble(design, values, codes, level2)
             if isinstance(shift, Shift):
                 draw = _shifted(design, draw, shift)
@@ -312,12 +343,13 @@ class SubstantiveModel(JointModel):
         Raises
         ------
         ValueError
-            For a binary predictor: its imputations are categories drawn after sampling,
-            with nothing continuous to shift.
+            For a categorical predictor: its imputations are categories drawn after
+            sampling, with nothing continuous to shift.
         """
-        if variable in design.sub.structure.binary:  # type: ignore[attr-defined]
+        st = design.sub.structure  # type: ignore[attr-defined]
+        if variable in (*st.discrete, *st.discrete2):
             raise ValueError(
-                f"{variable!r} is a binary predictor of the substantive model; a delta "
+                f"{variable!r} is a categorical predictor of the substantive model; a delta "
                 "adjustment shifts continuous imputed values only. Shift the outcome or a "
                 "continuous predictor"
             )
@@ -336,45 +368,81 @@ class SampledSubstantiveModel(SubstantiveModel):
     integrate = False
 
 
-def _fill(targets: Any, missing: np.ndarray | None) -> np.ndarray:
-    values = np.where(targets.observed, targets.values, np.nan)
-    if missing is not None:
-        values[np.nonzero(~targets.observed)] = missing
-    return values
+def _per_variable(targets: Any, values: np.ndarray, codes: dict[str, np.ndarray]) -> np.ndarray:
+    """Per unit and variable: standardised continuous values, or the codes of discrete ones."""
+    out = np.empty((values.shape[0], len(targets.variables)))
+    for i, var in enumerate(targets.variables):
+        out[:, i] = (
+            codes[var.name] if var.name in codes else values[:, targets.columns(var.name)[0]]
+        )
+    return out
 
 
 def _assemble(
     design: Design, values: np.ndarray, codes: dict[str, np.ndarray], level2: np.ndarray | None
 ) -> Draw:
-    """An imputation: standardised values of continuous variables, codes of binary ones."""
-    t1 = design.level1
-    level1 = np.empty((design.n, len(t1.variables)))
-    for i, var in enumerate(t1.variables):
-        level1[:, i] = codes[var.name] if var.name in codes else values[:, t1.columns(var.name)[0]]
+    """An imputation: standardised values of continuous variables, codes of discrete ones."""
+    level1 = _per_variable(design.level1, values, codes)
     return Draw(level1=level1, level2=level2, effects=np.zeros((design.n_clusters, 1, design.p)))
 
 
-def _draw_binary(
-    codes: dict[str, np.ndarray], log_weights: np.ndarray, rng: np.random.Generator
+def _draw_discrete(
+    design: SubstantiveDesign,
+    codes: dict[str, np.ndarray],
+    rows_w: np.ndarray | None,
+    clusters_w: np.ndarray | None,
+    rng: np.random.Generator,
 ) -> None:
-    """Draw the missing binary categories of each row from its combinations' weights.
+    """Draw the missing categories from the kept combination weights, in place.
 
-    ``log_weights`` (rows padded, combinations) follow the rows with a missing binary in
-    order; a combination's index spells its codes, the first predictor's most
-    significant (``itertools.product``). Observed codes are kept (every combination
-    that disagrees with them has weight 0).
+    A cluster with a missing level-2 category draws its combination from
+    ``clusters_w`` (clusters padded, combinations); then each row with a missing level-1
+    category draws from ``rows_w`` (rows padded, level-2 combinations, level-1
+    combinations) at its cluster's level-2 combination. A combination's index spells its
+    codes, the first predictor's most significant (:func:`.discrete.combinations`);
+    observed codes are kept (every combination that disagrees with them has weight 0).
     """
-    names = list(codes)
-    unknown = np.flatnonzero(np.column_stack([codes[n] < 0 for n in names]).any(axis=1))
-    w = log_weights[: unknown.size]
+    sub = design.sub
+    if clusters_w is not None:
+        chosen2 = _chosen(clusters_w, unknown(sub.discrete2).size, rng)
+        _set_codes(sub.discrete2, codes, unknown(sub.discrete2), chosen2)
+    if rows_w is None:
+        return
+    missing = unknown(sub.discrete)
+    combo2 = np.zeros(design.n_clusters, dtype=np.int64)
+    if sub.discrete2:
+        shape2 = [d.n_categories for d in sub.discrete2]
+        combo2 = np.ravel_multi_index([codes[d.name] for d in sub.discrete2], shape2)
+    w = rows_w[np.arange(missing.size), combo2[design.cluster[missing]]]
+    _set_codes(sub.discrete, codes, missing, _chosen(w, missing.size, rng))
+
+
+def _chosen(log_weights: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
+    """A combination per unit, drawn from the first ``count`` units' log weights."""
+    w = log_weights[:count]
     p = np.exp(w - w.max(axis=1, keepdims=True))
     p /= p.sum(axis=1, keepdims=True)
-    chosen = (p.cumsum(axis=1) < rng.random((unknown.size, 1))).sum(axis=1)
-    chosen = np.minimum(chosen, p.shape[1] - 1)
-    for k, name in enumerate(names):
-        bit = (chosen >> (len(names) - 1 - k)) & 1
-        missing = codes[name][unknown] < 0
-        codes[name][unknown[missing]] = bit[missing]
+    chosen = (p.cumsum(axis=1) < rng.random((count, 1))).sum(axis=1)
+    return np.minimum(chosen, p.shape[1] - 1)
+
+
+def _set_codes(
+    predictors: tuple[Discrete, ...],
+    codes: dict[str, np.ndarray],
+    units: np.ndarray,
+    chosen: np.ndarray,
+) -> None:
+    """Fill the missing codes of ``units`` with the combinations ``chosen``."""
+    spelled = np.unravel_index(chosen, [d.n_categories for d in predictors])
+    for d, code in zip(predictors, spelled, strict=True):
+        missing = codes[d.name][units] < 0
+        codes[d.name][units[missing]] = code[missing]
+
+
+def _stored_codes(targets: Any, d: Discrete, stored: np.ndarray) -> np.ndarray:
+    """A discrete predictor's codes: observed ones, else those a result kept."""
+    col = int(targets.columns(d.name)[0])
+    return np.where(d.codes < 0, stored[:, col], d.codes).astype(np.int64)
 
 
 def _cells_standardised(

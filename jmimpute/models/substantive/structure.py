@@ -31,6 +31,7 @@ from jmimpute.spec.terms import (
     Term,
     Variable,
 )
+from jmimpute.spec.variables import observed_categories
 
 CLUSTER_MEANS = ("latent", "observed")
 """How ``mean(x)`` and ``cwc(x)`` of an incomplete level-1 predictor are computed: from the
@@ -38,8 +39,9 @@ covariate model's cluster mean (Blimp's ``x.mean``, Ludtke et al. 2008), or from
 completed rows of the cluster (FIMD's ``2l.groupmean``)."""
 
 _FACTOR_CALLS = ("factor", "C")
-MAX_BINARY = 3
-"""Incomplete binary predictors at most: each row sums over their 2**k combinations."""
+MAX_COMBINATIONS = 32
+"""Combinations of the incomplete discrete predictors' categories at most: each row (and
+each cluster) sums over all of them."""
 
 
 @dataclass(frozen=True)
@@ -112,10 +114,14 @@ class Structure:
     level2 : tuple of str
         Incomplete continuous level-2 predictors, modelled jointly with the level-1
         predictors' random effects.
-    binary : tuple of str
-        Incomplete binary level-1 predictors (declared categorical, or of a categorical
-        dtype, with two categories): probit given the continuous predictors, with random
-        intercepts; summed over (marginalised) where missing, never sampled.
+    discrete : tuple of str
+        Incomplete categorical level-1 predictors (declared categorical or ordinal, or of
+        a categorical dtype), each modelled given the complete and continuous predictors
+        with random intercepts (:mod:`.discrete`); summed over (marginalised) where
+        missing, never sampled.
+    discrete2 : tuple of str
+        Incomplete categorical level-2 predictors, modelled given the complete level-2
+        predictors and the cluster's other effects; summed over per cluster.
     covariates1, covariates2 : tuple of Column
         Fully observed level-1 and level-2 predictors' columns (dummies of categorical
         ones), conditioned on in the covariate model.
@@ -133,7 +139,8 @@ class Structure:
     random_intercept: bool
     level1: tuple[str, ...]
     level2: tuple[str, ...]
-    binary: tuple[str, ...]
+    discrete: tuple[str, ...]
+    discrete2: tuple[str, ...]
     covariates1: tuple[Column, ...]
     covariates2: tuple[Column, ...]
     auxiliary: tuple[str, ...]
@@ -153,14 +160,15 @@ class Structure:
     @property
     def level1_targets(self) -> tuple[str, ...]:
         """The level-1 variables the model imputes or models: outcome, predictors, auxiliaries."""
-        return (self.outcome, *self.level1, *self.binary, *self.auxiliary)
+        return (self.outcome, *self.level1, *self.discrete, *self.auxiliary)
 
     def imputation_formulas(self) -> list[str]:
         """The joint-model formulas that lay out the imputed variables (the design's targets)."""
         quoted = [f"`{n}`" for n in self.level1_targets]
         formulas = [f"{' + '.join(quoted)} ~ 1 + (1 | `{self.cluster}`)"]
-        if self.level2:
-            formulas.append(f"{' + '.join(f'`{n}`' for n in self.level2)} ~ 1")
+        if self.level2 or self.discrete2:
+            level2 = (*self.level2, *self.discrete2)
+            formulas.append(f"{' + '.join(f'`{n}`' for n in level2)} ~ 1")
         return formulas
 
 
@@ -214,14 +222,6 @@ class _Reader:
     def categorical_column(self, name: str) -> bool:
         return name in self.categorical or _is_categorical(self.data[name])
 
-    def binary(self, name: str) -> bool:
-        """A categorical level-1 column with two observed categories."""
-        return (
-            self.categorical_column(name)
-            and self.data[name].dropna().nunique() == 2
-            and not self.level2(name)
-        )
-
     def level2(self, name: str) -> bool:
         if name not in self._level2:
             self._level2[name] = is_level2(self.data[name], self.data[self.cluster])
@@ -262,15 +262,7 @@ class _Reader:
             return [(Atom(what, term.name),)]
         if isinstance(term, Call) and term.function in _FACTOR_CALLS and len(term.names) == 1:
             name = term.names[0]
-            col = self.column(term, name)
-            if col.isna().any() and not self.binary(name):
-                raise self.error(
-                    term,
-                    f"'{term.source}': {name!r} has {int(col.isna().sum())} missing values "
-                    f"and {col.nunique()} categories; the substantive model imputes incomplete "
-                    "binary level-1 predictors, not yet nominal, ordinal or level-2 ones. "
-                    "Impute with the joint model (`formula=`), or drop those rows",
-                )
+            self.column(term, name)
             return self.dummies(term, name)
         raise self.error(
             term,
@@ -281,12 +273,8 @@ class _Reader:
         )
 
     def dummies(self, term: Term, name: str) -> list[tuple[Atom, ...]]:
-        col = self.data[name]
-        levels = list(pd.unique(col.dropna()))
-        try:
-            levels = sorted(levels)
-        except TypeError:
-            pass
+        """A dummy per non-baseline category, in the order the imputation model codes them."""
+        levels = observed_categories(self.data[name])
         return [(Atom("dummy", name, level=lv),) for lv in levels[1:]]
 
 
@@ -412,22 +400,14 @@ def derive_structure(
     level2: list[str] = []
     cov1: list[Column] = []
     cov2: list[Column] = []
-    binary: list[str] = []
+    discrete: list[str] = []
+    discrete2: list[str] = []
     for name in used:
         series = data[name]
         incomplete = bool(series.isna().any())
-        if incomplete and reader.binary(name):
-            binary.append(name)
-            continue
         if incomplete and reader.categorical_column(name):
-            raise ValueError(
-                f"`analysis` uses the categorical {name!r}, which has {int(series.isna().sum())} "
-                f"missing values and {series.nunique()} categories"
-                + (" at level 2" if reader.level2(name) else "")
-                + "; the substantive model imputes incomplete binary level-1 predictors, not "
-                "yet nominal, ordinal or level-2 ones. Impute with the joint model "
-                "(`formula=`), or drop those rows"
-            )
+            (discrete2 if reader.level2(name) else discrete).append(name)
+            continue
         if incomplete:
             (level2 if reader.level2(name) else level1).append(name)
             continue
@@ -435,11 +415,15 @@ def derive_structure(
         atoms = reader.dummies(Variable(name), name) if dummy else [(Atom("value", name),)]
         (cov2 if reader.level2(name) else cov1).extend(Column(a) for a in atoms)
 
-    if len(binary) > MAX_BINARY:
+    sizes = {n: len(observed_categories(data[n])) for n in (*discrete, *discrete2)}
+    if np.prod(list(sizes.values())) > MAX_COMBINATIONS:
+        shown = ", ".join(f"{n!r} ({k} categories)" for n, k in sizes.items())
         raise ValueError(
-            f"`analysis` has {len(binary)} incomplete binary predictors ({binary}); the "
-            f"substantive model sums over their combinations in every row and takes at most "
-            f"{MAX_BINARY}. Impute the others with the joint model first, or drop rows"
+            f"`analysis` has the incomplete categorical predictors {shown}: "
+            f"{int(np.prod(list(sizes.values())))} combinations of categories, which the "
+            f"substantive model sums over in every row; it takes at most {MAX_COMBINATIONS}. "
+            "Impute some of them with the joint model first, merge rare categories, or "
+            "drop rows"
         )
     aux = _auxiliary(auxiliary, data, reader, outcome, cluster, used)
     return Structure(
@@ -451,7 +435,8 @@ def derive_structure(
         random_intercept=rand.intercept,
         level1=tuple(level1),
         level2=tuple(level2),
-        binary=tuple(binary),
+        discrete=tuple(discrete),
+        discrete2=tuple(discrete2),
         covariates1=tuple(cov1),
         covariates2=tuple(cov2),
         auxiliary=aux,
