@@ -76,9 +76,9 @@ def impute(
         interactions (``x:z``, ``x*z``, across levels too), powers (``I(x**2)``), cluster
         means ``mean(x)`` and centring within cluster ``cwc(x)`` of level-1 predictors,
         ``factor(x)``; random slopes of level-1 predictors. The outcome must be
-        continuous; incomplete predictors continuous, or binary level-1 ones (declared
-        ``categorical`` or of a categorical dtype; summed over inside the sampler, at most
-        three); other incomplete categorical predictors are refused with the alternative.
+        continuous; incomplete predictors continuous or categorical, at level 1 or 2
+        (declared ``categorical``/``ordinal`` or of a categorical dtype; summed over
+        inside the sampler, at most 32 combinations of their categories).
         The analysis model's posterior is in ``result.posterior`` (``beta``, ``tau``, ``sigma2``;
         :meth:`Imputation.model_estimates`).
     auxiliary : list of str, optional

@@ -150,6 +150,40 @@ def binary_square(rng: np.random.Generator, clusters: int = 100, size: int = 10)
     )
 
 
+def categories(rng: np.random.Generator, clusters: int = 100, size: int = 10) -> SimulatedDesign:
+    """S5: an ordinal level-1 ``o`` and a nominal level-2 ``d``, both incomplete.
+
+    ``y = 0.5 x + 0.4 [o = mid] + 0.8 [o = hi] + 0.5 [d = b] - 0.3 [d = c]
+    + 0.3 x [d = b] - 0.2 x [d = c] + u0 + e``. ``o`` is an ordered probit of ``x`` with
+    a cluster effect (thresholds -0.3 and 0.7), ``d`` a multinomial logit of the cluster's
+    mean of ``x``; 25% of ``y`` and ``x`` missing MAR on ``z`` as in the other designs,
+    15% of ``o`` and 20% of the clusters' ``d`` completely at random.
+    """
+    g = np.repeat(np.arange(clusters), size)
+    mu = np.sqrt(0.2) * rng.standard_normal(clusters)
+    x = mu[g] + np.sqrt(0.8) * rng.standard_normal(g.size)
+    latent = 0.6 * x + np.sqrt(0.2) * rng.standard_normal(clusters)[g] + rng.standard_normal(g.size)
+    o = np.digitize(latent, [-0.3, 0.7])
+    logits = np.column_stack([np.zeros(clusters), 0.3 + 2.0 * mu, -0.3 - 2.0 * mu])
+    p = np.exp(logits - logits.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    d = (p.cumsum(axis=1) < rng.random((clusters, 1))).sum(axis=1)
+    y = 0.5 * x + 0.4 * (o == 1) + 0.8 * (o == 2) + 0.5 * (d[g] == 1) - 0.3 * (d[g] == 2)
+    y = y + 0.3 * x * (d[g] == 1) - 0.2 * x * (d[g] == 2)
+    y = y + np.sqrt(0.3) * rng.standard_normal(clusters)[g] + rng.standard_normal(g.size)
+    cols = {
+        "x": x,
+        "o": pd.Categorical(np.array(["lo", "mid", "hi"])[o], ["lo", "mid", "hi"], ordered=True),
+        "d": pd.Categorical(np.array(["a", "b", "c"])[d[g]], categories=["a", "b", "c"]),
+    }
+    data, complete = _incomplete(rng, g, y, cols)
+    data.loc[rng.random(g.size) < 0.15, "o"] = np.nan
+    data.loc[(rng.random(clusters) < 0.2)[g], "d"] = np.nan
+    truth = {"(Intercept)": 0.0, "x": 0.5, "o[mid]": 0.4, "o[hi]": 0.8, "d[b]": 0.5}
+    truth |= {"d[c]": -0.3, "x:d[b]": 0.3, "x:d[c]": -0.2}
+    return SimulatedDesign(data, complete, "y ~ x * d + o + (1 | g)", truth)
+
+
 def square(rng: np.random.Generator, clusters: int = 100, size: int = 10) -> SimulatedDesign:
     """S3c, S3 with a complete moderator: ``y = 0.5 x + 0.3 v + 0.4 x v + 0.2 x^2 + u0 + e``.
 
@@ -176,6 +210,7 @@ DESIGNS: dict[str, Callable[..., SimulatedDesign]] = {
     "S3": binary_square,
     "S3c": square,
     "S4": contextual,
+    "S5": categories,
 }
 """The designs by the design note's names."""
 

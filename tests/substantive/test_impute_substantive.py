@@ -210,5 +210,67 @@ def test_an_incomplete_binary_predictor_end_to_end():
     assert "beta[x:s[yes]]" in imp.model_estimates().index
     again = _impute_binary(data)
     pd.testing.assert_frame_equal(again.complete(2), imp.complete(2))
-    with pytest.raises(ValueError, match="'s' is a binary predictor"):
+    with pytest.raises(ValueError, match="'s' is a categorical predictor"):
         sensitivity_analysis.shifted(imp, "s", 1.0)
+
+
+CATEGORICAL = "y ~ x * c + o + (1 | g)"
+
+
+def _categorical_data() -> pd.DataFrame:
+    """An ordinal level-1 and a nominal level-2 predictor, both incomplete."""
+    rng = np.random.default_rng(11)
+    n_clusters, size = 30, 6
+    g = np.repeat(np.arange(n_clusters), size)
+    c = rng.choice(3, size=n_clusters)
+    x = 0.5 * rng.normal(size=n_clusters)[g] + rng.normal(size=g.size)
+    o = np.digitize(0.7 * x + rng.normal(size=g.size), [-0.5, 0.7])
+    y = x + 0.5 * o + 0.6 * (c[g] == 1) + 0.3 * x * (c[g] == 2) + rng.normal(size=g.size)
+    levels = pd.CategoricalDtype(["lo", "mid", "hi"], ordered=True)
+    data = pd.DataFrame(
+        {
+            "g": g,
+            "y": y,
+            "x": x,
+            "o": pd.Series(np.array(["lo", "mid", "hi"])[o]).astype(levels),
+            "c": np.array(["a", "b", "c"])[c[g]],
+        }
+    )
+    data.loc[rng.random(g.size) < 0.15, "y"] = np.nan
+    data.loc[rng.random(g.size) < 0.15, "x"] = np.nan
+    data.loc[rng.random(g.size) < 0.15, "o"] = np.nan
+    data.loc[(rng.random(n_clusters) < 0.25)[g], "c"] = np.nan
+    return data
+
+
+def test_incomplete_ordinal_and_level2_nominal_predictors_end_to_end():
+    """Summed over per row and per cluster, drawn after: valid levels in the columns'
+    dtypes, the level-2 one constant within clusters, observed cells kept, the input
+    unchanged; a shift of the outcome leaves the drawn categories as they were."""
+    data = _categorical_data()
+    before = data.copy(deep=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", jm.ConvergenceWarning)
+        imp = jm.impute(
+            data, analysis=CATEGORICAL, categorical=["c"], m=3, chains=2, tune=150,
+            draws=150, random_seed=2, progressbar=False,
+        )  # fmt: skip
+    pd.testing.assert_frame_equal(data, before)
+    observed = data.notna()
+    for k in range(1, imp.m + 1):
+        done = imp.complete(k)
+        assert done["o"].dtype == data["o"].dtype and not done.isna().any().any()
+        assert set(done["c"]) <= {"a", "b", "c"}
+        assert (done.groupby("g")["c"].nunique() == 1).all()
+        pd.testing.assert_frame_equal(done[observed], data[observed])
+    assert len({tuple(imp.complete(k)["c"]) for k in range(1, imp.m + 1)}) > 1
+    estimates = imp.model_estimates().index
+    assert {"beta[x:c[b]]", "beta[o[mid]]", "beta[o[hi]]"} <= set(estimates)
+    assert "cutpoint_gaps_o" in imp.posterior and "coef_d_s" in imp.posterior
+    shifted = sensitivity_analysis.shifted(imp, "y", 1.0)
+    for k in (1, 2):
+        pd.testing.assert_frame_equal(
+            shifted.complete(k)[["o", "c", "x"]], imp.complete(k)[["o", "c", "x"]]
+        )
+    with pytest.raises(ValueError, match="'c' is a categorical predictor"):
+        sensitivity_analysis.shifted(imp, "c", 1.0)

@@ -9,6 +9,7 @@ import pytest
 
 from jmimpute.models.substantive.columns import RowValues, evaluate, observed_means
 from jmimpute.models.substantive.structure import Atom, Column, derive_structure
+from jmimpute.simulate import DESIGNS, simulate_design
 from jmimpute.spec.parser import FormulaError
 
 
@@ -178,3 +179,13 @@ def test_dependent_columns_are_refused(data, formula, message):
     _, level1, level2 = validate(frame, spec)
     with pytest.raises(ValueError, match=message):
         build_substantive_design(frame, formula, (), (), "latent", level1, level2)
+
+
+@pytest.mark.parametrize("name", sorted(DESIGNS))
+def test_every_simulation_design_names_its_estimands_as_the_model_does(name):
+    """The known-truth benchmark looks each truth up by the model's labels."""
+    sim = simulate_design(name, 1)
+    st = derive_structure(sim.analysis, sim.data, auxiliary=sim.auxiliary)
+    fixed = {k for k in sim.truth if not k.startswith(("var(", "cov("))}
+    assert fixed <= set(st.fixed_labels)
+    assert sim.data.isna().any().any() and not sim.complete.isna().any().any()

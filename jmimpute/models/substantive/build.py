@@ -27,6 +27,8 @@ standardised scale of the joint layout; the design columns are scaled by constan
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
@@ -59,6 +61,7 @@ from jmimpute.models.substantive.names import (
     SIGMA_X,
     TAU,
 )
+from jmimpute.models.substantive.structure import Atom, Column
 from jmimpute.spec.priors import Priors
 
 LogProbs = dict[str, list[TensorVariable]]
@@ -220,8 +223,8 @@ def _covariate_model(
     normal with the other predictors' random effects and the level-2 ones) and the
     continuous predictors' standardised within-cluster residuals: the joint model's latent
     normal with its residual correlations written as regressions. A level-2 one's take the
-    complete level-2 predictors and the cluster's standardised effects (level-2 residuals
-    and level-1 random effects), so it is associated with everything at its level.
+    complete level-2 predictors and the cluster's effects (level-2 residuals and level-1
+    random effects), so it is associated with everything at its level.
     """
     sub = design.sub
     st = sub.structure
@@ -231,7 +234,6 @@ def _covariate_model(
     n_clusters = design.n_clusters
     cluster = _shared("cluster")
     zeta_v: list[TensorVariable] = []
-    eta_cols: list[TensorVariable] = []
     latent = pt.zeros((n_clusters, 0))
     resid_std: list[TensorVariable] = []
     logprobs1: LogProbs = {}
@@ -252,11 +254,10 @@ def _covariate_model(
     if p1 + nb:
         # the level-1 effects given the level-2 values, non-centred
         eta = pm.Normal("effects_x", 0.0, 1.0, shape=(n_clusters, p1 + nb))
-        eta_cols = [eta[:, k] for k in range(p1 + nb)]
         u_cols = []
         for a in range(p1 + nb):
             i = p2 + a
-            term = sum(factor[i, p2 + k] * eta_cols[k] for k in range(a + 1))
+            term = sum(factor[i, p2 + k] * eta[:, k] for k in range(a + 1))
             term = term + sum(factor[i, k] * zeta_v[k] for k in range(p2))
             u_cols.append(term)
         u = pt.stack(u_cols, axis=1)
@@ -291,7 +292,10 @@ def _covariate_model(
         keep.append(COEF_D)
         cov2 = _shared("covariates2") if p2 else _data("covariates2", sub.cov2)
         linear = [cov2 @ coef_d[:, k] for k in range(nd)]
-        effects = [*zeta_v, *eta_cols]
+        # the effects themselves, not their standardised coordinates: where a random
+        # intercept's variance is near zero its coordinate is free, and a coefficient on
+        # it would let the coordinate act as a latent class of the clusters
+        effects = [*(v[:, i] for i in range(p2)), *(u[:, k] for k in range(p1 + nb))]
         if effects:
             coef_dr = pm.Normal(COEF_DR, 0.0, hyper["beta_sd"], shape=(nd, len(effects)))
             keep.append(COEF_DR)
@@ -331,32 +335,57 @@ def _analysis_parameters(
 
 def _design_columns(
     design: SubstantiveDesign, beta: TensorVariable, rows: RowValues, y: TensorVariable
-) -> tuple[TensorVariable, list[TensorVariable]]:
-    """The fixed part ``f' beta`` and the random-effect columns ``g`` of every row.
+) -> Callable[[dict[str, int]], tuple[TensorVariable, list[TensorVariable]]]:
+    """``codes -> (f' beta, g)``: the fixed part and the random-effect columns of every row.
 
-    Each column enters scaled (:class:`~.columns.Scaling`); the scaling constants are the
-    model's shared data, made once however often this is called.
+    ``codes`` gives each discrete predictor's category (:func:`summed_discrete` calls it
+    once per combination; ``{}`` without discrete predictors). Each column enters scaled
+    (:class:`~.columns.Scaling`), the scaling constants shared data made once. So that the
+    graph does not grow with the number of combinations, each column's factors that read
+    no discrete predictor are computed once, and a combination only switches the columns
+    with a discrete factor on (their other factors) or off (zero): those factors are dummies.
     """
     sub = design.sub
     st = sub.structure
     model = pm.modelcontext(None)
+    discrete = {d.name: d for d in (*sub.discrete, *sub.discrete2)}
 
     def scaling(name: str, values: np.ndarray) -> TensorVariable:
         return _shared(name) if name in model.named_vars else _data(name, values)
 
-    mu = beta[0]
+    def split(column: Column) -> tuple[TensorVariable | float, tuple[Atom, ...]]:
+        rest = tuple(a for a in column.atoms if a.name not in discrete)
+        picks = tuple(a for a in column.atoms if a.name in discrete)
+        return (evaluate(Column(rest), rows) if rest else 1.0), picks
+
+    def on(picks: tuple[Atom, ...], codes: dict[str, int]) -> bool:
+        return all(discrete[a.name].categories[codes[a.name]] == a.level for a in picks)
+
+    fixed = [split(c) for c in st.fixed]
+    random = [split(c) for c in st.random]
+    mu0: TensorVariable = beta[0]
     if st.fixed:
-        center = scaling("fixed_center", sub.fixed.center)
-        scale = scaling("fixed_scale", sub.fixed.scale)
-        for k, col in enumerate(st.fixed):
-            mu = mu + beta[1 + k] * (evaluate(col, rows) - center[k]) / scale[k]
-    g_cols = [pt.ones_like(y)] if st.random_intercept else []
+        f_center = scaling("fixed_center", sub.fixed.center)
+        f_scale = scaling("fixed_scale", sub.fixed.scale)
+        for k, (base, picks) in enumerate(fixed):
+            mu0 = mu0 + beta[1 + k] * ((0.0 if picks else base) - f_center[k]) / f_scale[k]
     if st.random:
-        center = scaling("random_center", sub.random.center)
-        scale = scaling("random_scale", sub.random.scale)
-        for k, col in enumerate(st.random):
-            g_cols.append((evaluate(col, rows) - center[k]) / scale[k])
-    return mu, g_cols
+        r_center = scaling("random_center", sub.random.center)
+        r_scale = scaling("random_scale", sub.random.scale)
+    lead = [pt.ones_like(y)] if st.random_intercept else []
+
+    def at(codes: dict[str, int]) -> tuple[TensorVariable, list[TensorVariable]]:
+        mu = mu0
+        for k, (base, picks) in enumerate(fixed):
+            if picks and on(picks, codes):
+                mu = mu + beta[1 + k] * base / f_scale[k]
+        g_cols = list(lead)
+        for k, (base, picks) in enumerate(random):
+            value = base if not picks or on(picks, codes) else 0.0
+            g_cols.append((value - r_center[k]) / r_scale[k])
+        return mu, g_cols
+
+    return at
 
 
 def _outcome_model(
@@ -369,7 +398,7 @@ def _outcome_model(
 ) -> None:
     """The analysis model's log density, its random effects integrated or non-centred."""
     beta, tau, sigma = _analysis_parameters(design, hyper, keep)
-    mu, g_cols = _design_columns(design, beta, rows, y)
+    mu, g_cols = _design_columns(design, beta, rows, y)({})
     if not integrate:
         b = pm.Normal("effects_y", 0.0, 1.0, shape=(design.n_clusters, len(g_cols))) @ tau.T
         cluster = _shared("cluster")
@@ -482,21 +511,14 @@ def summed_discrete(
         aux.append((name, coef, sd))
         n_before += 1
 
-    def with_codes(combo: tuple[int, ...], predictors: tuple[Discrete, ...], into: dict) -> None:
-        for d, code in zip(predictors, combo, strict=True):
-            for level in d.categories:
-                into[(d.name, level)] = pt.as_tensor(float(d.categories[code] == level))
-
+    columns = _design_columns(design, beta, rows, y)
     by_cluster, by_row = [], []
     for combo2 in combinations(sub.discrete2):
         weights = []
         for combo in combinations(sub.discrete):
-            dummies = dict(rows.dummies)
-            with_codes(combo2, sub.discrete2, dummies)
-            with_codes(combo, sub.discrete, dummies)
-            mu, g_cols = _design_columns(
-                design, beta, RowValues(rows.values, rows.means, dummies), y
-            )
+            codes = {d.name: c for d, c in zip(sub.discrete2, combo2, strict=True)}
+            codes |= {d.name: c for d, c in zip(sub.discrete, combo, strict=True)}
+            mu, g_cols = columns(codes)
             for k, g in enumerate(g_cols):
                 mu = mu + g * b[cluster, k]
             logw = pm.logp(pm.Normal.dist(mu, sigma), y)
