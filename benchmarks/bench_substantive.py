@@ -4,7 +4,8 @@ For each design of docs/design/substantive-model.md (``jmimpute.simulate``: S1 r
 slope of an incomplete predictor; S2 cross-level interaction with an incomplete level-2
 variable; S3 interaction of an incomplete binary and an incomplete continuous predictor,
 and a square; S3c the same with a complete binary; S4 contextual effect with clusters of
-5 and the latent mean), ``--reps`` replicates, each imputed with
+5 and the latent mean; S5 an incomplete ordinal level-1 and nominal level-2 predictor),
+``--reps`` replicates, each imputed with
 
 * ``substantive``: ``jm.impute(data, analysis=..., auxiliary=["z"])`` with defaults; its
   own posterior (``imp.model_estimates()``: posterior mean, 95% equal-tailed interval)
@@ -210,6 +211,7 @@ def run(
     csv: str | None = None,
     fitter: str = "statsmodels",
     peers: bool = False,
+    first_seed: int = 1000,
 ) -> list[dict]:
     """Every replicate's estimates, one record per (method, estimand).
 
@@ -218,7 +220,7 @@ def run(
     """
     records: list[dict] = []
     for rep in range(reps):
-        sim = simulate_design(design, 1000 + rep)
+        sim = simulate_design(design, first_seed + rep)
         start = time.perf_counter()
         imp = jm.impute(
             sim.data,
@@ -311,6 +313,12 @@ def main() -> None:
         action="store_true",
         help="S1 only: also jomo.lmer and mice 2l.lmer (R), pooled with lme4",
     )
+    parser.add_argument(
+        "--first-seed",
+        type=int,
+        default=1000,
+        help="replicate k simulates with seed first_seed + k (other seeds: new replicates)",
+    )
     parser.add_argument("--csv", default=None, help="append every replicate's records to it")
     parser.add_argument("--summarise", default=None, help="only summarise this CSV of records")
     args = parser.parse_args()
@@ -327,7 +335,14 @@ def main() -> None:
     by_design: dict[str, list[dict]] = defaultdict(list)
     for design in args.designs.split(","):
         by_design[design] = run(
-            design, args.reps, args.m, args.pooled, args.csv, args.fitter, args.peers
+            design,
+            args.reps,
+            args.m,
+            args.pooled,
+            args.csv,
+            args.fitter,
+            args.peers,
+            args.first_seed,
         )
         records.extend(by_design[design])
         with pd.option_context("display.width", 200, "display.max_columns", 20):
