@@ -78,7 +78,8 @@ def impute(
         ``factor(x)``; random slopes of level-1 predictors. The outcome must be
         continuous; incomplete predictors continuous or categorical, at level 1 or 2
         (declared ``categorical``/``ordinal`` or of a categorical dtype; summed over
-        inside the sampler, at most 32 combinations of their categories).
+        inside the sampler, at most ``MAX_COMBINATIONS`` combinations of their
+        categories, :mod:`jmimpute.models.substantive.structure`).
         The analysis model's posterior is in ``result.posterior`` (``beta``, ``tau``, ``sigma2``;
         :meth:`Imputation.model_estimates`).
     auxiliary : list of str, optional

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pymc as pm
+import pytensor
 import pytensor.tensor as pt
 import pytest
 from scipy.special import softmax
@@ -32,7 +33,7 @@ def test_the_categories_probabilities_sum_to_one(kind, k):
     linear = [M + 0.3 * i for i in range(n)]
     p, _ = _probs(kind, k, linear)
     assert p.shape == (k, M.size)
-    # PyMC's normal_lcdf approximates the lower tail to about 3e-8 relative
+    # PyMC's normal_lcdf is an approximation (erfcx in the lower tail), not exact
     np.testing.assert_allclose(p.sum(axis=0), 1.0, rtol=1e-7)
 
 
@@ -87,3 +88,41 @@ def test_missing_codes_are_drawn_from_the_weights_and_observed_ones_kept():
     _set_codes(ds, codes, rows, np.array([5, 0, 3]))
     np.testing.assert_array_equal(codes["a"], [2, 1, 1])  # row 1's observed 1 kept
     np.testing.assert_array_equal(codes["b"], [0, 0, 1])  # row 0's observed 0 kept
+
+
+def test_the_ordered_probit_is_finite_far_out_in_either_tail():
+    """Far below the thresholds every lower-tail CDF rounds to 1; the middle category's
+    probability and its gradient still come out finite (from the upper tails)."""
+    d = Discrete("v", "ordinal", (0, 1, 2), np.zeros(1, dtype=np.int64))
+    m = pt.dvector("m")
+    with pm.Model() as model:
+        logp = LINKS["ordinal"].log_probs(d, [m], {"beta_sd": pt.as_tensor(2.5)}, [])
+        (total,) = model.replace_rvs_by_values([sum(lp.sum() for lp in logp)])
+        (grad,) = model.replace_rvs_by_values([pt.grad(logp[1].sum(), m)])
+        (probs,) = model.replace_rvs_by_values([pt.exp(pt.stack(logp))])
+    point = model.initial_point()
+    inputs = [m, *model.value_vars]
+    at = np.array([-60.0, -39.0, 0.3, 39.0, 60.0])
+    values = [at, *(point[v.name] for v in model.value_vars)]
+    fn = pytensor.function(inputs, [total, grad, probs])
+    t, g, p = fn(*values)
+    assert np.all(np.isfinite(g)) and np.isfinite(t)
+    np.testing.assert_allclose(p.sum(axis=0), 1.0, rtol=1e-7)
+
+
+def test_a_shift_lands_on_the_shifted_variable_when_a_nominal_comes_first():
+    """The shift is per dimension, a draw per variable: a nominal variable's K - 1
+    dimensions come first in the layout and must not move the others' columns."""
+    from types import SimpleNamespace
+
+    from jmimpute.models.joint.conditional import Draw, Shift
+    from jmimpute.models.substantive.model import _shifted
+
+    observed = np.array([[True, True, False, True], [True, True, True, False]])
+    level1 = SimpleNamespace(observed=observed, dim_var=np.array([0, 0, 1, 2]))
+    design = SimpleNamespace(level1=level1, level2=None)
+    draw = Draw(level1=np.zeros((2, 3)), level2=None, effects=np.zeros((1, 1, 4)))
+    dims = np.array([False, False, True, False])  # the second variable's one dimension
+    shift = Shift(level1=np.full((2, 4), 1.0), level2=None, dims1=dims, dims2=np.zeros(0, bool))
+    out = _shifted(design, draw, shift)
+    np.testing.assert_array_equal(out.level1, [[0.0, 1.0, 0.0], [0.0, 0.0, 0.0]])

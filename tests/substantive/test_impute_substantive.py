@@ -274,3 +274,22 @@ def test_incomplete_ordinal_and_level2_nominal_predictors_end_to_end():
         )
     with pytest.raises(ValueError, match="'c' is a categorical predictor"):
         sensitivity_analysis.shifted(imp, "c", 1.0)
+
+
+def test_a_numeric_column_declared_ordinal_is_an_ordinal_predictor():
+    """Declared, not by dtype: the design sees the declaration the layout saw."""
+    from jmimpute.models import model_for
+    from jmimpute.pipeline import _substantive, build_spec
+    from jmimpute.spec.validate import validate
+
+    data = _categorical_data()
+    data["o"] = data["o"].cat.codes.astype(float).where(data["o"].notna())
+    options = {"method": "collapsed", "categorical": ["c"], "ordinal": ["o"]}
+    formulas, options = _substantive(data, None, CATEGORICAL, None, "latent", options)
+    spec = build_spec(formulas, **options, progressbar=False)
+    frame, level1, level2 = validate(data, spec)
+    model = model_for(spec.method)
+    design = model.design(frame, spec, level1, level2)
+    model.check(design, spec)
+    kinds = {d.name: d.kind for d in (*design.sub.discrete, *design.sub.discrete2)}
+    assert kinds == {"o": "ordinal", "c": "nominal"}

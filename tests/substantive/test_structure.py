@@ -189,3 +189,11 @@ def test_every_simulation_design_names_its_estimands_as_the_model_does(name):
     fixed = {k for k in sim.truth if not k.startswith(("var(", "cov("))}
     assert fixed <= set(st.fixed_labels)
     assert sim.data.isna().any().any() and not sim.complete.isna().any().any()
+
+
+def test_factor_of_an_incomplete_numeric_column_asks_for_a_declaration(data):
+    frame = data.assign(k=(data["v"] > 0).astype(float).where(data.index != 2))
+    with pytest.raises(FormulaError, match=r"'factor\(k\)': 'k' is numeric.*categorical=\['k'\]"):
+        derive_structure("y ~ x + factor(k) + (1 | g)", frame)
+    st = derive_structure("y ~ x + factor(k) + (1 | g)", frame, categorical=("k",))
+    assert st.discrete == ("k",)

@@ -19,8 +19,13 @@ compiled model): coefficients ``Normal(0, beta_sd)``; residual standard deviatio
 correlations; the random effects' standard deviations (``T``, ``Psi``) ``HalfNormal(psi_sd)``
 with LKJ(``psi_eta``) correlations.
 
-Every missing value of these variables is a NUTS coordinate (``y_missing``, ``w_missing``):
-the imputations are the sampled values at the retained draws. Everything is on the
+* Incomplete categorical predictors (:mod:`.discrete`), level 1 and level 2, are summed
+  over where missing (:func:`summed_discrete`): the random effects ``b_j`` are then
+  sampled whatever ``integrate`` says, since the sum needs rows independent given them.
+
+Every missing continuous value is a NUTS coordinate (``y_missing``, ``w_missing``): the
+imputations are the sampled values at the retained draws, and the categories are drawn
+after sampling from the kept weights. Everything is on the
 standardised scale of the joint layout; the design columns are scaled by constants
 (:class:`~.columns.Scaling`) so that the coefficients NUTS sees are of similar size.
 """
@@ -139,7 +144,8 @@ def build_substantive_model(
     integrate : bool, default True
         Integrate the analysis model's random effects out of the NUTS target (per cluster,
         in closed form: :func:`_integrated_logp`), or sample them (non-centred): the same
-        posterior, the first without the random-effect variances' funnel.
+        posterior, the first without the random-effect variances' funnel. With incomplete
+        categorical predictors they are sampled either way (see the module docstring).
 
     Returns
     -------
@@ -234,6 +240,8 @@ def _covariate_model(
     n_clusters = design.n_clusters
     cluster = _shared("cluster")
     zeta_v: list[TensorVariable] = []
+    v_cols: list[TensorVariable] = []  # the level-2 residuals
+    u_cols: list[TensorVariable] = []  # the level-1 random effects
     latent = pt.zeros((n_clusters, 0))
     resid_std: list[TensorVariable] = []
     logprobs1: LogProbs = {}
@@ -247,14 +255,14 @@ def _covariate_model(
         w = pt.stack([std2[n] for n in st.level2], axis=1)
         v = w - _data("covariates2", sub.cov2) @ coef_w
         low = [[factor[i, k] for k in range(i + 1)] for i in range(p2)]
-        zeta_v = forward_solve(low, [v[:, i] for i in range(p2)])
+        v_cols = [v[:, i] for i in range(p2)]
+        zeta_v = forward_solve(low, v_cols)
         logdet = pt.log(pt.diag(factor)[:p2]).sum()
         quad = sum((z**2).sum() for z in zeta_v)
         pm.Potential("level2_model", -0.5 * quad - n_clusters * logdet)
     if p1 + nb:
         # the level-1 effects given the level-2 values, non-centred
         eta = pm.Normal("effects_x", 0.0, 1.0, shape=(n_clusters, p1 + nb))
-        u_cols = []
         for a in range(p1 + nb):
             i = p2 + a
             term = sum(factor[i, p2 + k] * eta[:, k] for k in range(a + 1))
@@ -295,7 +303,7 @@ def _covariate_model(
         # the effects themselves, not their standardised coordinates: where a random
         # intercept's variance is near zero its coordinate is free, and a coefficient on
         # it would let the coordinate act as a latent class of the clusters
-        effects = [*(v[:, i] for i in range(p2)), *(u[:, k] for k in range(p1 + nb))]
+        effects = [*v_cols, *u_cols]
         if effects:
             coef_dr = pm.Normal(COEF_DR, 0.0, hyper["beta_sd"], shape=(nd, len(effects)))
             keep.append(COEF_DR)
@@ -512,6 +520,11 @@ def summed_discrete(
         n_before += 1
 
     columns = _design_columns(design, beta, rows, y)
+    agree1 = {
+        combo: _data(f"agrees{combo}", agrees(sub.discrete, combo))
+        for combo in combinations(sub.discrete)
+        if sub.discrete
+    }
     by_cluster, by_row = [], []
     for combo2 in combinations(sub.discrete2):
         weights = []
@@ -531,8 +544,7 @@ def summed_discrete(
                 mean = coef[0] + sum(coef[1 + k] * v for k, v in enumerate(before))
                 logw = logw + pm.logp(pm.Normal.dist(mean, sd), std1[name])
                 before.append(std1[name])
-            agree = _data(f"agrees{combo2}{combo}", agrees(sub.discrete, combo))
-            weights.append(pt.switch(agree, logw, -np.inf) if sub.discrete else logw)
+            weights.append(pt.switch(agree1[combo], logw, -np.inf) if agree1 else logw)
         stacked = pt.stack(weights, axis=1)
         by_row.append(stacked)
         if not sub.discrete2:
@@ -548,10 +560,10 @@ def summed_discrete(
     if sub.discrete2:
         stacked2 = pt.stack(by_cluster, axis=1)
         pm.Potential("outcome_model", pm.math.logsumexp(stacked2, axis=1).sum())
-        pm.Deterministic(
-            CLUSTER_WEIGHTS, stacked2[_data("cluster_rows", _padded_units(sub.discrete2))]
-        )
-        keep.append(CLUSTER_WEIGHTS)
+        if unknown(sub.discrete2).size:  # else every cluster has its categories
+            at2 = _data("cluster_rows", _padded_units(sub.discrete2))
+            pm.Deterministic(CLUSTER_WEIGHTS, stacked2[at2])
+            keep.append(CLUSTER_WEIGHTS)
     else:
         pm.Potential("outcome_model", pm.math.logsumexp(by_row[0], axis=1).sum())
     if sub.discrete:

@@ -119,9 +119,29 @@ def _ordered_probit(
     gaps = pm.HalfNormal(f"{CUTPOINTS}{d.name}", hyper["beta_sd"], shape=(d.n_categories - 2,))
     keep.append(f"{CUTPOINTS}{d.name}")
     cuts = [pt.as_tensor(0.0), *pt.cumsum(gaps)]  # t_1 = 0 < t_2 < ... < t_{K-1}
-    lcdf = [normal_lcdf(0.0, 1.0, t - m) for t in cuts]
-    middle = [pm.math.logdiffexp(lcdf[k], lcdf[k - 1]) for k in range(1, len(cuts))]
-    return [lcdf[0], *middle, normal_lcdf(0.0, 1.0, m - cuts[-1])]
+    middle = [_interval(m, cuts[k - 1], cuts[k]) for k in range(1, len(cuts))]
+    return [normal_lcdf(0.0, 1.0, -m), *middle, normal_lcdf(0.0, 1.0, m - cuts[-1])]
+
+
+def _interval(m: TensorVariable, lo: TensorVariable, hi: TensorVariable) -> TensorVariable:
+    """``log(Phi(hi - m) - Phi(lo - m))``, from the tail the interval lies in.
+
+    Below the interval's midpoint the upper tails ``Phi(m - lo) - Phi(m - hi)`` keep
+    their digits (both lower-tail CDFs would round to 1, the log to ``log 0``); each
+    branch sees a harmless ``m`` where it is not used, so that its gradient is finite
+    there too (a ``switch`` multiplies the unused branch's gradient by 0, and 0 * inf
+    is NaN).
+    """
+    mid = 0.5 * (lo + hi)
+    upper = m >= mid
+    m_up, m_down = pt.switch(upper, m, mid), pt.switch(upper, mid, m)
+    from_below = pm.math.logdiffexp(
+        normal_lcdf(0.0, 1.0, hi - m_up), normal_lcdf(0.0, 1.0, lo - m_up)
+    )
+    from_above = pm.math.logdiffexp(
+        normal_lcdf(0.0, 1.0, m_down - lo), normal_lcdf(0.0, 1.0, m_down - hi)
+    )
+    return pt.switch(upper, from_below, from_above)
 
 
 def _logit(

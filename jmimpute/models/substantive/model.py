@@ -63,8 +63,8 @@ GROUPS: dict[str, ParameterGroup] = {
     "auxiliary": ParameterGroup("auxiliary models"),
 }
 """The convergence group of each parameter of the posterior (auxiliary models' ones are
-``aux_coef_<name>`` and ``aux_sigma_<name>``, an ordinal predictor's thresholds
-``cutpoint_gaps_<name>``)."""
+``aux_coef_<name>`` and ``aux_sigma_<name>``; an ordinal predictor's gaps between
+successive thresholds are ``cutpoint_gaps_<name>``, its thresholds ``0, cumsum(gaps)``)."""
 
 
 def _chol_to_cov(chol: np.ndarray) -> np.ndarray:
@@ -138,7 +138,7 @@ class SubstantiveModel(JointModel):
             data,
             spec.analysis,
             spec.auxiliary,
-            spec.categorical,
+            (*spec.categorical, *spec.ordinal),
             spec.cluster_means,
             level1,
             level2,
@@ -155,8 +155,8 @@ class SubstantiveModel(JointModel):
         if latent:
             raise ValueError(
                 f"{latent} are declared categorical or ordinal; the substantive model "
-                "(`analysis=`) imputes categorical predictors, but continuous outcomes and "
-                "auxiliaries. Drop the declaration to treat them as continuous, or impute "
+                "(`analysis=`) imputes categorical predictors, but only continuous outcomes "
+                "and auxiliaries. Drop the declaration to treat them as continuous, or impute "
                 "with the joint model (`formula=`)"
             )
         if spec.cluster_covariance != "common":
@@ -186,9 +186,13 @@ class SubstantiveModel(JointModel):
         -------
         posterior, standardised : xarray.Dataset
             ``beta`` (``term``), ``tau`` (``effect``, ``effect_``), ``sigma2``, and the
-            covariate model's ``sigma_x``, ``psi_x`` (data scale) and coefficients
-            ``coef_x_s``, ``coef_w_s`` (standardised); ``standardised`` holds the
-            sampler's own variables.
+            covariate model's ``sigma_x``, ``psi_x`` (data scale; ``psi_x`` includes the
+            categorical predictors' random intercepts, on their link's scale) and
+            coefficients (standardised): ``coef_x_s``, ``coef_w_s``, the level-1
+            categorical predictors' ``coef_b_s`` and ``coef_bx_s`` (on the continuous
+            predictors' residuals), the level-2 ones' ``coef_d_s`` and ``coef_dr_s`` (on
+            the cluster's effects), ordinal ones' ``cutpoint_gaps_<name>``;
+            ``standardised`` holds the sampler's own variables.
         """
         sd: SubstantiveDesign = design  # type: ignore[assignment]
         st = sd.sub.structure
@@ -423,7 +427,10 @@ def _chosen(log_weights: np.ndarray, count: int, rng: np.random.Generator) -> np
     p = np.exp(w - w.max(axis=1, keepdims=True))
     p /= p.sum(axis=1, keepdims=True)
     chosen = (p.cumsum(axis=1) < rng.random((count, 1))).sum(axis=1)
-    return np.minimum(chosen, p.shape[1] - 1)
+    # rounding can leave the uniform above the last cumulative sum: then the last
+    # combination with weight (never one that disagrees with an observed code)
+    last = p.shape[1] - 1 - np.argmax(p[:, ::-1] > 0, axis=1)
+    return np.minimum(chosen, last)
 
 
 def _set_codes(
@@ -461,17 +468,23 @@ def _cells_standardised(
 
 
 def _shifted(design: Design, draw: Draw, shift: Shift) -> Draw:
+    """``draw`` with the shift added to the shifted dimensions' missing cells.
+
+    The shift is per dimension of the joint layout, a draw per variable (a nominal
+    variable has several dimensions, and comes first): ``dim_var`` maps one to the other.
+    """
     level1 = draw.level1.copy()
     if shift.level1 is not None:
         missing = ~design.level1.observed
         for col in np.flatnonzero(shift.dims1):
             rows = missing[:, col]
-            level1[rows, col] += shift.level1[rows, col]
+            level1[rows, design.level1.dim_var[col]] += shift.level1[rows, col]
     level2 = draw.level2
     if shift.level2 is not None and level2 is not None and design.level2 is not None:
         level2 = level2.copy()
-        missing = ~design.level2.targets.observed
+        t2 = design.level2.targets
+        missing = ~t2.observed
         for col in np.flatnonzero(shift.dims2):
             rows = missing[:, col]
-            level2[rows, col] += shift.level2[rows, col]
+            level2[rows, t2.dim_var[col]] += shift.level2[rows, col]
     return Draw(level1=level1, level2=level2, effects=draw.effects)

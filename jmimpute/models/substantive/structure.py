@@ -262,7 +262,14 @@ class _Reader:
             return [(Atom(what, term.name),)]
         if isinstance(term, Call) and term.function in _FACTOR_CALLS and len(term.names) == 1:
             name = term.names[0]
-            self.column(term, name)
+            col = self.column(term, name)
+            if col.isna().any() and not self.categorical_column(name):
+                raise self.error(
+                    term,
+                    f"'{term.source}': {name!r} is numeric with {int(col.isna().sum())} "
+                    "missing values; to impute them as categories declare it "
+                    f"categorical=[{name!r}] (or ordinal=[{name!r}])",
+                )
             return self.dummies(term, name)
         raise self.error(
             term,
