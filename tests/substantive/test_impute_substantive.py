@@ -33,13 +33,15 @@ def _data() -> pd.DataFrame:
     return data.set_index(pd.Index([f"r{i}" for i in range(g.size)]))
 
 
-def _impute(data: pd.DataFrame, seed: int = 7) -> jm.Imputation:
+def _impute(
+    data: pd.DataFrame, analysis: str = FORMULA, seed: int = 7, **options: object
+) -> jm.Imputation:
+    """A short run (3 sets, 2 chains, 200 draws after 200 warm-up unless ``options`` say
+    otherwise); its convergence warning is expected, not tested here."""
+    settings = {"auxiliary": ["z"], "m": 3, "chains": 2, "tune": 200, "draws": 200} | options
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", jm.ConvergenceWarning)
-        return jm.impute(
-            data, analysis=FORMULA, auxiliary=["z"], m=3, chains=2, tune=200, draws=200,
-            random_seed=seed, progressbar=False,
-        )  # fmt: skip
+        return jm.impute(data, analysis=analysis, random_seed=seed, progressbar=False, **settings)
 
 
 @pytest.fixture(scope="module")
@@ -181,21 +183,12 @@ def _binary_data() -> pd.DataFrame:
     return data
 
 
-def _impute_binary(data: pd.DataFrame, seed: int = 3) -> jm.Imputation:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", jm.ConvergenceWarning)
-        return jm.impute(
-            data, analysis=BINARY, auxiliary=["z"], m=3, chains=2, tune=200, draws=200,
-            random_seed=seed, progressbar=False,
-        )  # fmt: skip
-
-
 def test_an_incomplete_binary_predictor_end_to_end():
     """Summed over inside NUTS, drawn after: valid levels in the column's dtype, observed
     cells kept, the input unchanged, the same seed giving the same categories."""
     data = _binary_data()
     before = data.copy(deep=True)
-    imp = _impute_binary(data)
+    imp = _impute(data, BINARY, seed=3)
     pd.testing.assert_frame_equal(data, before)
     observed = data.notna()
     missing = data["s"].isna()
@@ -208,7 +201,7 @@ def test_an_incomplete_binary_predictor_end_to_end():
         drawn.append(done["s"][missing].to_numpy())
     assert len({tuple(d) for d in drawn}) > 1  # the sets differ
     assert "beta[x:s[yes]]" in imp.model_estimates().index
-    again = _impute_binary(data)
+    again = _impute(data, BINARY, seed=3)
     pd.testing.assert_frame_equal(again.complete(2), imp.complete(2))
     with pytest.raises(ValueError, match="'s' is a categorical predictor"):
         sensitivity_analysis.shifted(imp, "s", 1.0)
@@ -249,12 +242,7 @@ def test_incomplete_ordinal_and_level2_nominal_predictors_end_to_end():
     unchanged; a shift of the outcome leaves the drawn categories as they were."""
     data = _categorical_data()
     before = data.copy(deep=True)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", jm.ConvergenceWarning)
-        imp = jm.impute(
-            data, analysis=CATEGORICAL, categorical=["c"], m=3, chains=2, tune=150,
-            draws=150, random_seed=2, progressbar=False,
-        )  # fmt: skip
+    imp = _impute(data, CATEGORICAL, seed=2, auxiliary=None, categorical=["c"], tune=150, draws=150)
     pd.testing.assert_frame_equal(data, before)
     observed = data.notna()
     for k in range(1, imp.m + 1):

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from jmimpute.design.standardised import Design, build_design
+from jmimpute.design.standardised import Design, Targets, build_design
 from jmimpute.models.substantive.columns import (
     RowValues,
     Scaling,
@@ -132,6 +132,14 @@ def _discrete(
     return tuple(Discrete(n, kinds[n].kind, tuple(kinds[n].categories), codes[n]) for n in names)
 
 
+def _known(targets: Targets, discrete: tuple[str, ...]) -> np.ndarray:
+    """Cells that are not continuous coordinates: observed ones, and the discrete ones'."""
+    known = targets.observed.copy()
+    for name in discrete:
+        known[:, targets.columns(name)] = True
+    return known
+
+
 def _evaluate_all(columns: tuple[Column, ...], rows: RowValues) -> list[np.ndarray]:
     return [np.asarray(evaluate(c, rows), dtype=float) for c in columns]
 
@@ -195,16 +203,12 @@ def build_substantive_design(
     first = np.unique(cluster, return_index=True)[1]
     cov2_raw = [c[first] for c in _evaluate_all(structure.covariates2, rows)]
     cov2 = _standardised(cov2_raw, n_clusters)
-    known1 = base.level1.observed.copy()
-    for name in structure.discrete:
-        known1[:, base.level1.columns(name)] = True
+    known1 = _known(base.level1, structure.discrete)
     known2 = np.zeros((n_clusters, 0), dtype=bool)
     discrete2: tuple[Discrete, ...] = ()
     if base.level2 is not None:
         t2 = base.level2.targets
-        known2 = t2.observed.copy()
-        for name in structure.discrete2:
-            known2[:, t2.columns(name)] = True
+        known2 = _known(t2, structure.discrete2)
         discrete2 = _discrete(structure.discrete2, t2.variables, t2.codes)
     prepared = Prepared(
         structure=structure,
