@@ -24,9 +24,10 @@ S4's pooled row fits observed cluster means to completed data, which is biased f
 between slope with clusters of 5 even without missing data (Ludtke et al. 2008): the
 substantive model's own posterior is the estimate to judge there.
 
-``--peers`` (S1, with ``--pooled --fitter lme4``) adds ``jomo.lmer`` and mice's ``2l.lmer``
-with random slopes (``peer_substantive_s1.R``; miceadds' ``2l.pmm`` of FIMD is not
-installed here).
+``--peers`` (with ``--pooled --fitter lme4``; S1-S4) adds jomo's ``jomo.lmer`` with the
+analysis formula (S4: the joint model ``jomo``, since ``jomo.lmer`` cannot write a cluster
+mean) and mice's ``2l.lmer`` with FIMD's passive terms (``peer_substantive.R``; miceadds'
+``2l.pmm`` of FIMD is not installed here).
 
 ``--fitter lme4`` fits and pools with lme4 and mitml in R (docs/peers.md): statsmodels'
 MixedLM fails on some sets with random slopes, and averaged variance components then carry
@@ -178,27 +179,42 @@ def _varcorr_name(name: str, index: pd.Index) -> str:
 
 
 def _joint(sim: SimulatedDesign, seed: int, m: int) -> jm.Imputation:
-    level2 = [c for c in sim.data.columns if c == "w"]
-    targets = [c for c in ("y", "x", *sim.auxiliary) if c in sim.data]
-    covs = [c for c in sim.data.columns if c not in (*targets, "g", *level2)]
+    """Today's joint model: every incomplete level-1 variable and the auxiliary a target
+    (a categorical one through its latent normal), complete ones covariates, ``w`` at
+    level 2."""
+    data = sim.data
+    level2 = [c for c in data.columns if c == "w"]
+    incomplete = [c for c in data.columns if data[c].isna().any() and c not in level2]
+    targets = [c for c in ("y", "x", *sim.auxiliary, *incomplete) if c in data]
+    targets = list(dict.fromkeys(targets))
+    covs = [c for c in data.columns if c not in (*targets, "g", *level2)]
+    categorical = [c for c in targets if isinstance(data[c].dtype, pd.CategoricalDtype)]
     rhs = " + ".join(["1", *covs])
     formula: str | list[str] = f"{' + '.join(targets)} ~ {rhs} + (1|g)"
     if level2:
         formula = [str(formula), "w ~ 1"]
-    return jm.impute(sim.data, formula, m=m, random_seed=seed, progressbar=False)
+    return jm.impute(
+        data, formula, categorical=categorical, m=m, random_seed=seed, progressbar=False
+    )
 
 
-def _peers(sim: SimulatedDesign, m: int) -> dict[str, tuple[dict[str, tuple[float, bool]], float]]:
-    """jomo.lmer and mice 2l.lmer on an S1 data set, pooled with lme4 (peer_substantive_s1.R)."""
+PEER_DESIGNS = ("S1", "S2", "S3", "S3c", "S4")
+"""The designs ``peer_substantive.R`` has recipes for."""
+
+
+def _peers(
+    sim: SimulatedDesign, design: str, m: int
+) -> dict[str, tuple[dict[str, tuple[float, bool]], float]]:
+    """jomo and mice 2l.lmer on a data set, pooled with lme4 (peer_substantive.R)."""
     out = {}
     with tempfile.TemporaryDirectory() as tmp:
         data, sets = Path(tmp) / "data.csv", Path(tmp) / "sets.csv"
         sim.data.to_csv(data, index=False)
-        seconds = run_peer_script("peer_substantive_s1.R", str(data), str(m), str(sets))
+        seconds = run_peer_script("peer_substantive.R", design, str(data), str(m), str(sets))
         long = pd.read_csv(sets)
     for method, part in long.groupby(".method", sort=False):
         frames = [f.drop(columns=[".imp", ".method"]) for _, f in part.groupby(".imp")]
-        secs = seconds["seconds"]["jomo" if method == "jomo.lmer" else "mice"]
+        secs = seconds["seconds"]["mice" if str(method).startswith("mice") else "jomo"]
         out[f"{method} (pooled)"] = (_lme4_rows(frames, sim.analysis, sim.truth), secs)
     return out
 
@@ -244,8 +260,8 @@ def run(
                 _pooled_rows(joint, sim.analysis, sim.truth, fitter),
                 time.perf_counter() - start,
             )
-        if peers and design == "S1":
-            results |= _peers(sim, m)
+        if peers:
+            results |= _peers(sim, design, m)
         for method, (rows, secs) in results.items():
             for name, (estimate, covered) in rows.items():
                 records.append(
@@ -311,7 +327,7 @@ def main() -> None:
     parser.add_argument(
         "--peers",
         action="store_true",
-        help="S1 only: also jomo.lmer and mice 2l.lmer (R), pooled with lme4",
+        help="also jomo and mice 2l.lmer (R; designs S1-S4), pooled with lme4",
     )
     parser.add_argument(
         "--first-seed",
@@ -322,6 +338,13 @@ def main() -> None:
     parser.add_argument("--csv", default=None, help="append every replicate's records to it")
     parser.add_argument("--summarise", default=None, help="only summarise this CSV of records")
     args = parser.parse_args()
+    if args.peers:
+        unknown = set(args.designs.split(",")) - set(PEER_DESIGNS)
+        if unknown or not args.pooled or args.fitter != "lme4":
+            parser.error(
+                f"--peers needs --pooled --fitter lme4 and designs among {PEER_DESIGNS}"
+                f" (not {sorted(unknown)})"
+            )
     if args.summarise:
         with pd.option_context("display.width", 200, "display.max_columns", 20):
             table = summarise(pd.read_csv(args.summarise).to_dict("records"))
