@@ -4,8 +4,9 @@ For each design of docs/design/substantive-model.md (``jmimpute.simulate``: S1 r
 slope of an incomplete predictor; S2 cross-level interaction with an incomplete level-2
 variable; S3 interaction of an incomplete binary and an incomplete continuous predictor,
 and a square; S3c the same with a complete binary; S4 contextual effect with clusters of
-5 and the latent mean; S5 an incomplete ordinal level-1 and nominal level-2 predictor),
-``--reps`` replicates, each imputed with
+5 and the latent mean; S5 an incomplete ordinal level-1 and nominal level-2 predictor;
+S6 a binary outcome, probit, pooled with lme4's glmer), ``--reps`` replicates, each
+imputed with
 
 * ``substantive``: ``jm.impute(data, analysis=..., auxiliary=["z"])`` with defaults; its
   own posterior (``imp.model_estimates()``: posterior mean, 95% equal-tailed interval)
@@ -52,6 +53,8 @@ import numpy as np
 import pandas as pd
 
 import jmimpute as jm
+from jmimpute.analysis.formula import parse_analysis_formula
+from jmimpute.analysis.frequentist import coded_response
 from jmimpute.simulate import DESIGNS, SimulatedDesign, simulate_design
 
 try:
@@ -102,7 +105,10 @@ def _lme4_rows(
     fixed effects, variance components averaged): the R analyst's path, and stable where
     statsmodels' MixedLM fits of random slopes are not."""
     text, sets = _with_cluster_terms(formula, sets)
-    frames = [data.assign(**{".imp": k}) for k, data in enumerate(sets, start=1)]
+    parsed = parse_analysis_formula(text)
+    frames = [
+        coded_response(parsed, data).assign(**{".imp": k}) for k, data in enumerate(sets, start=1)
+    ]
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "long.csv"
         pd.concat(frames).to_csv(path, index=False)
@@ -148,7 +154,6 @@ def _complete_rows(sim: SimulatedDesign, fitter: str) -> dict[str, tuple[float, 
     """The analysis of the complete data (observed cluster means): the reference."""
     if fitter == "lme4":  # two identical sets: no between-imputation variance
         return _lme4_rows([sim.complete, sim.complete], sim.analysis, sim.truth)
-    from jmimpute.analysis.formula import parse_analysis_formula
     from jmimpute.analysis.frequentist import fit_statsmodels
 
     formula, (data,) = _with_cluster_terms(sim.analysis, [sim.complete])
@@ -338,6 +343,8 @@ def main() -> None:
     parser.add_argument("--csv", default=None, help="append every replicate's records to it")
     parser.add_argument("--summarise", default=None, help="only summarise this CSV of records")
     args = parser.parse_args()
+    if args.pooled and "S6" in args.designs.split(",") and args.fitter != "lme4":
+        parser.error("S6 (a binary outcome) is pooled with --fitter lme4 (a probit glmer)")
     if args.peers:
         unknown = set(args.designs.split(",")) - set(PEER_DESIGNS)
         if unknown or not args.pooled or args.fitter != "lme4":

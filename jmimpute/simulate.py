@@ -67,10 +67,18 @@ def _predictor(rng: np.random.Generator, clusters: int, size: int) -> tuple[np.n
 
 
 def _incomplete(
-    rng: np.random.Generator, g: np.ndarray, y: np.ndarray, cols: dict[str, Any]
+    rng: np.random.Generator,
+    g: np.ndarray,
+    y: Any,
+    cols: dict[str, Any],
+    latent: np.ndarray | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Complete and incomplete data: an auxiliary ``z`` added, 25% of y and x MAR on it."""
-    z = _aux(rng, y)
+    """Complete and incomplete data: an auxiliary ``z`` added, 25% of y and x MAR on it.
+
+    ``z`` is drawn from ``latent`` where given (a binary ``y``'s latent normal), else from
+    ``y``.
+    """
+    z = _aux(rng, y if latent is None else latent)
     complete = pd.DataFrame({"g": g, "y": y, **cols, "z": z})
     data = complete.copy()
     data.loc[_mar(rng, z, 0.25), "y"] = np.nan
@@ -184,6 +192,29 @@ def categories(rng: np.random.Generator, clusters: int = 100, size: int = 10) ->
     return SimulatedDesign(data, complete, "y ~ x * d + o + (1 | g)", truth)
 
 
+def binary_outcome(
+    rng: np.random.Generator, clusters: int = 200, size: int = 10
+) -> SimulatedDesign:
+    """S6, a binary outcome: ``P(y = yes) = Phi(-0.2 + 0.6 x + 0.4 v - 0.4 x v + u0)``.
+
+    ``var(u0) = 0.3``, ``v`` a complete binary; 25% of ``y`` and ``x`` missing MAR on
+    ``z``, which is drawn from the latent normal of ``y`` so that it carries what a
+    missing ``y`` would have been. ``y`` is categorical (``"no"``/``"yes"``).
+    """
+    g, x = _predictor(rng, clusters, size)
+    v = (rng.random(g.size) < 0.5).astype(float)
+    eta = -0.2 + 0.6 * x + 0.4 * v - 0.4 * x * v + np.sqrt(0.3) * rng.standard_normal(clusters)[g]
+    latent = eta + rng.standard_normal(g.size)
+    y = pd.Categorical(np.where(latent > 0, "yes", "no"), categories=["no", "yes"])
+    data, complete = _incomplete(rng, g, y, {"x": x, "v": v}, latent=latent)
+    return SimulatedDesign(
+        data,
+        complete,
+        "y ~ x * v + (1 | g)",
+        {"(Intercept)": -0.2, "x": 0.6, "v": 0.4, "x:v": -0.4, "var((Intercept))": 0.3},
+    )
+
+
 def square(rng: np.random.Generator, clusters: int = 100, size: int = 10) -> SimulatedDesign:
     """S3c, S3 with a complete moderator: ``y = 0.5 x + 0.3 v + 0.4 x v + 0.2 x^2 + u0 + e``.
 
@@ -211,6 +242,7 @@ DESIGNS: dict[str, Callable[..., SimulatedDesign]] = {
     "S3c": square,
     "S4": contextual,
     "S5": categories,
+    "S6": binary_outcome,
 }
 """The designs by the design note's names."""
 

@@ -29,7 +29,7 @@ import xarray as xr
 from tqdm.auto import tqdm
 
 from jmimpute.analysis.formula import AnalysisFormula
-from jmimpute.analysis.frequentist import plain_dtypes
+from jmimpute.analysis.frequentist import coded_response, plain_dtypes
 from jmimpute.diagnostics import RHAT_MAX
 from jmimpute.pooling import PooledEstimates, pool
 
@@ -157,7 +157,9 @@ def fit_bambi(
         )
     text = formula.text.replace("factor(", "C(")
     columns = list(formula.variables)
-    sets = [plain_dtypes(imp.complete(k)[columns]) for k in range(1, imp.m + 1)]
+    sets = [
+        coded_response(formula, plain_dtypes(imp.complete(k)[columns])) for k in range(1, imp.m + 1)
+    ]
     models = [_bambi_pymc_model(d, text, model_kwargs) for d in sets]
     consts = [_constants(mod)[1] for mod in models]
 

@@ -17,8 +17,60 @@ import numpy as np
 import pandas as pd
 
 from jmimpute.analysis.formula import AnalysisFormula
+from jmimpute.spec.variables import observed_categories
 
 INTERCEPT = "(Intercept)"
+
+
+def _categorical(column: pd.Series) -> bool:
+    return not pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column)
+
+
+def check_response(formula: AnalysisFormula, column: pd.Series, family: Any) -> None:
+    """Refuse, before any fit, a categorical response that the statsmodels fits cannot take.
+
+    A binary one (two categories) is fitted by a GLM without random effects, coded 1 for
+    its second category as R's ``glm`` reads a factor; linear fits need a numeric one.
+
+    Raises
+    ------
+    ValueError
+        Naming the response, its categories and the alternatives.
+    """
+    if not _categorical(column):
+        return
+    levels = observed_categories(column)
+    if len(levels) == 2 and family is not None and not formula.mixed:
+        return
+    shown = ", ".join(map(repr, levels[:5]))
+    binary = (
+        "For a binary outcome with random effects use backend='bambi' with "
+        "family='bernoulli'; without random effects pass a statsmodels family, e.g. "
+        "family=statsmodels.api.families.Binomial() (coded 1 for "
+        f"{levels[-1]!r}); an imputation made with `analysis=` gives its own probit "
+        "estimates in imp.model_estimates()"
+        if len(levels) == 2
+        else "Recode it as a number, or use backend='bambi' with a categorical family"
+    )
+    raise ValueError(
+        f"the response {formula.response!r} is categorical ({shown}); the statsmodels "
+        f"backend fits {'mixed' if formula.mixed else 'linear'} models to a numeric "
+        f"response. {binary}"
+    )
+
+
+def coded_response(formula: AnalysisFormula, data: pd.DataFrame) -> pd.DataFrame:
+    """A binary categorical response as 0/1, its second category 1.
+
+    As R's ``glm`` reads a factor; bambi would take the first category as the event.
+    """
+    column = data[formula.response]
+    levels = observed_categories(column) if _categorical(column) else []
+    if len(levels) != 2:
+        return data
+    second = levels[-1]
+    coded = (column.astype(object) == second).astype(float).where(column.notna())
+    return data.assign(**{formula.response: coded})
 
 
 def tidy_name(name: str) -> str:
@@ -119,6 +171,7 @@ def _single_level(
             res = smf.ols(formula.fixed, data).fit(**kwargs)
             comps = pd.Series({"sigma2": float(res.scale)})
         else:
+            data = coded_response(formula, data)
             res = smf.glm(formula.fixed, data, family=family).fit(**kwargs)
             comps = pd.Series(dtype=float)
     names = [tidy_name(n) for n in res.params.index]
@@ -186,6 +239,7 @@ def fit_statsmodels(
     SetFit
     """
     data = plain_dtypes(data)
+    check_response(formula, data[formula.response], family)
     if formula.mixed:
         if family is not None:
             raise ValueError(

@@ -459,7 +459,8 @@ class Imputation:
 
         Only for an imputation made with ``analysis=``: the substantive model's fixed
         effects (``beta[term]``), random-effect covariance (``tau[...]``, lower triangle)
-        and residual variance (``sigma2``), on the data's scale, over all retained draws.
+        and residual variance (``sigma2``), on the data's scale, over all retained draws;
+        for a binary outcome the probit's ``beta`` and ``tau``, without ``sigma2``.
 
         Parameters
         ----------

@@ -140,3 +140,28 @@ def test_nullable_columns_are_fitted_as_numpy_dtypes():
     assert with_na["count"].dtype == float and np.isnan(with_na["count"].iloc[0])
     fit = fit_statsmodels(parse_analysis_formula("y ~ flag + count"), frame)
     assert "flag[T.True]" in fit.params.index or "flag[True]" in fit.params.index
+
+
+def test_a_binary_categorical_response():
+    """A GLM codes it 1 for the second category, as R's glm reads a factor; a linear or
+    mixed fit refuses it, naming the response and the alternatives."""
+    import statsmodels.api as sm
+
+    from jmimpute.analysis.formula import parse_analysis_formula
+    from jmimpute.analysis.frequentist import fit_statsmodels
+
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=300)
+    success = rng.random(300) < 1 / (1 + np.exp(-(0.3 + x)))
+    labels = pd.Categorical(np.where(success, "yes", "no"), categories=["no", "yes"])
+    frame = pd.DataFrame({"y": labels, "x": x, "g": np.repeat(np.arange(30), 10)})
+    family = sm.families.Binomial()
+    fit = fit_statsmodels(parse_analysis_formula("y ~ x"), frame, family=family)
+    numeric = fit_statsmodels(
+        parse_analysis_formula("y ~ x"), frame.assign(y=success.astype(float)), family=family
+    )
+    pd.testing.assert_series_equal(fit.params, numeric.params)
+    assert frame["y"].dtype == "category"  # the caller's frame is left alone
+    for formula, kwargs in (("y ~ x", {}), ("y ~ x + (1 | g)", {"family": family})):
+        with pytest.raises(ValueError, match=r"response 'y' is categorical \('no', 'yes'\)"):
+            fit_statsmodels(parse_analysis_formula(formula), frame, **kwargs)

@@ -12,6 +12,7 @@ import pytest
 
 import jmimpute as jm
 from jmimpute import sensitivity_analysis
+from jmimpute.simulate import simulate_design
 
 FORMULA = "y ~ x * w + mean(x) + factor(sex) + (1 + x | g)"
 
@@ -205,6 +206,31 @@ def test_an_incomplete_binary_predictor_end_to_end():
     pd.testing.assert_frame_equal(again.complete(2), imp.complete(2))
     with pytest.raises(ValueError, match="'s' is a categorical predictor"):
         sensitivity_analysis.shifted(imp, "s", 1.0)
+
+
+def test_a_binary_outcome_end_to_end():
+    """A probit analysis model, the missing outcomes summed over and drawn after: valid
+    levels in the column's dtype, observed cells kept, the input unchanged; no residual
+    variance; the linear statsmodels fit refused before fitting; no delta shift."""
+    data = simulate_design("S6", 4, clusters=30, size=6).data
+    before = data.copy(deep=True)
+    imp = _impute(data, "y ~ x * v + (1 | g)", seed=5)
+    pd.testing.assert_frame_equal(data, before)
+    observed = data.notna()
+    missing = data["y"].isna()
+    drawn = []
+    for k in range(1, imp.m + 1):
+        done = imp.complete(k)
+        assert done["y"].dtype == data["y"].dtype and not done.isna().any().any()
+        pd.testing.assert_frame_equal(done[observed], data[observed])
+        drawn.append(tuple(done["y"][missing]))
+    assert len(set(drawn)) > 1
+    estimates = imp.model_estimates().index
+    assert "beta[x:v]" in estimates and "sigma2" not in estimates
+    with pytest.raises(ValueError, match=r"response 'y' is categorical \('no', 'yes'\)"):
+        jm.analyze(imp, progressbar=False)
+    with pytest.raises(ValueError, match="'y' is a binary outcome"):
+        sensitivity_analysis.shifted(imp, "y", 1.0)
 
 
 CATEGORICAL = "y ~ x * c + o + (1 | g)"

@@ -73,8 +73,7 @@ def test_columns_are_products_of_atoms(data):
         ("y ~ x + (1 + w | g)", {}, r"'w' in the random term is a level-2 variable"),
         ("y ~ x + mean(w) + (1 | g)", {}, r"'mean\(w\)': 'w' is a level-2 variable"),
         ("y ~ x + (1 + mean(x) | g)", {}, r"'mean\(x\)' in the random term is a level-2"),
-        ("sex ~ x + (1 | g)", {}, r"outcome 'sex' is categorical"),
-        ("y ~ x + (1 | g)", {"categorical": ("y",)}, r"outcome 'y' is categorical"),
+        ("y ~ x + (1 | g)", {"categorical": ("y",)}, r"'y' is categorical with 57 observed"),
         ("y ~ x", {}, r"exactly one random term"),
         ("y ~ x + (1 | g) + (1 | v)", {}, r"exactly one random term"),
         ("y ~ 0 + x + (1 | g)", {}, r"without a fixed intercept"),
@@ -94,6 +93,15 @@ def test_columns_are_products_of_atoms(data):
 def test_clear_errors(data, formula, kwargs, message):
     with pytest.raises((FormulaError, ValueError), match=message):
         derive_structure(formula, data, **kwargs)
+
+
+def test_a_binary_outcome_is_summed_over_after_the_predictors(data):
+    frame = data.assign(sex=data["sex"].where(data.index != 3), s2=data["sex"])
+    frame.loc[4, "s2"] = None
+    st = derive_structure("sex ~ x + s2 + (1 | g)", frame)
+    assert st.binary_outcome and st.discrete == ("s2",)
+    assert st.summed == ("s2", "sex")
+    assert not derive_structure("y ~ x + (1 | g)", data).binary_outcome
 
 
 def test_incomplete_binary_predictors_are_summed_over(data):

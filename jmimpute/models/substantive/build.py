@@ -22,6 +22,9 @@ with LKJ(``psi_eta``) correlations.
 * Incomplete categorical predictors (:mod:`.discrete`), level 1 and level 2, are summed
   over where missing (:func:`summed_discrete`): the random effects ``b_j`` are then
   sampled whatever ``integrate`` says, since the sum needs rows independent given them.
+* A binary outcome: a probit analysis model (no residual sd), its random effects
+  sampled (a probit has no closed-form integral over them), a missing ``y`` summed over
+  like a level-1 categorical predictor.
 
 Every missing continuous value is a NUTS coordinate (``y_missing``, ``w_missing``): the
 imputations are the sampled values at the retained draws, and the categories are drawn
@@ -170,7 +173,7 @@ def build_substantive_model(
             name: _data(f"complete[{name}]", v) for name, v in sub.complete.items()
         }
         std1: dict[str, TensorVariable] = {}
-        for name in (n for n in st.level1_targets if n not in st.discrete):
+        for name in (n for n in st.level1_targets if n not in st.summed):
             col = int(t1.columns(name)[0])
             std1[name] = y1[:, col]
             values[name] = center1[col] + scale1[col] * y1[:, col]
@@ -203,7 +206,7 @@ def build_substantive_model(
 
         dummies = {key: _data(f"dummy[{key[0]}={key[1]}]", v) for key, v in sub.dummies.items()}
         rows = RowValues(values, means, dummies)
-        if sub.discrete or sub.discrete2:  # summed over: rows independent given b_j
+        if sub.summed or sub.discrete2:  # summed over: rows independent given b_j
             summed_discrete(design, hyper, rows, std1, logprobs1, logprobs2, keep)
         else:
             _outcome_model(design, hyper, rows, std1[st.outcome], keep, integrate)
@@ -329,20 +332,27 @@ def _log_probs(
 
 def _analysis_parameters(
     design: SubstantiveDesign, hyper: Hyper, keep: list[str]
-) -> tuple[TensorVariable, TensorVariable, TensorVariable]:
-    """The analysis model's fixed effects, random-effect covariance factor and residual sd."""
+) -> tuple[TensorVariable, TensorVariable, TensorVariable | None]:
+    """The analysis model's fixed effects, random-effect covariance factor and residual sd.
+
+    The residual sd is ``None`` for a binary outcome: the probit's latent residual has
+    variance 1.
+    """
     st = design.sub.structure
     beta = pm.Normal(BETA, 0.0, hyper["beta_sd"], shape=(1 + len(st.fixed),))
     q = int(st.random_intercept) + len(st.random)
     tau = cov_factor(TAU, ["free"] * q, hyper["psi_eta"], hyper["psi_sd"])
     pm.Deterministic(f"{TAU}_chol", tau)
+    keep.extend([BETA, f"{TAU}_chol"])
+    if st.binary_outcome:
+        return beta, tau, None
     sigma = pm.HalfNormal(SIGMA, hyper["sigma_sd"])
-    keep.extend([BETA, f"{TAU}_chol", SIGMA])
+    keep.append(SIGMA)
     return beta, tau, sigma
 
 
 def _design_columns(
-    design: SubstantiveDesign, beta: TensorVariable, rows: RowValues, y: TensorVariable
+    design: SubstantiveDesign, beta: TensorVariable, rows: RowValues, ones: TensorVariable
 ) -> Callable[[dict[str, int]], tuple[TensorVariable, list[TensorVariable]]]:
     """``codes -> (f' beta, g)``: the fixed part and the random-effect columns of every row.
 
@@ -380,7 +390,7 @@ def _design_columns(
     if st.random:
         r_center = scaling("random_center", sub.random.center)
         r_scale = scaling("random_scale", sub.random.scale)
-    lead = [pt.ones_like(y)] if st.random_intercept else []
+    lead = [pt.ones_like(ones)] if st.random_intercept else []
 
     def at(codes: dict[str, int]) -> tuple[TensorVariable, list[TensorVariable]]:
         mu = mu0
@@ -406,6 +416,7 @@ def _outcome_model(
 ) -> None:
     """The analysis model's log density, its random effects integrated or non-centred."""
     beta, tau, sigma = _analysis_parameters(design, hyper, keep)
+    assert sigma is not None  # a binary outcome is summed over (summed_discrete)
     mu, g_cols = _design_columns(design, beta, rows, y)({})
     if not integrate:
         b = pm.Normal("effects_y", 0.0, 1.0, shape=(design.n_clusters, len(g_cols))) @ tau.T
@@ -497,6 +508,8 @@ def summed_discrete(
     ``c1`` of the level-1 discrete predictors that agree with the row's observed ones; a
     cluster's is ``sum_c2 P(c2 | cluster) prod_rows (...)`` over the level-2 ones (design
     note, "Discrete missing predictors"): a discrete value is never a NUTS coordinate.
+    A binary outcome is one more level-1 discrete variable of the sum (the last), its
+    probability the probit ``Phi(+-(f' beta + g' b_j))`` of the combination's predictors.
     The random effects ``b_j`` are sampled (non-centred), so rows are independent given
     them and the sums are per row and per cluster. The log weights of the rows and
     clusters with a missing category are kept (``discrete_weights``,
@@ -506,7 +519,8 @@ def summed_discrete(
     sub = design.sub
     st = sub.structure
     cluster = _shared("cluster")
-    y = std1[st.outcome]
+    outcome = sub.outcome
+    y = None if outcome is not None else std1[st.outcome]
     beta, tau, sigma = _analysis_parameters(design, hyper, keep)
     q = int(st.random_intercept) + len(st.random)
     b = pm.Normal("effects_y", 0.0, 1.0, shape=(design.n_clusters, q)) @ tau.T
@@ -519,26 +533,35 @@ def summed_discrete(
         aux.append((name, coef, sd))
         n_before += 1
 
-    columns = _design_columns(design, beta, rows, y)
+    columns = _design_columns(design, beta, rows, _shared("cluster"))
+    summed = sub.summed
     agree1 = {
-        combo: _data(f"agrees{combo}", agrees(sub.discrete, combo))
-        for combo in combinations(sub.discrete)
-        if sub.discrete
+        combo: _data(f"agrees{combo}", agrees(summed, combo))
+        for combo in combinations(summed)
+        if summed
     }
     by_cluster, by_row = [], []
     for combo2 in combinations(sub.discrete2):
         weights = []
-        for combo in combinations(sub.discrete):
+        for combo in combinations(summed):
             codes = {d.name: c for d, c in zip(sub.discrete2, combo2, strict=True)}
-            codes |= {d.name: c for d, c in zip(sub.discrete, combo, strict=True)}
+            codes |= {d.name: c for d, c in zip(summed, combo, strict=True)}
             mu, g_cols = columns(codes)
             for k, g in enumerate(g_cols):
                 mu = mu + g * b[cluster, k]
-            logw = pm.logp(pm.Normal.dist(mu, sigma), y)
-            for d, code in zip(sub.discrete, combo, strict=True):
+            if outcome is None:
+                assert y is not None and sigma is not None
+                logw = pm.logp(pm.Normal.dist(mu, sigma), y)
+                y_value = y
+            else:
+                code = codes[outcome.name]
+                logw = outcome.link.log_probs(outcome, [mu], hyper, keep)[code]
+                y_value = pt.as_tensor(float(code))
+            predictors = combo[: len(sub.discrete)]  # a binary outcome's code is last
+            for d, code in zip(sub.discrete, predictors, strict=True):
                 logw = logw + logprobs1[d.name][code]
-            before = [y, *(std1[n] for n in st.level1)]
-            for d, code in zip(sub.discrete, combo, strict=True):
+            before = [y_value, *(std1[n] for n in st.level1)]
+            for d, code in zip(sub.discrete, predictors, strict=True):
                 before.extend(pt.as_tensor(v) for v in d.indicators(code))
             for name, coef, sd in aux:
                 mean = coef[0] + sum(coef[1 + k] * v for k, v in enumerate(before))
@@ -566,8 +589,8 @@ def summed_discrete(
             keep.append(CLUSTER_WEIGHTS)
     else:
         pm.Potential("outcome_model", pm.math.logsumexp(by_row[0], axis=1).sum())
-    if sub.discrete:
-        at1 = _data("discrete_rows", _padded_units(sub.discrete))
+    if unknown(summed).size:  # else every row has its categories
+        at1 = _data("discrete_rows", _padded_units(summed))
         pm.Deterministic(ROW_WEIGHTS, pt.stack([w[at1] for w in by_row], axis=1))
         keep.append(ROW_WEIGHTS)
 

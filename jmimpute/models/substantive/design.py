@@ -48,6 +48,8 @@ class Prepared:
         coordinates).
     discrete, discrete2 : tuple of Discrete
         The incomplete categorical level-1 and level-2 predictors (:mod:`.discrete`).
+    outcome : Discrete or None
+        A binary outcome's codes (``None`` for a continuous outcome).
     dummies : dict of (str, object) to ndarray
         Dummies of the complete categorical columns' categories.
     complete : dict of str to ndarray
@@ -72,6 +74,7 @@ class Prepared:
     n_missing2: int
     discrete: tuple[Discrete, ...]
     discrete2: tuple[Discrete, ...]
+    outcome: Discrete | None
     dummies: dict[tuple[str, object], np.ndarray]
     complete: dict[str, np.ndarray]
     complete_means: dict[str, np.ndarray]
@@ -80,6 +83,11 @@ class Prepared:
     cov1: np.ndarray
     cov1_means: np.ndarray
     cov2: np.ndarray
+
+    @property
+    def summed(self) -> tuple[Discrete, ...]:
+        """What each row sums over where missing (:attr:`Structure.summed`)."""
+        return (*self.discrete, *((self.outcome,) if self.outcome is not None else ()))
 
 
 @dataclass(frozen=True)
@@ -203,7 +211,7 @@ def build_substantive_design(
     first = np.unique(cluster, return_index=True)[1]
     cov2_raw = [c[first] for c in _evaluate_all(structure.covariates2, rows)]
     cov2 = _standardised(cov2_raw, n_clusters)
-    known1 = _known(base.level1, structure.discrete)
+    known1 = _known(base.level1, structure.summed)
     known2 = np.zeros((n_clusters, 0), dtype=bool)
     discrete2: tuple[Discrete, ...] = ()
     if base.level2 is not None:
@@ -218,6 +226,11 @@ def build_substantive_design(
         n_missing2=int((~known2).sum()),
         discrete=_discrete(structure.discrete, base.level1.variables, base.level1.codes),
         discrete2=discrete2,
+        outcome=(
+            _discrete((structure.outcome,), base.level1.variables, base.level1.codes)[0]
+            if structure.binary_outcome
+            else None
+        ),
         dummies={
             k: v
             for k, v in rows.dummies.items()

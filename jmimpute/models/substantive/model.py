@@ -3,7 +3,8 @@
 Its imputations are the sampled missing values at the retained draws; the result's
 ``posterior`` holds the analysis model's parameters on the data's scale (``beta`` by term,
 ``tau`` the random-effect covariance, ``sigma2`` the residual variance: Blimp's "analysis
-model estimates") and the covariate and auxiliary models' parameters.
+model estimates"; for a binary outcome ``beta`` and ``tau`` on the probit scale and no
+``sigma2``) and the covariate and auxiliary models' parameters.
 """
 
 from __future__ import annotations
@@ -88,6 +89,8 @@ def analysis_map(design: SubstantiveDesign) -> tuple[np.ndarray, np.ndarray, np.
     st = sub.structure
     col = int(design.level1.columns(st.outcome)[0])
     c_y, s_y = design.level1.center[col], design.level1.scale[col]
+    if st.binary_outcome:  # the probit's latent scale: mean 0 at f' beta = 0, variance 1
+        c_y, s_y = 0.0, 1.0
     k = len(st.fixed)
     fixed = np.zeros((1 + k, 1 + k))
     fixed[0, 0] = s_y
@@ -150,14 +153,14 @@ class SubstantiveModel(JointModel):
         if design.level2 is not None:
             targets += design.level2.targets.variables
         st = design.sub.structure  # type: ignore[attr-defined]
-        discrete = {*st.discrete, *st.discrete2}
+        discrete = {*st.summed, *st.discrete2}
         latent = [v.name for v in targets if v.latent and v.name not in discrete]
         if latent:
             raise ValueError(
                 f"{latent} are declared categorical or ordinal; the substantive model "
-                "(`analysis=`) imputes categorical predictors, but only continuous outcomes "
-                "and auxiliaries. Drop the declaration to treat them as continuous, or impute "
-                "with the joint model (`formula=`)"
+                "(`analysis=`) imputes categorical predictors and binary outcomes, but only "
+                "continuous auxiliaries. Drop the declaration to treat them as continuous, "
+                "or impute with the joint model (`formula=`)"
             )
         if spec.cluster_covariance != "common":
             raise ValueError(
@@ -185,7 +188,8 @@ class SubstantiveModel(JointModel):
         Returns
         -------
         posterior, standardised : xarray.Dataset
-            ``beta`` (``term``), ``tau`` (``effect``, ``effect_``), ``sigma2``, and the
+            ``beta`` (``term``), ``tau`` (``effect``, ``effect_``), ``sigma2`` (not for a
+            binary outcome), and the
             covariate model's ``sigma_x``, ``psi_x`` (data scale; ``psi_x`` includes the
             categorical predictors' random intercepts, on their link's scale) and
             coefficients (standardised): ``coef_x_s``, ``coef_w_s``, the level-1
@@ -213,8 +217,9 @@ class SubstantiveModel(JointModel):
         put("beta", ("term",), offset + v[BETA] @ fixed.T, "beta")
         tau = _chol_to_cov(v[f"{TAU}_chol"])
         put("tau", ("effect", "effect_"), random @ tau @ random.T, "tau")
-        col = int(sd.level1.columns(st.outcome)[0])
-        put("sigma2", (), (sd.level1.scale[col] * v[SIGMA]) ** 2, "sigma2")
+        if not st.binary_outcome:
+            col = int(sd.level1.columns(st.outcome)[0])
+            put("sigma2", (), (sd.level1.scale[col] * v[SIGMA]) ** 2, "sigma2")
         scales1 = np.array([sd.level1.scale[int(sd.level1.columns(n)[0])] for n in st.level1])
         scales2 = np.zeros(0)
         if st.level2:
@@ -295,7 +300,7 @@ class SubstantiveModel(JointModel):
             values = np.where(sub.known1, design.level1.values, np.nan)
             if y1 is not None:
                 values[np.nonzero(~sub.known1)] = y1[int(c), int(t), : sub.n_missing1]
-            codes = {d.name: d.codes.copy() for d in (*sub.discrete, *sub.discrete2)}
+            codes = {d.name: d.codes.copy() for d in (*sub.summed, *sub.discrete2)}
             if rows_w is not None or clusters_w is not None:
                 rng = stream_rng(seed, int(stream))
                 _draw_discrete(
@@ -328,7 +333,7 @@ class SubstantiveModel(JointModel):
             y1 = _cells_standardised(t1, one, "imputed", "row", "column")
             values = np.where(sub.known1, t1.values, np.nan)
             values[~sub.known1] = y1[~sub.known1]
-            codes = {d.name: _stored_codes(t1, d, y1) for d in sub.discrete}
+            codes = {d.name: _stored_codes(t1, d, y1) for d in sub.summed}
             level2 = None
             if design.level2 is not None:
                 t2 = design.level2.targets
@@ -347,15 +352,17 @@ class SubstantiveModel(JointModel):
         Raises
         ------
         ValueError
-            For a categorical predictor: its imputations are categories drawn after
-            sampling, with nothing continuous to shift.
+            For a categorical predictor or a binary outcome: its imputations are
+            categories drawn after sampling, with nothing continuous to shift.
         """
         st = design.sub.structure  # type: ignore[attr-defined]
-        if variable in (*st.discrete, *st.discrete2):
+        if variable in (*st.summed, *st.discrete2):
+            role = "binary outcome" if variable == st.outcome else "categorical predictor"
             raise ValueError(
-                f"{variable!r} is a categorical predictor of the substantive model; a delta "
-                "adjustment shifts continuous imputed values only. Shift the outcome or a "
-                "continuous predictor"
+                f"{variable!r} is a {role} of the substantive model; a delta adjustment "
+                "shifts continuous imputed values only. Shift a continuous outcome or "
+                "predictor, or impute with the joint model (`formula=`), which shifts a "
+                "binary variable's latent normal"
             )
         return super().shift(design, variable, per_unit)
 
@@ -412,13 +419,13 @@ def _draw_discrete(
         _set_codes(sub.discrete2, codes, unknown(sub.discrete2), chosen2)
     if rows_w is None:
         return
-    missing = unknown(sub.discrete)
+    missing = unknown(sub.summed)
     combo2 = np.zeros(design.n_clusters, dtype=np.int64)
     if sub.discrete2:
         shape2 = [d.n_categories for d in sub.discrete2]
         combo2 = np.ravel_multi_index([codes[d.name] for d in sub.discrete2], shape2)
     w = rows_w[np.arange(missing.size), combo2[design.cluster[missing]]]
-    _set_codes(sub.discrete, codes, missing, _chosen(w, missing.size, rng))
+    _set_codes(sub.summed, codes, missing, _chosen(w, missing.size, rng))
 
 
 def _chosen(log_weights: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:

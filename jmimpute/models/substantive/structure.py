@@ -129,6 +129,11 @@ class Structure:
         Auxiliary variables, each regressed on the outcome, the incomplete predictors and
         the auxiliaries before it.
     cluster_means : {"latent", "observed"}
+    binary_outcome : bool
+        The outcome is binary (categorical with two categories): a probit analysis model,
+        ``P(y = second category) = Phi(f' beta + g' b_j)`` (the second category is the
+        success, as glmer reads a factor), summed over where ``y`` is missing like a
+        discrete predictor.
     """
 
     text: str
@@ -145,6 +150,7 @@ class Structure:
     covariates2: tuple[Column, ...]
     auxiliary: tuple[str, ...]
     cluster_means: str
+    binary_outcome: bool = False
 
     @property
     def random_labels(self) -> tuple[str, ...]:
@@ -156,6 +162,14 @@ class Structure:
     def fixed_labels(self) -> tuple[str, ...]:
         """Names of the fixed effects, the intercept first."""
         return ("(Intercept)", *(c.label for c in self.fixed))
+
+    @property
+    def summed(self) -> tuple[str, ...]:
+        """The level-1 variables summed over where missing: discrete predictors, a binary outcome.
+
+        Never sampled; the outcome comes last.
+        """
+        return (*self.discrete, *((self.outcome,) if self.binary_outcome else ()))
 
     @property
     def level1_targets(self) -> tuple[str, ...]:
@@ -363,13 +377,16 @@ def derive_structure(
     reader = _Reader(text, data, tuple(categorical), cluster)
     outcome = outcomes[0].name
     out_col = reader.column(outcomes[0], outcome)
-    if reader.categorical_column(outcome):
+    binary_outcome = reader.categorical_column(outcome)
+    if binary_outcome and len(observed_categories(data[outcome])) != 2:
+        levels = observed_categories(data[outcome])
         raise FormulaError(
             text,
             outcomes[0].pos,
-            f"the outcome {outcome!r} is categorical; the substantive model supports a "
-            "continuous outcome for now. Impute a categorical outcome with the joint model "
-            "(`formula=`, with `categorical=`)",
+            f"the outcome {outcome!r} is categorical with {len(levels)} observed categories "
+            f"({', '.join(map(repr, levels[:5]))}); the substantive model takes a continuous "
+            "or a binary outcome (probit). Impute an ordinal or nominal outcome with the "
+            "joint model (`formula=`, with `categorical=` or `ordinal=`)",
         )
     if reader.level2(outcome):
         raise FormulaError(
@@ -448,6 +465,7 @@ def derive_structure(
         covariates2=tuple(cov2),
         auxiliary=aux,
         cluster_means=cluster_means,
+        binary_outcome=binary_outcome,
     )
 
 
