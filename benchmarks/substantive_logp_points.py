@@ -1,6 +1,6 @@
 """Before and after a refactor of the substantive model: its log density at fixed points.
 
-Builds the substantive model of the simulation designs S1, S3, S3c and S5 (seed 3) and
+Builds the substantive model of the simulation designs S1, S3, S3c, S5 and S6 (seed 3) and
 evaluates the log density and its gradient at three points around the initial point (a
 seeded perturbation); ``save`` writes them, ``compare`` prints each design's largest
 relative difference from a saved file. Equal value-variable names are required: a change
@@ -28,7 +28,7 @@ from jmimpute.pipeline import _substantive, build_spec, impute
 from jmimpute.simulate import simulate_design
 from jmimpute.spec.validate import validate
 
-DESIGNS = ("S1", "S3", "S3c", "S5")
+DESIGNS = ("S1", "S3", "S3c", "S5", "S6")
 log = logging.getLogger("bench")
 
 

@@ -199,7 +199,10 @@ def binary_outcome(
 
     ``var(u0) = 0.3``, ``v`` a complete binary; 25% of ``y`` and ``x`` missing MAR on
     ``z``, which is drawn from the latent normal of ``y`` so that it carries what a
-    missing ``y`` would have been. ``y`` is categorical (``"no"``/``"yes"``).
+    missing ``y`` would have been. ``y`` is categorical (``"no"``/``"yes"``). The
+    auxiliary's model (normal given ``y``'s 0/1 code and ``x``) is then an approximation:
+    ``z`` given ``y`` and ``x`` is a skewed mixture, which can leave a small bias that is
+    the design's, not the model's.
     """
     g, x = _predictor(rng, clusters, size)
     v = (rng.random(g.size) < 0.5).astype(float)

@@ -14,6 +14,26 @@ def design_for(data, formula, **kwargs) -> Design:
     return build_design(frame, spec.level1, level1, spec.level2, level2)
 
 
+def substantive_built(data, analysis: str, auxiliary: list[str]):
+    """The substantive model of ``analysis`` on ``data``, built as ``jm.impute`` builds it."""
+    import inspect
+
+    from jmimpute.models import model_for
+    from jmimpute.pipeline import _substantive, impute
+
+    params = inspect.signature(impute).parameters
+    options = {k: p.default for k, p in params.items() if p.kind is p.KEYWORD_ONLY}
+    for k in ("analysis", "auxiliary", "cluster_means", "random_seed", "progressbar"):
+        options.pop(k, None)
+    formulas, options = _substantive(data, None, analysis, auxiliary, "latent", options)
+    spec = build_spec(formulas, **options, progressbar=False)
+    frame, level1, level2 = validate(data, spec)
+    model = model_for(spec.method)
+    design = model.design(frame, spec, level1, level2)
+    model.check(design, spec)
+    return model.build(design, spec)
+
+
 def small_data_with_binary(seed: int, rng):
     """8 clusters of 6 simulated rows (``simulate_two_level``, p = 2) plus a binary column
     ``b``: True in about 40% of rows, missing in about 20% (drawn from ``rng``)."""

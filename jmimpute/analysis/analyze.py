@@ -17,7 +17,7 @@ from jmimpute.analysis.derive import (
 )
 from jmimpute.analysis.fits import AnalysisFits
 from jmimpute.analysis.formula import AnalysisFormula, cluster_terms, parse_analysis_formula
-from jmimpute.analysis.frequentist import check_response, fit_statsmodels
+from jmimpute.analysis.frequentist import check_response, fit_statsmodels, plain_dtypes
 from jmimpute.spec.parser import parse_terms
 
 if TYPE_CHECKING:
@@ -117,7 +117,8 @@ def analyze(
         imp = imp.with_columns(**derive)
     _check_variables(parsed, imp)
     if backend == "statsmodels" and parsed.response in imp.data.columns:
-        check_response(parsed, imp.data[parsed.response], kwargs.get("family"))
+        response = plain_dtypes(imp.data[[parsed.response]])[parsed.response]
+        check_response(parsed, response, kwargs.get("family"))
     if backend == "bambi":
         from jmimpute.analysis.bayesian import fit_bambi
 

@@ -157,9 +157,11 @@ def fit_bambi(
         )
     text = formula.text.replace("factor(", "C(")
     columns = list(formula.variables)
-    sets = [
-        coded_response(formula, plain_dtypes(imp.complete(k)[columns])) for k in range(1, imp.m + 1)
-    ]
+    family = model_kwargs.get("family", "gaussian")
+    binary = str(getattr(family, "name", family)) in ("bernoulli", "binomial")
+    sets = [plain_dtypes(imp.complete(k)[columns]) for k in range(1, imp.m + 1)]
+    if binary:  # the second category the event, as R's glm (bambi takes the first)
+        sets = [coded_response(formula, d) for d in sets]
     models = [_bambi_pymc_model(d, text, model_kwargs) for d in sets]
     consts = [_constants(mod)[1] for mod in models]
 

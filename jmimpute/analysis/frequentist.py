@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from jmimpute.analysis.formula import AnalysisFormula
+from jmimpute.spec.terms import Variable
 from jmimpute.spec.variables import observed_categories
 
 INTERCEPT = "(Intercept)"
@@ -26,18 +27,25 @@ def _categorical(column: pd.Series) -> bool:
     return not pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column)
 
 
+def _bare_response(formula: AnalysisFormula) -> bool:
+    """The left of ``~`` is a column itself (not ``I(y == 'a')``, ``C(y)``, ...)."""
+    outcomes = formula.terms.outcomes
+    return len(outcomes) == 1 and isinstance(outcomes[0], Variable)
+
+
 def check_response(formula: AnalysisFormula, column: pd.Series, family: Any) -> None:
     """Refuse, before any fit, a categorical response that the statsmodels fits cannot take.
 
     A binary one (two categories) is fitted by a GLM without random effects, coded 1 for
-    its second category as R's ``glm`` reads a factor; linear fits need a numeric one.
+    its second category as R's ``glm`` reads a factor; linear fits need a numeric one. A
+    response written as an expression is left to the formula layer.
 
     Raises
     ------
     ValueError
         Naming the response, its categories and the alternatives.
     """
-    if not _categorical(column):
+    if not _bare_response(formula) or not _categorical(column):
         return
     levels = observed_categories(column)
     if len(levels) == 2 and family is not None and not formula.mixed:
@@ -45,7 +53,8 @@ def check_response(formula: AnalysisFormula, column: pd.Series, family: Any) -> 
     shown = ", ".join(map(repr, levels[:5]))
     binary = (
         "For a binary outcome with random effects use backend='bambi' with "
-        "family='bernoulli'; without random effects pass a statsmodels family, e.g. "
+        "family='bernoulli' (link='probit' for the substantive model's scale); without "
+        "random effects pass a statsmodels family, e.g. "
         "family=statsmodels.api.families.Binomial() (coded 1 for "
         f"{levels[-1]!r}); an imputation made with `analysis=` gives its own probit "
         "estimates in imp.model_estimates()"
@@ -65,7 +74,8 @@ def coded_response(formula: AnalysisFormula, data: pd.DataFrame) -> pd.DataFrame
     As R's ``glm`` reads a factor; bambi would take the first category as the event.
     """
     column = data[formula.response]
-    levels = observed_categories(column) if _categorical(column) else []
+    bare = _bare_response(formula) and _categorical(column)
+    levels = observed_categories(column) if bare else []
     if len(levels) != 2:
         return data
     second = levels[-1]

@@ -148,7 +148,7 @@ def test_a_binary_categorical_response():
     import statsmodels.api as sm
 
     from jmimpute.analysis.formula import parse_analysis_formula
-    from jmimpute.analysis.frequentist import fit_statsmodels
+    from jmimpute.analysis.frequentist import check_response, coded_response, fit_statsmodels
 
     rng = np.random.default_rng(2)
     x = rng.normal(size=300)
@@ -165,3 +165,7 @@ def test_a_binary_categorical_response():
     for formula, kwargs in (("y ~ x", {}), ("y ~ x + (1 | g)", {"family": family})):
         with pytest.raises(ValueError, match=r"response 'y' is categorical \('no', 'yes'\)"):
             fit_statsmodels(parse_analysis_formula(formula), frame, **kwargs)
+    # a response written as an expression is the formula layer's to read, never recoded
+    expression = parse_analysis_formula("C(y) ~ x")
+    assert coded_response(expression, frame) is frame
+    check_response(expression, frame["y"], None)

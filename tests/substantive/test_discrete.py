@@ -126,3 +126,29 @@ def test_a_shift_lands_on_the_shifted_variable_when_a_nominal_comes_first():
     shift = Shift(level1=np.full((2, 4), 1.0), level2=None, dims1=dims, dims2=np.zeros(0, bool))
     out = _shifted(design, draw, shift)
     np.testing.assert_array_equal(out.level1, [[0.0, 1.0, 0.0], [0.0, 0.0, 0.0]])
+
+
+def test_a_complete_binary_outcome_enters_by_its_codes(monkeypatch):
+    """Its observed codes give the log density and gradient that summing over it (the one
+    code that agrees with each row) gives."""
+    from jmimpute.models.substantive.design import Prepared
+    from jmimpute.simulate import simulate_design
+    from tests.helpers import substantive_built
+
+    data = simulate_design("S6", 4, clusters=12, size=5).data
+    data = data.assign(y=data["y"].fillna("no"))
+
+    def at_points() -> list[tuple[float, np.ndarray]]:
+        model = substantive_built(data, "y ~ x * v + (1 | g)", ["z"]).model
+        logp, dlogp = model.compile_logp(), model.compile_dlogp()
+        start = model.initial_point()
+        rng = np.random.default_rng(0)
+        points = [{k: v + 0.3 * rng.normal(size=np.shape(v)) for k, v in start.items()}]
+        return [(float(logp(p)), np.asarray(dlogp(p))) for p in points * 2]
+
+    by_codes = at_points()
+    monkeypatch.setattr(Prepared, "summed", property(lambda self: (*self.discrete, self.outcome)))
+    summed = at_points()
+    for (a, ga), (b, gb) in zip(by_codes, summed, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+        np.testing.assert_allclose(ga, gb, rtol=1e-10, atol=1e-12)

@@ -146,6 +146,19 @@ def test_too_many_combinations_of_categories_are_refused(data):
         derive_structure("y ~ x + b0 + b1 + b2 + b3 + (1 | g)", many)
 
 
+def test_an_incomplete_binary_outcome_counts_among_the_combinations(data):
+    """Two 4-category predictors: 16 combinations; times 2 with an incomplete binary outcome
+    (summed over with them), not with a complete one (its observed codes enter)."""
+    many = data.assign(**{f"c{i}": np.tile(["p", "q", "r", "s"], 15) for i in range(2)})
+    many = many.assign(c0=many["c0"].where(many.index != 0), c1=many["c1"].where(many.index != 1))
+    many = many.assign(c2=np.tile(["u", "v"], 30))
+    complete = derive_structure("sex ~ x + c0 + c1 + c2 + (1 | g)", many)
+    assert complete.summed == ("c0", "c1", "sex")
+    many = many.assign(c2=many["c2"].where(many.index != 2), sex=many["sex"].where(many.index != 3))
+    with pytest.raises(ValueError, match=r"'sex' \(2 categories\): 64 combinations"):
+        derive_structure("sex ~ x + c0 + c1 + c2 + (1 | g)", many)
+
+
 def test_infinite_values_are_refused(data):
     with pytest.raises(ValueError, match=r"'v', which has infinite values"):
         derive_structure(

@@ -206,7 +206,8 @@ def build_substantive_model(
 
         dummies = {key: _data(f"dummy[{key[0]}={key[1]}]", v) for key, v in sub.dummies.items()}
         rows = RowValues(values, means, dummies)
-        if sub.summed or sub.discrete2:  # summed over: rows independent given b_j
+        # summed over (or a probit): rows independent given b_j
+        if sub.summed or sub.discrete2 or sub.outcome is not None:
             summed_discrete(design, hyper, rows, std1, logprobs1, logprobs2, keep)
         else:
             _outcome_model(design, hyper, rows, std1[st.outcome], keep, integrate)
@@ -390,7 +391,7 @@ def _design_columns(
     if st.random:
         r_center = scaling("random_center", sub.random.center)
         r_scale = scaling("random_scale", sub.random.scale)
-    lead = [pt.ones_like(ones)] if st.random_intercept else []
+    lead = [pt.ones_like(ones)] if st.random_intercept else []  # float, as the columns
 
     def at(codes: dict[str, int]) -> tuple[TensorVariable, list[TensorVariable]]:
         mu = mu0
@@ -533,8 +534,11 @@ def summed_discrete(
         aux.append((name, coef, sd))
         n_before += 1
 
-    columns = _design_columns(design, beta, rows, _shared("cluster"))
+    columns = _design_columns(design, beta, rows, pt.ones(design.n) if y is None else y)
     summed = sub.summed
+    observed_y = None  # a complete binary outcome's codes, not summed over
+    if outcome is not None and outcome not in summed:
+        observed_y = _data("outcome_codes", outcome.codes)
     agree1 = {
         combo: _data(f"agrees{combo}", agrees(summed, combo))
         for combo in combinations(summed)
@@ -553,6 +557,10 @@ def summed_discrete(
                 assert y is not None and sigma is not None
                 logw = pm.logp(pm.Normal.dist(mu, sigma), y)
                 y_value = y
+            elif observed_y is not None:
+                low, high = outcome.link.log_probs(outcome, [mu], hyper, keep)
+                logw = pt.switch(pt.eq(observed_y, 1), high, low)
+                y_value = observed_y.astype("float64")
             else:
                 code = codes[outcome.name]
                 logw = outcome.link.log_probs(outcome, [mu], hyper, keep)[code]

@@ -86,8 +86,13 @@ class Prepared:
 
     @property
     def summed(self) -> tuple[Discrete, ...]:
-        """What each row sums over where missing (:attr:`Structure.summed`)."""
-        return (*self.discrete, *((self.outcome,) if self.outcome is not None else ()))
+        """What each row sums over: the discrete predictors, then an incomplete binary outcome.
+
+        A complete binary outcome enters by its observed codes, not as a sum.
+        """
+        outcome = self.outcome
+        incomplete = outcome is not None and bool((outcome.codes < 0).any())
+        return (*self.discrete, *((outcome,) if incomplete and outcome is not None else ()))
 
 
 @dataclass(frozen=True)
@@ -138,6 +143,15 @@ def _discrete(
 ) -> tuple[Discrete, ...]:
     kinds = {v.name: v for v in variables}
     return tuple(Discrete(n, kinds[n].kind, tuple(kinds[n].categories), codes[n]) for n in names)
+
+
+def _binary_outcome(structure: Structure, targets: Targets) -> Discrete | None:
+    """A binary outcome's codes, its link the probit whatever its declared kind."""
+    if not structure.binary_outcome:
+        return None
+    (var,) = (v for v in targets.variables if v.name == structure.outcome)
+    name = structure.outcome
+    return Discrete(name, "binary", tuple(var.categories), targets.codes[name])
 
 
 def _known(targets: Targets, discrete: tuple[str, ...]) -> np.ndarray:
@@ -226,11 +240,7 @@ def build_substantive_design(
         n_missing2=int((~known2).sum()),
         discrete=_discrete(structure.discrete, base.level1.variables, base.level1.codes),
         discrete2=discrete2,
-        outcome=(
-            _discrete((structure.outcome,), base.level1.variables, base.level1.codes)[0]
-            if structure.binary_outcome
-            else None
-        ),
+        outcome=_binary_outcome(structure, base.level1),
         dummies={
             k: v
             for k, v in rows.dummies.items()

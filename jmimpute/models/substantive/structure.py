@@ -440,10 +440,12 @@ def derive_structure(
         (cov2 if reader.level2(name) else cov1).extend(Column(a) for a in atoms)
 
     sizes = {n: len(observed_categories(data[n])) for n in (*discrete, *discrete2)}
+    if binary_outcome and data[outcome].isna().any():  # summed over with them
+        sizes[outcome] = 2
     if np.prod(list(sizes.values())) > MAX_COMBINATIONS:
         shown = ", ".join(f"{n!r} ({k} categories)" for n, k in sizes.items())
         raise ValueError(
-            f"`analysis` has the incomplete categorical predictors {shown}: "
+            f"`analysis` has the incomplete categorical variables {shown}: "
             f"{int(np.prod(list(sizes.values())))} combinations of categories, which the "
             f"substantive model sums over in every row; it takes at most {MAX_COMBINATIONS}. "
             "Impute some of them with the joint model first, merge rare categories, or "
