@@ -1,0 +1,197 @@
+"""Categorical targets at scale (issue 21): wall time, compile and sampling seconds, peak memory.
+
+Data: ``--rows`` rows in ``--clusters`` clusters, five level-1 targets with random
+intercepts (jomo's latent normal model, correlated latents): ``y1``, ``y2``, ``y3``
+continuous, ``b`` binary (its latent above 0), ``c`` a 3-category nominal (the largest of
+0 and two latents); 15% of each missing completely at random. Each case runs in its own
+Python process, so that its peak resident memory is its own: ``categorical`` imputes ``b``
+and ``c`` as categories, ``continuous`` the same five columns with ``b`` and ``c``
+replaced by one of their latent normals each (the reference the issue compares with, in
+the same run). Defaults otherwise (m = 5, as in the issue).
+
+Printed per case: wall time, compile and sampling seconds, peak resident memory, the
+resident memory at the end of sampling and after the imputations (a thread reads
+``/proc/self/statm`` every 0.2 s and the phases are marked by the log), min bulk ESS, max
+R-hat, and whether the run converged.
+
+Run with ``python benchmarks/bench_scale.py --rows 100000 --clusters 1000``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import resource
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+CASES = ("continuous", "categorical")
+FORMULA = "y1 + y2 + y3 + b + c ~ 1 + (1|g)"
+
+
+def scale_data(rows: int, clusters: int, seed: int = 1) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The categorical data and its continuous counterpart (same rows and missing cells)."""
+    rng = np.random.default_rng(seed)
+    g = np.sort(rng.integers(0, clusters, rows))
+    k = 6  # y1, y2, y3, b*, c1*, c2*
+    corr = 0.3 * np.ones((k, k)) + 0.7 * np.eye(k)
+    within = rng.multivariate_normal(np.zeros(k), corr, rows)
+    between = rng.multivariate_normal(np.zeros(k), 0.3 * corr, clusters)[g]
+    latent = np.array([0.0, 1.0, -1.0, 0.2, 0.1, -0.2]) + within + between
+    levels = np.array(["a", "b", "c"])
+    nominal = levels[np.argmax(np.column_stack([np.zeros(rows), latent[:, 4:6]]), axis=1)]
+    continuous = pd.DataFrame(
+        {
+            "g": g,
+            "y1": latent[:, 0],
+            "y2": latent[:, 1],
+            "y3": latent[:, 2],
+            "b": latent[:, 3],
+            "c": latent[:, 4],
+        }
+    )
+    missing = rng.random((rows, 5)) < 0.15
+    targets = ["y1", "y2", "y3", "b", "c"]
+    continuous[targets] = continuous[targets].mask(missing)
+    categorical = continuous.assign(
+        b=pd.Series(np.where(latent[:, 3] > 0, "yes", "no"), dtype="category"),
+        c=pd.Series(nominal, dtype="category"),
+    )
+    categorical[["b", "c"]] = categorical[["b", "c"]].mask(missing[:, 3:5])
+    return categorical, continuous
+
+
+class Memory(threading.Thread):
+    """Resident memory of this process, read every ``every`` seconds, with marked phases."""
+
+    def __init__(self, every: float = 0.2) -> None:
+        super().__init__(daemon=True)
+        self.every = every
+        self.page = os.sysconf("SC_PAGE_SIZE")
+        self.samples: list[tuple[float, float]] = []
+        self.marks: dict[str, float] = {}
+        self._done = threading.Event()
+
+    def rss_gb(self) -> float:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * self.page / 1e9
+
+    def run(self) -> None:
+        while not self._done.is_set():
+            self.samples.append((time.perf_counter(), self.rss_gb()))
+            time.sleep(self.every)
+
+    def mark(self, name: str) -> None:
+        self.marks[name] = self.rss_gb()
+
+    def stop(self) -> float:
+        self._done.set()
+        self.join()
+        return max(v for _, v in self.samples)
+
+
+class _Phases(logging.Handler):
+    """Marks the memory when jmimpute's log says a phase ended."""
+
+    def __init__(self, memory: Memory) -> None:
+        super().__init__()
+        self.memory = memory
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = record.getMessage().lower()
+        if "compil" in text and "compile" not in self.memory.marks:
+            self.memory.mark("compile")
+        if "sampl" in text:
+            self.memory.mark("sampling")
+
+
+def one(case: str, rows: int, clusters: int, seed: int) -> dict[str, object]:
+    """Impute one case in this process and measure it."""
+    import jmimpute as jm
+
+    categorical, continuous = scale_data(rows, clusters, seed)
+    data = categorical if case == "categorical" else continuous
+    declared = ["b", "c"] if case == "categorical" else []
+    memory = Memory()
+    memory.start()
+    handler = _Phases(memory)
+    logging.getLogger("jmimpute").addHandler(handler)
+    logging.getLogger("jmimpute").setLevel(logging.INFO)
+    memory.mark("data")
+    start = time.perf_counter()
+    imp = jm.impute(data, FORMULA, categorical=declared, m=5, random_seed=seed, progressbar=False)
+    wall = time.perf_counter() - start
+    memory.mark("result")
+    completed = imp.complete("all")
+    memory.mark("completed")
+    peak = memory.stop()
+    table = imp.convergence()
+    attrs = imp.tree.attrs
+    del completed
+    return {
+        "case": case,
+        "rows": rows,
+        "clusters": clusters,
+        "wall_s": wall,
+        "compile_s": float(attrs["compile_seconds"]),
+        "sampling_s": float(attrs["sampling_seconds"]),
+        "peak_gb": peak,
+        "peak_rusage_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6,
+        "marks_gb": memory.marks,
+        "min_ess": float(table["ess_bulk"].min()),
+        "max_rhat": float(table["r_hat"].max()),
+        "converged": bool(imp.convergence_report().ok),
+    }
+
+
+def main() -> None:
+    """Run each case in a fresh process and print the table with the ratios."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--clusters", type=int, default=1_000)
+    parser.add_argument("--cases", default=",".join(CASES))
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--one", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--json", type=Path, default=None, help="write the results here")
+    args = parser.parse_args()
+    if args.one:
+        print(json.dumps(one(args.one, args.rows, args.clusters, args.seed)))
+        return
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    log = logging.getLogger("bench")
+    results = []
+    for case in args.cases.split(","):
+        command = [sys.executable, __file__, "--one", case, "--rows", str(args.rows)]
+        command += ["--clusters", str(args.clusters), "--seed", str(args.seed)]
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(f"{case} failed:\n{done.stderr[-3000:]}")
+        results.append(json.loads(done.stdout.strip().splitlines()[-1]))
+        log.info("%s done", case)
+    frame = pd.DataFrame(results).set_index("case")
+    shown = ["wall_s", "compile_s", "sampling_s", "peak_gb", "min_ess", "max_rhat", "converged"]
+    with pd.option_context("display.width", 200):
+        print(frame[shown].round(3).to_string())
+        for case, marks in frame["marks_gb"].items():
+            print(f"{case}: resident GB at " + ", ".join(f"{k} {v:.2f}" for k, v in marks.items()))
+    if {"continuous", "categorical"} <= set(frame.index):
+        cat, con = frame.loc["categorical"], frame.loc["continuous"]
+        print(
+            f"categorical / continuous: wall {cat['wall_s'] / con['wall_s']:.1f}x, "
+            f"peak memory {cat['peak_gb'] / con['peak_gb']:.1f}x"
+        )
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(frame.reset_index().to_json(orient="records", indent=1))
+
+
+if __name__ == "__main__":
+    main()
