@@ -85,6 +85,11 @@ class Prepared:
     cov2: np.ndarray
 
     @property
+    def coded(self) -> tuple[Discrete, ...]:
+        """The level-1 variables imputed as codes: the discrete predictors, a binary outcome."""
+        return (*self.discrete, *((self.outcome,) if self.outcome is not None else ()))
+
+    @property
     def summed(self) -> tuple[Discrete, ...]:
         """What each row sums over: the discrete predictors, then an incomplete binary outcome.
 

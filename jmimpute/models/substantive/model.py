@@ -300,7 +300,7 @@ class SubstantiveModel(JointModel):
             values = np.where(sub.known1, design.level1.values, np.nan)
             if y1 is not None:
                 values[np.nonzero(~sub.known1)] = y1[int(c), int(t), : sub.n_missing1]
-            codes = {d.name: d.codes.copy() for d in (*sub.summed, *sub.discrete2)}
+            codes = {d.name: d.codes.copy() for d in (*sub.coded, *sub.discrete2)}
             if rows_w is not None or clusters_w is not None:
                 rng = stream_rng(seed, int(stream))
                 _draw_discrete(
@@ -333,7 +333,7 @@ class SubstantiveModel(JointModel):
             y1 = _cells_standardised(t1, one, "imputed", "row", "column")
             values = np.where(sub.known1, t1.values, np.nan)
             values[~sub.known1] = y1[~sub.known1]
-            codes = {d.name: _stored_codes(t1, d, y1) for d in sub.summed}
+            codes = {d.name: _stored_codes(t1, d, y1) for d in sub.coded}
             level2 = None
             if design.level2 is not None:
                 t2 = design.level2.targets
