@@ -221,9 +221,9 @@ def binary_outcome(
 def square(rng: np.random.Generator, clusters: int = 100, size: int = 10) -> SimulatedDesign:
     """S3c, S3 with a complete moderator: ``y = 0.5 x + 0.3 v + 0.4 x v + 0.2 x^2 + u0 + e``.
 
-    The design note's S3 has a binary moderator; incomplete categorical predictors are not
-    imputed by the substantive model yet, so this variant keeps the interaction and the
-    square with an incomplete continuous ``x`` and a complete binary ``v``.
+    The design note's S3 with its binary moderator complete: the interaction and the
+    square of an incomplete continuous ``x`` alone (the first variant built, kept as the
+    continuous-only check; S3 has the incomplete binary).
     """
     g, x = _predictor(rng, clusters, size)
     v = (rng.random(g.size) < 0.5).astype(float)
