@@ -14,23 +14,30 @@ def design_for(data, formula, **kwargs) -> Design:
     return build_design(frame, spec.level1, level1, spec.level2, level2)
 
 
-def substantive_built(data, analysis: str, auxiliary: list[str]):
-    """The substantive model of ``analysis`` on ``data``, built as ``jm.impute`` builds it."""
+def substantive_design(data, analysis: str, auxiliary: list[str] | None = None, **options):
+    """The substantive model and its checked design for ``analysis`` on ``data``, made as
+    ``jm.impute`` makes them (``options``: other arguments of ``jm.impute``)."""
     import inspect
 
     from jmimpute.models import model_for
     from jmimpute.pipeline import _substantive, impute
 
     params = inspect.signature(impute).parameters
-    options = {k: p.default for k, p in params.items() if p.kind is p.KEYWORD_ONLY}
+    defaults = {k: p.default for k, p in params.items() if p.kind is p.KEYWORD_ONLY}
     for k in ("analysis", "auxiliary", "cluster_means", "random_seed", "progressbar"):
-        options.pop(k, None)
-    formulas, options = _substantive(data, None, analysis, auxiliary, "latent", options)
-    spec = build_spec(formulas, **options, progressbar=False)
+        defaults.pop(k, None)
+    formulas, settings = _substantive(data, None, analysis, auxiliary, "latent", defaults | options)
+    spec = build_spec(formulas, **settings, progressbar=False)
     frame, level1, level2 = validate(data, spec)
     model = model_for(spec.method)
     design = model.design(frame, spec, level1, level2)
     model.check(design, spec)
+    return model, design, spec
+
+
+def substantive_built(data, analysis: str, auxiliary: list[str]):
+    """The substantive model of ``analysis`` on ``data``, built as ``jm.impute`` builds it."""
+    model, design, spec = substantive_design(data, analysis, auxiliary)
     return model.build(design, spec)
 
 

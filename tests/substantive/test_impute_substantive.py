@@ -307,18 +307,10 @@ def test_incomplete_ordinal_and_level2_nominal_predictors_end_to_end():
 
 def test_a_numeric_column_declared_ordinal_is_an_ordinal_predictor():
     """Declared, not by dtype: the design sees the declaration the layout saw."""
-    from jmimpute.models import model_for
-    from jmimpute.pipeline import _substantive, build_spec
-    from jmimpute.spec.validate import validate
+    from tests.helpers import substantive_design
 
     data = _categorical_data()
     data["o"] = data["o"].cat.codes.astype(float).where(data["o"].notna())
-    options = {"method": "collapsed", "categorical": ["c"], "ordinal": ["o"]}
-    formulas, options = _substantive(data, None, CATEGORICAL, None, "latent", options)
-    spec = build_spec(formulas, **options, progressbar=False)
-    frame, level1, level2 = validate(data, spec)
-    model = model_for(spec.method)
-    design = model.design(frame, spec, level1, level2)
-    model.check(design, spec)
+    _, design, _ = substantive_design(data, CATEGORICAL, categorical=["c"], ordinal=["o"])
     kinds = {d.name: d.kind for d in (*design.sub.discrete, *design.sub.discrete2)}
     assert kinds == {"o": "ordinal", "c": "nominal"}
