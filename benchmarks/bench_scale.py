@@ -9,12 +9,18 @@ and ``c`` as categories, ``continuous`` the same five columns with ``b`` and ``c
 replaced by one of their latent normals each (the reference the issue compares with, in
 the same run). Defaults otherwise (m = 5, as in the issue).
 
-Printed per case: wall time, compile and sampling seconds, peak resident memory, the
-resident memory at the end of sampling and after the imputations (a thread reads
-``/proc/self/statm`` every 0.2 s and the phases are marked by the log), min bulk ESS, max
-R-hat, and whether the run converged.
+Printed per case: wall time, compile and sampling seconds, peak resident memory, NUTS's
+mean leapfrog steps per iteration and step size, the resident memory at the end of
+sampling and after the imputations (a thread reads ``/proc/self/statm`` every 0.2 s and
+the phases are marked by the log), min bulk ESS, max R-hat, and whether the run converged.
 
 Run with ``python benchmarks/bench_scale.py --rows 100000 --clusters 1000``.
+
+``--store`` instead shows where the memory goes: it builds the categorical model, compiles
+it as :func:`jmimpute.impute` does, samples a few draws, and prints what nutpie's trace
+store holds per draw (every free coordinate and every kept deterministic, warm-up
+included), with the totals that ``--rows`` rows and the default 4 chains x (1000 + 1000)
+iterations imply.
 """
 
 from __future__ import annotations
@@ -135,6 +141,7 @@ def one(case: str, rows: int, clusters: int, seed: int) -> dict[str, object]:
     peak = memory.stop()
     table = imp.convergence()
     attrs = imp.tree.attrs
+    stats = imp.tree["sample_stats"].dataset
     del completed
     return {
         "case": case,
@@ -146,10 +153,64 @@ def one(case: str, rows: int, clusters: int, seed: int) -> dict[str, object]:
         "peak_gb": peak,
         "peak_rusage_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6,
         "marks_gb": memory.marks,
+        "leapfrog_steps": float(stats["n_steps"].mean()),
+        "step_size": float(stats["step_size"].mean()),
         "min_ess": float(table["ess_bulk"].min()),
         "max_rhat": float(table["r_hat"].max()),
         "converged": bool(imp.convergence_report().ok),
     }
+
+
+def store(rows: int, clusters: int, seed: int) -> None:
+    """Print what nutpie's store keeps per draw of the categorical model (see ``--store``)."""
+    import nutpie
+    import pyarrow as pa
+
+    from jmimpute.models import model_for
+    from jmimpute.sampling.numba_callbacks import compile_numba
+    from jmimpute.spec.model import build_spec
+    from jmimpute.spec.validate import validate
+
+    categorical, _ = scale_data(rows, clusters, seed)
+    spec = build_spec(FORMULA, categorical=["b", "c"], progressbar=False)
+    frame, level1, level2 = validate(categorical, spec)
+    model = model_for(spec.method)
+    built = model.build(model.design(frame, spec, level1, level2), spec)
+    compiled, _ = compile_numba(built.model, built.keep)
+    tune, draws = 20, 10
+    raw = nutpie.sample(
+        compiled,
+        chains=1,
+        tune=tune,
+        draws=draws,
+        seed=seed,
+        save_warmup=False,
+        progress_bar=False,
+        return_raw_trace=True,
+    )
+    batch = pa.record_batch(raw.get_arrow_trace()[0][0])
+    stored = batch.num_rows
+    names, slices, _ = compiled.shape_info
+    sizes = {n: s.stop - s.start for n, s in zip(names, slices, strict=True)}
+    free = set(names[: len(built.model.free_RVs)])
+    frame_out = pd.DataFrame(
+        {
+            "values per draw": [sizes[n] for n in batch.schema.names],
+            "free coordinate": [n in free for n in batch.schema.names],
+            "kept": [n in built.keep for n in batch.schema.names],
+        },
+        index=batch.schema.names,
+    )
+    per_draw = batch.nbytes / stored
+    iterations = 4 * (1000 + 1000)
+    print(frame_out.to_string())
+    print(
+        f"{rows} rows: {compiled.n_dim} NUTS coordinates; the store kept {stored} rows per "
+        f"chain for tune={tune}, draws={draws} (the warm-up is stored); "
+        f"{per_draw / 1e3:.1f} kB per draw; 4 chains x 2000 iterations: "
+        f"{per_draw * iterations / 1e9:.2f} GB in the store, and the conversion to the "
+        f"result copies the 4000 kept draws of every variable: {per_draw * 4000 / 1e9:.2f} GB"
+    )
 
 
 def main() -> None:
@@ -159,9 +220,13 @@ def main() -> None:
     parser.add_argument("--clusters", type=int, default=1_000)
     parser.add_argument("--cases", default=",".join(CASES))
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--store", action="store_true", help="where the memory goes")
     parser.add_argument("--one", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--json", type=Path, default=None, help="write the results here")
     args = parser.parse_args()
+    if args.store:
+        store(args.rows, args.clusters, args.seed)
+        return
     if args.one:
         print(json.dumps(one(args.one, args.rows, args.clusters, args.seed)))
         return
@@ -177,7 +242,8 @@ def main() -> None:
         results.append(json.loads(done.stdout.strip().splitlines()[-1]))
         log.info("%s done", case)
     frame = pd.DataFrame(results).set_index("case")
-    shown = ["wall_s", "compile_s", "sampling_s", "peak_gb", "min_ess", "max_rhat", "converged"]
+    shown = ["wall_s", "compile_s", "sampling_s", "peak_gb", "leapfrog_steps", "step_size"]
+    shown += ["min_ess", "max_rhat", "converged"]
     with pd.option_context("display.width", 200):
         print(frame[shown].round(3).to_string())
         for case, marks in frame["marks_gb"].items():
