@@ -44,6 +44,10 @@ class VariableKind:
     averages : bool
         Whether the mean of a set of values (or of codes) summarises them in one number:
         a continuous mean, a binary share; not so for nominal or ordinal codes.
+    region : str
+        Where an observed category confines its latent values, as the data-augmentation
+        sampler draws them (:data:`jmimpute.models.augmented.sweep.REGIONS`): ``"sign"``,
+        ``"max"``, or ``""`` (none: continuous, or a kind that sampler cannot draw).
     """
 
     name: str = ""
@@ -51,6 +55,7 @@ class VariableKind:
     covariance: str = "free"
     delta: str = ""
     averages: bool = True
+    region: str = ""
 
     def __repr__(self) -> str:
         return f"<variable kind {self.name!r}>"

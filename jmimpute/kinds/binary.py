@@ -24,6 +24,7 @@ class Binary(Categorical):
     """Two categories, one latent dimension of scale 1."""
 
     name = "binary"
+    region = "sign"
     delta = "the latent normal (scale 1, probit-like): positive favours the second category"
 
     def raw_signs(self, codes: np.ndarray) -> np.ndarray:

@@ -24,6 +24,7 @@ class Nominal(Categorical):
     """Three or more unordered categories."""
 
     name = "nominal"
+    region = "max"
     covariance = "block"
     averages = False
     delta = (

@@ -217,7 +217,7 @@ class Nuts:
             if h - h0 > MAX_DELTA_H or not np.isfinite(h):
                 counts["diverging"] = True
                 return None
-            counts["accept"] += min(1.0, float(np.exp(h0 - h)))
+            counts["accept"] += float(np.exp(min(0.0, h0 - h)))
             sharp = self.inv_mass * new.p
             return new, new, h0 - h, _Ends(new.p, sharp, new.p, sharp, new.p.copy())
         first = self._tree(depth - 1, z, eps, h0, counts)

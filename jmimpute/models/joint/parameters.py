@@ -267,6 +267,7 @@ def shared_parameters(
     cluster_covariance: str = "common",
     raw_binary: bool = False,
     reparametrised: bool = False,
+    latents: bool = True,
 ) -> Parameters:
     """Declare the parameters and latent values common to the collapsed and latent models.
 
@@ -276,6 +277,8 @@ def shared_parameters(
     ``raw_binary`` leaves the binary level-1 latents' map to the compiled kernel;
     ``reparametrised`` samples binary level-1 latents by cluster and the level-2
     coefficients against the random effects' regression (:mod:`jmimpute.models.joint.reparam`).
+    ``latents=False`` leaves the level-1 categorical latents out of the model: the
+    data-augmentation sampler draws them outside NUTS (:mod:`jmimpute.models.augmented`).
     """
     l1, l2 = design.level1, design.level2
     keep = ["beta_s", "sigma_s", "psi_s"]
@@ -290,11 +293,15 @@ def shared_parameters(
     psi, factor, order = psi_matrix(design, hyper)
     thresholds = _thresholds(l1, "")
     keep += [f"thresholds_{k}" for k in thresholds]
-    latents = _targets_latents(
-        l1, "", thresholds, raw_binary, design.cluster if reparametrised else None
-    )
-    zvals = latents.values
-    if np.any(l1.latent):
+    if latents:
+        inputs = _targets_latents(
+            l1, "", thresholds, raw_binary, design.cluster if reparametrised else None
+        )
+    else:
+        empty = pt.zeros((0,))
+        inputs = LatentInputs(empty, empty, np.zeros(0))
+    zvals = inputs.values
+    if latents and np.any(l1.latent):
         zvals = pm.Deterministic("latent_values", zvals)
         keep.append("latent_values")
     gamma = z2 = None
@@ -309,4 +316,4 @@ def shared_parameters(
         if np.any(l2.targets.latent):
             z2 = pm.Deterministic("latent2_values", z2)
             keep.append("latent2_values")
-    return Parameters(beta, lsig, psi, factor, order, zvals, gamma, z2, keep, clusters, latents)
+    return Parameters(beta, lsig, psi, factor, order, zvals, gamma, z2, keep, clusters, inputs)

@@ -1,0 +1,141 @@
+"""The latent move of one chain: random effects, then latents, then the statistics.
+
+After each NUTS transition on the parameters (their draw given the completed data, random
+effects integrated), the move draws the random effects given the parameters and the
+completed data, exactly; then every observed category's latent value given the
+parameters and the random effects (:func:`jmimpute.models.augmented.sweep.draw_latents`);
+then rewrites the statistics that the chain's compiled likelihood reads. In this order the
+three draws form a partially collapsed Gibbs sampler of the joint posterior
+(``docs/design/categorical-at-scale.md``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from jmimpute.design.standardised import Design
+from jmimpute.models.augmented.build import Latents
+from jmimpute.models.augmented.sweep import add_rows, draw_latents
+from jmimpute.models.joint.conditional import (
+    _draw_normal_precision,
+    cluster_priors,
+    random_effect_conditional,
+)
+from jmimpute.sampling.blocked import CompiledTarget
+
+
+@dataclass(frozen=True)
+class _Stats:
+    """The per-(cluster, pattern) statistics ``random_effect_conditional`` reads."""
+
+    masks: np.ndarray
+    zz: np.ndarray
+    syz: np.ndarray
+    sxz: np.ndarray
+
+
+def conditional_regressions(
+    sigma: np.ndarray, masks: np.ndarray, dims: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per pattern and latent dimension: the regression on the other observed dimensions.
+
+    Returns ``coef`` (K, p, p) and ``sd`` (K, p); only the ``dims`` a pattern observes are
+    filled (the rest are never drawn there).
+    """
+    n_pat, p = masks.shape
+    coef = np.zeros((n_pat, p, p))
+    sd = np.ones((n_pat, p))
+    for k, mask in enumerate(masks):
+        for d in dims:
+            if not mask[d]:
+                continue
+            others = np.flatnonzero(mask)
+            others = others[others != d]
+            if others.size:
+                b = np.linalg.solve(sigma[np.ix_(others, others)], sigma[others, d])
+                coef[k, d, others] = b
+                sd[k, d] = np.sqrt(sigma[d, d] - sigma[d, others] @ b)
+            else:
+                sd[k, d] = np.sqrt(sigma[d, d])
+    return coef, sd
+
+
+class LatentMove:
+    """One chain's latent values and the statistics its compiled likelihood reads.
+
+    Parameters
+    ----------
+    design : Design
+    latents : Latents
+        From :func:`jmimpute.models.augmented.build.latent_layout`.
+    target : CompiledTarget
+        The chain's own copy of the parameter model (:meth:`CompiledTarget.for_chain`).
+    """
+
+    def __init__(self, design: Design, latents: Latents, target: CompiledTarget) -> None:
+        self.design = design
+        self.latents = latents
+        self.y = latents.y0.copy()
+        self.syy = target.shared("kernel_syy0")
+        self.syx = target.shared("kernel_syx0")
+        self.syz_t = target.shared("kernel_syz0_t")
+        # rows without latents never change: their sums are kept apart and copied in
+        self.base = tuple(np.zeros_like(a) for a in (self.syy, self.syx, self.syz_t))
+        stats = latents.stats
+        add_rows(
+            self.y, design.x, design.z, stats.pattern, design.cluster, latents.base_rows,
+            *self.base,
+        )  # fmt: skip
+        self.stats = _Stats(stats.masks, stats.zz, np.zeros_like(stats.syz), stats.sxz)
+        self.target = target
+        names, slices, shapes = target.compiled.shape_info
+        self.layout = {n: (s, tuple(sh)) for n, s, sh in zip(names, slices, shapes, strict=True)}
+        self.dims = np.unique(latents.table[:, 0])
+        self.l2 = design.level2_patterns()
+        self.effects = np.zeros((design.n_clusters, design.r, design.p))
+        self._restat()
+
+    def _theta(self, q: np.ndarray) -> dict[str, np.ndarray]:
+        values = self.target.expand(q)
+        return {n: values[s].reshape(shape) for n, (s, shape) in self.layout.items()}
+
+    def _restat(self) -> None:
+        """The statistics of the current latent values, in the target's shared arrays."""
+        for live, base in zip((self.syy, self.syx, self.syz_t), self.base, strict=True):
+            live[...] = base
+        lat = self.latents
+        add_rows(
+            self.y, self.design.x, self.design.z, lat.stats.pattern, self.design.cluster,
+            lat.rows, self.syy, self.syx, self.syz_t,
+        )  # fmt: skip
+
+    def draw(self, q: np.ndarray, rng: np.random.Generator) -> None:
+        """Random effects given the parameters at ``q``, then latents, then statistics."""
+        design, lat = self.design, self.latents
+        theta = self._theta(q)
+        beta, sigma, psi = theta["beta_s"], theta["sigma_s"], theta["psi_s"]
+        resid2 = None
+        if design.level2 is not None:
+            resid2 = (
+                np.nan_to_num(design.level2.targets.values) - design.level2.v @ theta["gamma_s"]
+            )
+        lam, h = cluster_priors(design, psi, resid2, *self.l2)
+        stats = _Stats(
+            self.stats.masks, self.stats.zz, self.syz_t.transpose(3, 0, 1, 2), self.stats.sxz
+        )
+        mean, chol = random_effect_conditional(stats, beta, sigma, lam, h)  # type: ignore[arg-type]
+        u = _draw_normal_precision(mean, chol, rng)
+        self.effects = np.ascontiguousarray(u.reshape(design.n_clusters, design.r, design.p))
+        coef, sd = conditional_regressions(sigma, lat.stats.masks, self.dims)
+        uniforms = np.asarray(rng.random(lat.table.shape[0]))
+        draw_latents(
+            self.y, design.x, design.z, lat.stats.pattern, design.cluster, beta, self.effects,
+            coef, sd, lat.rows, lat.row_cells, lat.table, uniforms,
+        )  # fmt: skip
+        self._restat()
+
+    def state(self) -> np.ndarray:
+        """The latent values in ``Targets.latent_cells`` order (``DrawParams.latent``)."""
+        return self.y[self.latents.cells].copy()

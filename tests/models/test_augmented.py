@@ -1,0 +1,181 @@
+"""The data-augmentation sampler's pieces (models/augmented/) and its posterior.
+
+Distribution checks use Kolmogorov-Smirnov distances with the 0.1% critical value
+``1.95 / sqrt(n)`` (seeded, so each check is one fixed draw of that test); the posterior
+check compares with the collapsed model, each mean within 4 Monte Carlo s.e. of the
+difference (ArviZ's ESS of each run).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import special, stats
+
+from jmimpute.design.suffstats import compute_stats
+from jmimpute.models.augmented.build import build_augmented_model, latent_layout
+from jmimpute.models.augmented.move import LatentMove, conditional_regressions
+from jmimpute.models.augmented.sweep import add_rows, draw_latents
+from jmimpute.models.augmented.truncated import above, below, ndtri
+from jmimpute.spec.priors import Priors
+from tests.helpers import design_for
+
+KS_001 = 1.95
+
+
+def _data(rows: int = 240, clusters: int = 20, seed: int = 1):
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    g = np.sort(rng.integers(0, clusters, rows))
+    latent = rng.multivariate_normal(np.zeros(4), 0.4 * np.ones((4, 4)) + 0.6 * np.eye(4), rows)
+    latent += rng.normal(0, 0.5, (clusters, 4))[g]
+    nominal = np.array(["a", "b", "c"])[
+        np.argmax(np.column_stack([np.zeros(rows), latent[:, 2:]]), 1)
+    ]
+    frame = pd.DataFrame(
+        {
+            "g": g,
+            "y": latent[:, 0],
+            "b": pd.Categorical(np.where(latent[:, 1] > 0, "yes", "no")),
+            "c": pd.Categorical(nominal),
+        }
+    )
+    for col, share in (("y", 0.2), ("b", 0.15), ("c", 0.15)):
+        frame[col] = frame[col].mask(rng.random(rows) < share)
+    return frame
+
+
+def _design(frame):
+    return design_for(frame, "y + b + c ~ 1 + (1|g)", categorical=["b", "c"])
+
+
+def test_ndtri_matches_scipy_in_both_tails():
+    ps = np.r_[1e-300, 1e-100, 1e-12, 1e-4, 0.02, 0.3, 0.5, 0.8, 0.99]
+    ours = np.array([ndtri(p) for p in ps])
+    np.testing.assert_allclose(ours, special.ndtri(ps), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("bound", [-2.0, 0.0, 1.5, 8.0, 30.0])
+def test_truncated_draws_follow_the_truncated_normal(bound):
+    u = np.random.default_rng(3).random(20_000)
+    x = np.array([above(0.3, 1.2, bound, v) for v in u])
+    assert x.min() >= bound
+    ref = stats.truncnorm((bound - 0.3) / 1.2, np.inf, loc=0.3, scale=1.2)
+    assert stats.kstest(x, ref.cdf).statistic < KS_001 / np.sqrt(x.size)
+    y = np.array([below(0.3, 1.2, -bound, v) for v in u])
+    assert y.max() <= -bound
+    ref = stats.truncnorm(-np.inf, (-bound - 0.3) / 1.2, loc=0.3, scale=1.2)
+    assert stats.kstest(y, ref.cdf).statistic < KS_001 / np.sqrt(y.size)
+
+
+def test_layout_starts_every_latent_inside_its_category():
+    design = _design(_data())
+    lat = latent_layout(design)
+    l1 = design.level1
+    y = lat.y0
+    for var in l1.variables:
+        if var.latent:
+            codes = l1.codes[var.name]
+            seen = codes >= 0
+            decoded = var.behaviour.decode(y[:, l1.columns(var.name)], None)
+            np.testing.assert_array_equal(decoded[seen], codes[seen])
+    assert lat.cells[0].size == lat.table.shape[0]
+
+
+def test_sweep_keeps_categories_and_draws_the_conditional():
+    """Every draw decodes to the observed category; with the random effects and the other
+    dimensions fixed, a binary latent's draws follow its truncated conditional normal."""
+    design = _design(_data())
+    lat = latent_layout(design)
+    l1 = design.level1
+    p = design.p
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(p, p))
+    sigma = a @ a.T / p + np.eye(p)
+    for var in l1.variables:  # unit scales on the latent dimensions, as identified
+        if var.latent:
+            for c in l1.columns(var.name):
+                sigma[c, :] /= np.sqrt(sigma[c, c])
+                sigma[:, c] /= np.sqrt(sigma[c, c])
+    beta = rng.normal(size=(design.q, p))
+    effects = rng.normal(size=(design.n_clusters, design.r, p)) * 0.3
+    dims = np.unique(lat.table[:, 0])
+    coef, sd = conditional_regressions(sigma, lat.stats.masks, dims)
+    y = lat.y0.copy()
+    b_col = int(l1.columns("b")[0])
+    row = int(lat.rows[0])
+    draws = []
+    for _ in range(4000):
+        keep = y[row].copy()
+        draw_latents(
+            y, design.x, design.z, lat.stats.pattern, design.cluster, beta, effects, coef, sd,
+            lat.rows, lat.row_cells, lat.table, rng.random(lat.table.shape[0]),
+        )  # fmt: skip
+        draws.append(y[row, b_col])
+        y[row] = keep  # the row's other latents fixed: one conditional, many draws
+    for var in l1.variables:
+        if var.latent:
+            codes = l1.codes[var.name]
+            seen = codes >= 0
+            decoded = var.behaviour.decode(y[:, l1.columns(var.name)], None)
+            np.testing.assert_array_equal(decoded[seen], codes[seen])
+    k = lat.stats.pattern[row]
+    mu = design.x[row] @ beta + design.z[row] @ effects[design.cluster[row]]
+    mean = mu[b_col] + coef[k, b_col] @ (keep - mu)
+    code = l1.codes["b"][row]
+    a_, b_ = ((0.0 - mean) / sd[k, b_col], np.inf) if code == 1 else (-np.inf, -mean / sd[k, b_col])
+    ref = stats.truncnorm(a_, b_, loc=mean, scale=sd[k, b_col])
+    assert stats.kstest(np.array(draws), ref.cdf).statistic < KS_001 / np.sqrt(len(draws))
+
+
+def test_statistics_are_those_of_the_completed_data():
+    design = _design(_data())
+    lat = latent_layout(design)
+    y = lat.y0 + np.where(lat.y0 != 0, 0.1, 0.0)  # any values in place of the latents
+    stats_, _ = compute_stats(
+        y, design.x, design.z, design.cluster, design.n_clusters, observed=design.level1.observed
+    )
+    syy = np.zeros_like(stats_.syy)
+    syx = np.zeros_like(stats_.syx)
+    syz_t = np.zeros_like(stats_.syz.transpose(1, 2, 3, 0))
+    everything = np.flatnonzero(stats_.pattern >= 0)
+    add_rows(y, design.x, design.z, lat.stats.pattern, design.cluster, everything, syy, syx, syz_t)
+    np.testing.assert_allclose(syy, stats_.syy, atol=1e-10)
+    np.testing.assert_allclose(syx, stats_.syx, atol=1e-10)
+    np.testing.assert_allclose(syz_t, stats_.syz.transpose(1, 2, 3, 0), atol=1e-10)
+
+
+def test_move_rewrites_the_chains_statistics():
+    from jmimpute.sampling.blocked import CompiledTarget
+    from jmimpute.sampling.numba_callbacks import compile_numba
+
+    design = _design(_data())
+    built, lat = build_augmented_model(design, Priors())
+    compiled, _ = compile_numba(built.model, built.keep)
+    target = CompiledTarget(compiled).for_chain()
+    other = CompiledTarget(compiled).for_chain()
+    move = LatentMove(design, lat, target)
+    q = compiled.initial_point_func(0)
+    before = target(q)[0]
+    move.draw(q, np.random.default_rng(1))
+    assert target(q)[0] != before  # the density reads the new latents
+    assert other(q)[0] == before  # another chain's data are its own
+    expected, _ = compute_stats(
+        move.y, design.x, design.z, design.cluster, design.n_clusters,
+        observed=design.level1.observed,
+    )  # fmt: skip
+    np.testing.assert_allclose(target.shared("kernel_syy0"), expected.syy, atol=1e-9)
+    state = move.state()
+    assert state.shape == (lat.cells[0].size,)
+
+
+def test_level2_categorical_targets_are_refused():
+    import pandas as pd
+
+    frame = _data()
+    w = pd.Series(np.where(frame["g"] % 2 == 0, "x", "z"), dtype="category")
+    frame = frame.assign(w=w)
+    design = design_for(frame, ["y + b ~ 1 + (1|g)", "w ~ 1"], categorical=["b", "w"])
+    with pytest.raises(ValueError, match="level-2 categorical targets"):
+        build_augmented_model(design, Priors())
