@@ -6,6 +6,7 @@ light: a model imports PyMC only when it builds.
 
 from __future__ import annotations
 
+from jmimpute.models.augmented.model import AugmentedModel
 from jmimpute.models.collapsed import CollapsedModel
 from jmimpute.models.latent import LatentModel
 from jmimpute.models.protocol import BuiltModel, ImputationModel, ParameterDraws, ParameterGroup
@@ -18,6 +19,7 @@ MODELS: dict[str, ImputationModel] = {
         LatentModel(),
         SubstantiveModel(),
         SampledSubstantiveModel(),
+        AugmentedModel(),
     )
 }
 """Every imputation model by name (``spec.method``)."""

@@ -11,7 +11,7 @@ way.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -106,6 +106,10 @@ class BuiltModel:
     compiled_with : tuple or None
         The backend and the shared values ``compiled`` was made with: a Numba model takes
         new shared values, a JAX model (which freezes them) only the same ones.
+    sampler : callable or None
+        A model that nutpie cannot sample from start to end gives its own sampler:
+        ``sampler(built, settings, seed, shared, until) -> SamplerRun`` (the arguments of
+        :func:`jmimpute.sampling.nuts.run_sampler`); None: nutpie or PyMC runs ``model``.
     """
 
     design: Design
@@ -114,6 +118,7 @@ class BuiltModel:
     judged: tuple[str, ...]
     compiled: object | None = None
     compiled_with: tuple | None = None
+    sampler: Callable[..., Any] | None = None
 
     def reusable(self, backend: str, shared: dict[str, Any]) -> object | None:
         """The compiled model if a run with ``backend`` and these shared values may reuse it."""

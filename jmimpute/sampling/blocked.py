@@ -20,14 +20,15 @@ import ctypes
 import logging
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
 import xarray as xr
 
 from jmimpute.sampling.adapt import Warmup, initial_step_size
-from jmimpute.sampling.hmc import Nuts, State, TransitionStats
+from jmimpute.sampling.hmc import Nuts, TransitionStats
+from jmimpute.sampling.nuts import Checkpoints
 
 _log = logging.getLogger("jmimpute")
 
@@ -105,7 +106,7 @@ class CompiledTarget:
 class Move(Protocol):
     """What alternates with NUTS in a chain: draws of values the log density conditions on.
 
-    The driver keeps the move's state at the retained draws only.
+    The driver keeps the move's state at a few evenly spaced draws (:class:`ThinnedStates`).
     """
 
     def draw(self, q: np.ndarray, rng: np.random.Generator) -> None:
@@ -123,22 +124,100 @@ class Move(Protocol):
 
 @dataclass(frozen=True)
 class ChainSettings:
-    """How each chain runs (the subset of :class:`~jmimpute.spec.model.SamplerSettings`)."""
+    """How each chain runs (the subset of :class:`~jmimpute.spec.model.SamplerSettings`).
+
+    ``keep`` is how many of the move's states a chain holds at most
+    (:class:`ThinnedStates`).
+    """
 
     tune: int
     draws: int
     target_accept: float
     max_depth: int = 10
+    keep: int = 8
+
+
+class ThinnedStates:
+    """A move's states at evenly spaced draws of a chain, at most ``capacity`` of them.
+
+    A state is kept at every ``stride``-th draw; when more than ``capacity`` are held,
+    every other one is dropped and the stride doubles. However long the chain runs (the
+    draws may be decided while it runs), the kept states then span all its draws evenly,
+    and memory does not grow with the draws.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = max(2, capacity)
+        self.stride = 1
+        self.states: dict[int, Any] = {}
+
+    def offer(self, draw: int, move: Move) -> None:
+        """Keep ``move``'s state if ``draw`` falls on the stride."""
+        if draw % self.stride:
+            return
+        self.states[draw] = move.state()
+        if len(self.states) > self.capacity:
+            self.stride *= 2
+            self.states = {t: v for t, v in self.states.items() if t % self.stride == 0}
 
 
 @dataclass
 class Chain:
-    """One chain's draws: kept values per draw, transition stats, the moves' kept states."""
+    """One chain's draws: kept values per draw, transition stats, the move's kept states."""
 
-    values: np.ndarray
+    values: list[np.ndarray]
     stats: list[TransitionStats]
     step_size: float
-    kept_states: dict[int, Any] = field(default_factory=dict)
+    kept: ThinnedStates
+
+
+class ChainRun:
+    """One chain, warmed up on its first :meth:`advance` and sampled on as asked.
+
+    After every NUTS transition (warm-up included) ``move`` draws its values given the
+    transition's end point; its states are kept at thinned draws (:class:`ThinnedStates`).
+    """
+
+    def __init__(
+        self,
+        target: CompiledTarget,
+        start: np.ndarray,
+        settings: ChainSettings,
+        rng: np.random.Generator,
+        move: Move | None = None,
+    ) -> None:
+        self.target, self.settings, self.move = target, settings, move
+        self.nuts = Nuts(target, np.ones(target.n_dim), 1.0, rng, settings.max_depth)
+        self.z = self.nuts.start(start)
+        if not np.isfinite(self.z.logp):
+            raise RuntimeError("the log density is not finite at the chain's initial point")
+        self.warmed = False
+        self.chain = Chain([], [], 1.0, ThinnedStates(settings.keep))
+
+    def _step(self) -> TransitionStats:
+        self.z, stats = self.nuts.transition(self.z)
+        if self.move is not None:
+            self.move.draw(self.z.q, self.nuts.rng)
+            self.z = self.nuts.start(self.z.q)  # the density read the move's new values
+        return stats
+
+    def advance(self, draws: int) -> Chain:
+        """Sample until the chain has ``draws`` draws (warming up first)."""
+        if not self.warmed:
+            self.nuts.step_size = initial_step_size(self.nuts, self.z)
+            warm = Warmup(self.nuts, self.settings.tune, self.settings.target_accept)
+            for _ in range(self.settings.tune):
+                stats = self._step()
+                warm.after(self.z.q, stats.accept)
+            self.warmed = True
+            self.chain.step_size = self.nuts.step_size
+        chain = self.chain
+        while len(chain.values) < draws:
+            chain.stats.append(self._step())
+            chain.values.append(self.target.expand(self.z.q))
+            if self.move is not None:
+                chain.kept.offer(len(chain.values) - 1, self.move)
+        return chain
 
 
 def run_chain(
@@ -147,41 +226,9 @@ def run_chain(
     settings: ChainSettings,
     rng: np.random.Generator,
     move: Move | None = None,
-    keep_states: Sequence[int] = (),
 ) -> Chain:
-    """Warm up and sample one chain; ``move`` after every transition (warm-up included).
-
-    ``keep_states`` are the draws (0-based, after warm-up) at which the move's state is
-    kept: the values the imputations need at their retained draws, and only there.
-    """
-    nuts = Nuts(target, np.ones(target.n_dim), 1.0, rng, settings.max_depth)
-    z = nuts.start(start)
-    if not np.isfinite(z.logp):
-        raise RuntimeError("the log density is not finite at the chain's initial point")
-    nuts.step_size = initial_step_size(nuts, z)
-    warm = Warmup(nuts, settings.tune, settings.target_accept)
-    wanted = set(keep_states)
-    values = np.empty((settings.draws, target.n_expanded))
-    stats, kept = [], {}
-    for it in range(settings.tune + settings.draws):
-        z, st = nuts.transition(z)
-        if move is not None:
-            move.draw(z.q, rng)
-            z = _refreshed(nuts, z)
-        if it < settings.tune:
-            warm.after(z.q, st.accept)
-            continue
-        t = it - settings.tune
-        values[t] = target.expand(z.q)
-        stats.append(st)
-        if move is not None and t in wanted:
-            kept[t] = move.state()
-    return Chain(values, stats, nuts.step_size, kept)
-
-
-def _refreshed(nuts: Nuts, z: State) -> State:
-    """``z`` with the density and gradient of the target's current data."""
-    return nuts.start(z.q)
+    """Warm up and sample one chain of ``settings.draws`` draws."""
+    return ChainRun(target, start, settings, rng, move).advance(settings.draws)
 
 
 def run_chains(
@@ -190,28 +237,49 @@ def run_chains(
     settings: ChainSettings,
     seed: np.random.SeedSequence,
     moves: Sequence[Move | None] | None = None,
-    keep_states: Sequence[Sequence[int]] | None = None,
     cores: int = 1,
-) -> list[Chain]:
-    """Run one chain per target on ``cores`` threads, chain ``c`` from ``seed``'s child ``c``."""
+    until: Checkpoints | None = None,
+) -> tuple[list[Chain], tuple[int, ...]]:
+    """One chain per target on ``cores`` threads, chain ``c`` from ``seed``'s child ``c``.
+
+    Without ``until``, ``settings.draws`` draws per chain. With it (``draws=None``), the
+    chains stop at the first checkpoint its judge accepts, as nutpie's monitored runs do
+    (:func:`jmimpute.sampling.nuts.run_sampler`); the judge reads the kept variables.
+
+    Returns
+    -------
+    chains : list of Chain
+    checkpoints : tuple of int
+        The draws per chain at which convergence was judged (empty without ``until``).
+    """
     n = len(targets)
     rngs = [np.random.default_rng(s) for s in seed.spawn(n)]
     moves = list(moves) if moves is not None else [None] * n
-    keep = list(keep_states) if keep_states is not None else [()] * n
+    runs = [ChainRun(targets[c], starts[c], settings, rngs[c], moves[c]) for c in range(n)]
 
-    def one(c: int) -> Chain:
-        return run_chain(targets[c], starts[c], settings, rngs[c], moves[c], keep[c])
+    def advance(draws: int) -> list[Chain]:
+        if cores <= 1 or n == 1:
+            return [run.advance(draws) for run in runs]
+        with ThreadPoolExecutor(max_workers=cores) as pool:
+            return list(pool.map(lambda run: run.advance(draws), runs))
 
-    if cores <= 1 or n == 1:
-        return [one(c) for c in range(n)]
-    with ThreadPoolExecutor(max_workers=cores) as pool:
-        return list(pool.map(one, range(n)))
+    if until is None:
+        return advance(settings.draws), ()
+    target, checked = until.first, []
+    while True:
+        chains = advance(target)
+        checked.append(target)
+        more = until.judge(to_trace(chains, targets[0].compiled)) if target < until.most else None
+        if more is None:
+            return chains, tuple(checked)
+        target = min(more, until.most)
 
 
 def to_trace(chains: Sequence[Chain], compiled: Any) -> xr.DataTree:
     """The chains as nutpie's trace: ``posterior`` (kept variables) and ``sample_stats``."""
     names, slices, shapes = compiled.shape_info
-    values = np.stack([c.values for c in chains])  # chain, draw, expanded
+    draws_ = min(len(c.values) for c in chains)
+    values = np.stack([np.stack(c.values[:draws_]) for c in chains])  # chain, draw, expanded
     chains_n, draws = values.shape[:2]
     posterior = xr.Dataset(
         {
@@ -225,12 +293,13 @@ def to_trace(chains: Sequence[Chain], compiled: Any) -> xr.DataTree:
     )
 
     def stat(get: Any, dtype: Any) -> np.ndarray:
-        return np.array([[get(s) for s in c.stats] for c in chains], dtype=dtype)
+        return np.array([[get(s) for s in c.stats[:draws]] for c in chains], dtype=dtype)
 
     sample_stats = xr.Dataset(
         {
             "n_steps": (("chain", "draw"), stat(lambda s: s.n_steps, np.int64)),
             "tree_depth": (("chain", "draw"), stat(lambda s: s.tree_depth, np.int64)),
+            "maxdepth_reached": (("chain", "draw"), stat(lambda s: s.at_max_depth, bool)),
             "diverging": (("chain", "draw"), stat(lambda s: s.diverging, bool)),
             "mean_tree_accept": (("chain", "draw"), stat(lambda s: s.accept, float)),
             "energy": (("chain", "draw"), stat(lambda s: s.energy, float)),

@@ -50,6 +50,8 @@ class TransitionStats:
         Leapfrog steps and doublings.
     diverging : bool
         An energy error above :data:`MAX_DELTA_H` (or a non-finite one) ended it.
+    at_max_depth : bool
+        The trajectory stopped at the maximum depth, not at a U-turn.
     energy : float
         The Hamiltonian at the chosen state.
     """
@@ -59,6 +61,7 @@ class TransitionStats:
     tree_depth: int
     diverging: bool
     energy: float
+    at_max_depth: bool = False
 
 
 @dataclass
@@ -162,7 +165,7 @@ class Nuts:
         rho = z0.p.copy()
         sample, log_weight = z0, 0.0
         counts: dict[str, float] = {"steps": 0, "accept": 0.0, "diverging": False}
-        depth = 0
+        depth, at_max_depth = 0, False
         while depth < self.max_depth:
             forward = self.rng.uniform() > 0.5
             eps = self.step_size if forward else -self.step_size
@@ -192,6 +195,8 @@ class Nuts:
                 z_bck, p_bck, sharp_bck = end, sub.p_end, sub.sharp_end
             if turned:
                 break
+        else:  # neither a U-turn nor a divergence stopped it
+            at_max_depth = True
         steps = int(counts["steps"])
         stats = TransitionStats(
             accept=float(counts["accept"]) / max(steps, 1),
@@ -199,6 +204,7 @@ class Nuts:
             tree_depth=depth,
             diverging=bool(counts["diverging"]),
             energy=self.energy(sample),
+            at_max_depth=at_max_depth,
         )
         return sample, stats
 

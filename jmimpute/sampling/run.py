@@ -84,16 +84,20 @@ def sample(model: ImputationModel, built: BuiltModel, spec: ImputationSpec, seed
     shared = model.shared_data(spec.priors)
     backend = spec.sampler.backend
     nutpie = spec.sampler.sampler == "nutpie"
-    run = run_sampler(
-        built.model,
-        spec.sampler,
-        run_seed,
-        var_names=built.keep,
-        compiled=built.reusable(backend, shared) if nutpie else None,
-        shared=shared,
-        until=_checkpoints(model, built, spec) if spec.sampler.auto_draws else None,
-    )
-    if nutpie:
+    until = _checkpoints(model, built, spec) if spec.sampler.auto_draws else None
+    if built.sampler is not None:  # a model that runs its own sampler
+        run = built.sampler(built, spec.sampler, run_seed, shared, until)
+    else:
+        run = run_sampler(
+            built.model,
+            spec.sampler,
+            run_seed,
+            var_names=built.keep,
+            compiled=built.reusable(backend, shared) if nutpie else None,
+            shared=shared,
+            until=until,
+        )
+    if nutpie and built.sampler is None:
         built.compiled, built.compiled_with = run.compiled, (backend, shared)
     draws = model.parameter_draws(run.trace, built.keep)
     if draws.draws != spec.sampler.draws:

@@ -16,7 +16,13 @@ import numpy as np
 from jmimpute.spec.formula import Formula, parse_formula
 from jmimpute.spec.priors import Priors
 
-METHODS: tuple[str, ...] = ("collapsed", "latent", "substantive", "substantive_sampled")
+METHODS: tuple[str, ...] = (
+    "collapsed",
+    "latent",
+    "substantive",
+    "substantive_sampled",
+    "augmented",
+)
 """The imputation models (``method``); each is registered under its name in
 :data:`jmimpute.models.MODELS` (a test holds the two to the same names). ``"substantive"``
 is chosen by giving ``analysis`` (its formulas are derived from it); ``"substantive_sampled"``
@@ -96,9 +102,11 @@ class ImputationSpec:
         varying around it (jomo's ``meth = "random"``).
     m : int
         Number of imputations.
-    method : {"collapsed", "latent"}
-        ``"collapsed"`` integrates the random effects and missing cells out of the NUTS
-        target and draws them exactly afterwards; ``"latent"`` samples them with NUTS.
+    method : str
+        A key of :data:`jmimpute.models.MODELS` (:data:`METHODS`): ``"collapsed"``
+        integrates the random effects and missing cells out of the NUTS target and draws
+        them exactly afterwards; ``"latent"`` samples them with NUTS; ``"augmented"``
+        draws categorical latents between NUTS steps on the parameters.
     priors : Priors
     sampler : SamplerSettings
     analysis : str or None

@@ -13,8 +13,15 @@ import pymc as pm
 import pytest
 from arviz_stats.base import array_stats
 
-from jmimpute.sampling.blocked import ChainSettings, CompiledTarget, run_chains, to_trace
+from jmimpute.sampling.blocked import (
+    ChainSettings,
+    CompiledTarget,
+    ThinnedStates,
+    run_chains,
+    to_trace,
+)
 from jmimpute.sampling.numba_callbacks import compile_numba
+from jmimpute.sampling.nuts import Checkpoints
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*BLAS.*")
 
@@ -47,7 +54,7 @@ def test_matches_nutpie_on_the_same_compiled_model():
     compiled, _ = compile_numba(_normal_model(y), ["mu", "sigma"])
     target = CompiledTarget(compiled)
     settings = ChainSettings(tune=500, draws=1000, target_accept=0.8)
-    chains = run_chains(
+    chains, _ = run_chains(
         [target.for_chain() for _ in range(4)],
         _starts(target, 4),
         settings,
@@ -98,13 +105,12 @@ def test_data_augmentation_reaches_the_observed_data_posterior():
     base = CompiledTarget(compiled)
     targets = [base.for_chain() for _ in range(4)]
     moves = [_MissingY(t, missing) for t in targets]
-    chains = run_chains(
+    chains, _ = run_chains(
         targets,
         _starts(base, 4),
-        ChainSettings(tune=500, draws=1500, target_accept=0.8),
+        ChainSettings(tune=500, draws=1500, target_accept=0.8, keep=6),
         np.random.SeedSequence(11),
         moves=moves,
-        keep_states=[[10, 700]] * 4,
         cores=2,
     )
     mu_draws = to_trace(chains, compiled)["posterior"].dataset["mu"].to_numpy()
@@ -113,9 +119,13 @@ def test_data_augmentation_reaches_the_observed_data_posterior():
     assert abs(mu_draws.mean() - mean) < 4.0 * _mcse(mu_draws)
     se_sd = mu_draws.std() / np.sqrt(2 * _ess(mu_draws))
     assert abs(mu_draws.std() - sd) < 4.0 * se_sd
-    # each chain kept the move's values at the asked draws only, and its own values
-    assert all(sorted(c.kept_states) == [10, 700] for c in chains)
-    assert not np.array_equal(chains[0].kept_states[10], chains[1].kept_states[10])
+    # each chain kept at most 6 of the move's states, evenly over its draws, its own ones
+    for chain in chains:
+        kept = sorted(chain.kept.states)
+        stride = chain.kept.stride
+        assert len(kept) <= 6 and kept == list(range(0, 1500, stride))[: len(kept)]
+        assert kept[-1] + 2 * stride > 1500  # they reach the end of the chain
+    assert not np.array_equal(chains[0].kept.states[0], chains[1].kept.states[0])
 
 
 def test_chains_are_seeded():
@@ -125,14 +135,14 @@ def test_chains_are_seeded():
     settings = ChainSettings(tune=60, draws=30, target_accept=0.8)
 
     def run(cores):
-        chains = run_chains(
+        chains, _ = run_chains(
             [target.for_chain() for _ in range(2)],
             _starts(target, 2),
             settings,
             np.random.SeedSequence(5),
             cores=cores,
         )
-        return np.stack([c.values for c in chains])
+        return np.stack([np.stack(c.values) for c in chains])
 
     np.testing.assert_array_equal(run(1), run(2))
 
@@ -146,3 +156,45 @@ def test_shared_copies_are_per_chain():
     assert a(q)[0] < b(q)[0]  # a's callback reads a's data
     with pytest.raises(KeyError, match="no shared value 'nope'"):
         a.shared("nope")
+
+
+def test_thinned_states_span_the_chain_in_bounded_memory():
+    class Counter:
+        def __init__(self):
+            self.t = -1
+
+        def draw(self, q, rng):
+            pass
+
+        def state(self):
+            return self.t
+
+    kept, move = ThinnedStates(4), Counter()
+    for t in range(1000):
+        move.t = t
+        kept.offer(t, move)
+    assert len(kept.states) <= 4
+    assert sorted(kept.states) == [0, 256, 512, 768] and kept.stride == 256
+    assert all(kept.states[t] == t for t in kept.states)
+
+
+def test_checkpoints_stop_when_the_judge_accepts():
+    y = np.random.default_rng(4).normal(size=30)
+    compiled, _ = compile_numba(_normal_model(y), ["mu", "sigma"])
+    target = CompiledTarget(compiled)
+    seen = []
+
+    def judge(trace):
+        draws = trace["posterior"].sizes["draw"]
+        seen.append(draws)
+        return None if draws >= 300 else draws + 200
+
+    chains, checked = run_chains(
+        [target.for_chain() for _ in range(2)],
+        _starts(target, 2),
+        ChainSettings(tune=100, draws=0, target_accept=0.8),
+        np.random.SeedSequence(2),
+        until=Checkpoints(first=100, most=1000, judge=judge),
+    )
+    assert checked == (100, 300) and seen == [100, 300]
+    assert all(len(c.values) == 300 for c in chains)

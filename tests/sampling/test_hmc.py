@@ -155,3 +155,15 @@ def test_dual_averaging_moves_towards_target():
     dual.restart(1.0)
     larger = [dual.update(1.0) for _ in range(20)][-1]
     assert smaller < 1.0 < larger
+
+
+def test_trajectories_cut_by_the_maximum_depth_are_reported():
+    def f(q):
+        return -0.5 * float(q @ q), -q
+
+    nuts = Nuts(f, np.ones(2), 1e-3, np.random.default_rng(0), max_depth=2)
+    _, st = nuts.transition(nuts.start(np.array([1.0, 0.0])))
+    assert st.at_max_depth and st.tree_depth == 2 and st.n_steps == 3
+    nuts = Nuts(f, np.ones(2), 0.5, np.random.default_rng(0), max_depth=10)
+    _, st = nuts.transition(nuts.start(np.array([1.0, 0.0])))
+    assert not st.at_max_depth
