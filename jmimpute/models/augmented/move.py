@@ -129,10 +129,11 @@ class LatentMove:
         u = _draw_normal_precision(mean, chol, rng)
         self.effects = np.ascontiguousarray(u.reshape(design.n_clusters, design.r, design.p))
         coef, sd = conditional_regressions(sigma, lat.stats.masks, self.dims)
+        normals = np.asarray(rng.standard_normal(lat.table.shape[0]))
         uniforms = np.asarray(rng.random(lat.table.shape[0]))
         draw_latents(
             self.y, design.x, design.z, lat.stats.pattern, design.cluster, beta, self.effects,
-            coef, sd, lat.rows, lat.row_cells, lat.table, uniforms,
+            coef, sd, lat.rows, lat.row_cells, lat.table, normals, uniforms,
         )  # fmt: skip
         self._restat()
 

@@ -40,6 +40,7 @@ def draw_latents(
     rows: np.ndarray,
     row_cells: np.ndarray,
     cells: np.ndarray,
+    normals: np.ndarray,
     uniforms: np.ndarray,
 ) -> None:
     """One Gibbs sweep over the latent cells of ``rows``, in place in ``y``.
@@ -65,8 +66,8 @@ def draw_latents(
     cells : ndarray of int, shape (L, 5)
         Per latent cell: column, region code (:data:`REGIONS`), category code, and the
         variable's first column and number of dimensions (its columns are contiguous).
-    uniforms : ndarray, shape (L,)
-        One uniform per cell.
+    normals, uniforms : ndarray, shape (L,)
+        One standard normal and one uniform per cell (:func:`.truncated.above`).
     """
     p = y.shape[1]
     q = x.shape[1]
@@ -93,21 +94,22 @@ def draw_latents(
             for a in range(p):
                 m += coef[k, d, a] * e[a]
             s = cond_sd[k, d]
+            n = normals[c]
             u = uniforms[c]
             if region == 0:
-                v = above(m, s, 0.0, u) if code == 1 else below(m, s, 0.0, u)
+                v = above(m, s, 0.0, n, u) if code == 1 else below(m, s, 0.0, n, u)
             else:
                 first = cells[c, 3]
                 if code == 0:
-                    v = below(m, s, 0.0, u)
+                    v = below(m, s, 0.0, n, u)
                 elif d == first + code - 1:  # the category's own latent: above the rest
                     lower = 0.0
                     for t in range(first, first + cells[c, 4]):
                         if t != d:
                             lower = max(lower, y[row, t])
-                    v = above(m, s, lower, u)
+                    v = above(m, s, lower, n, u)
                 else:  # another latent: below the category's own
-                    v = below(m, s, y[row, first + code - 1], u)
+                    v = below(m, s, y[row, first + code - 1], n, u)
             y[row, d] = v
             e[d] = v - mu[d]
 
