@@ -244,3 +244,22 @@ def test_posterior_matches_the_collapsed_model():
             assert abs(a[..., i].mean() - c[..., i].mean()) < 4 * se, (name, i)
             se_sd = np.hypot(sd_a / np.sqrt(2 * ess_a), sd_c / np.sqrt(2 * ess_c))
             assert abs(sd_a - sd_c) < 4 * se_sd, (name, i, sd_a, sd_c)
+
+
+def test_collapsed_model_warns_where_its_trace_would_be_large(monkeypatch, caplog):
+    """The estimate is the store's layout (--store at 20,000 rows: 50,875 latents, 4 chains
+    x (1000 + 1000): 6.53 GB in the store + 3.27 GB copied = 16 L (tune + 2 draws) x 4)."""
+    import logging
+
+    from jmimpute.models.collapsed import model as collapsed
+    from jmimpute.spec.model import build_spec
+
+    frame = _data()
+    design = _design(frame)
+    spec = build_spec("y + b + c ~ 1 + (1|g)", categorical=["b", "c"], tune=1000, draws=1000)
+    latent = int(np.count_nonzero(design.level1.latent))
+    assert collapsed.stored_gigabytes(design, spec) == pytest.approx(16 * latent * 12000 / 1e9)
+    monkeypatch.setattr(collapsed, "STORE_WARNING_GB", 0.0)
+    with caplog.at_level(logging.WARNING, logger="jmimpute"):
+        collapsed.CollapsedModel().check(design, spec)
+    assert "method='augmented'" in caplog.text

@@ -27,6 +27,19 @@ class CollapsedModel(JointModel):
 
     name = "collapsed"
 
+    def check(self, design: Design, spec: ImputationSpec) -> None:
+        """The joint model's checks, and a warning where the trace will not fit in memory."""
+        super().check(design, spec)
+        gigabytes = stored_gigabytes(design, spec)
+        if gigabytes > STORE_WARNING_GB:
+            _log.warning(
+                "method='collapsed' samples and stores every observed category's latent "
+                "value at every iteration (warm-up included): about %.0f GB for this run. "
+                "method='augmented' keeps them at a few draws only (level-1 binary and "
+                "nominal targets); see docs/design/categorical-at-scale.md",
+                gigabytes,
+            )
+
     def build(self, design: Design, spec: ImputationSpec) -> BuiltModel:
         """The PyMC model with the compiled likelihood where the backend allows it."""
         from jmimpute.models.collapsed.build import build_collapsed_model
@@ -54,6 +67,24 @@ class CollapsedModel(JointModel):
         streams = [int(s) for s in retained["stream"].to_numpy()]
         draws_ = draw_imputations(built.design, params, streams, seed, progressbar=progressbar)
         return draws_, retained_values(params, retained)
+
+
+STORE_WARNING_GB = 2.0
+"""Above this estimate of the trace's memory, :meth:`CollapsedModel.check` warns."""
+
+
+def stored_gigabytes(design: Design, spec: ImputationSpec) -> float:
+    """Memory nutpie takes for the latents of a run: about ``16 L (chains (tune + 2 draws))``.
+
+    Each of the ``L`` observed categorical latents is a free coordinate and a kept value
+    (8 bytes each) at every iteration in the store, and the kept draws are copied once
+    more into the result (``benchmarks/bench_scale.py --store`` measures it). With
+    ``draws=None`` the first checkpoint's draws, a lower bound.
+    """
+    latent = int(np.count_nonzero(design.level1.latent))
+    settings = spec.sampler
+    iterations = settings.chains * (settings.tune + 2 * settings.draws)
+    return 16.0 * latent * iterations / 1e9
 
 
 def _kernel_usable(spec: ImputationSpec) -> bool:
