@@ -11,10 +11,11 @@ the same run), and ``augmented`` the categorical data with ``method="augmented"`
 augmentation, ``docs/design/categorical-at-scale.md``). Defaults otherwise (m = 5, as in
 the issue). ``--cases`` picks some of them.
 
-Printed per case: wall time, compile and sampling seconds, peak resident memory, NUTS's
-mean leapfrog steps per iteration and step size, the resident memory at the end of
-sampling and after the imputations (a thread reads ``/proc/self/statm`` every 0.2 s and
-the phases are marked by the log), min bulk ESS, max R-hat, and whether the run converged.
+Printed per case: wall time, compile and sampling seconds, peak resident memory, the draws
+per chain kept (``draws=None`` decides them), NUTS's mean leapfrog steps per iteration and
+step size, the resident memory at the end of sampling and after the imputations (a
+thread reads ``/proc/self/statm`` every 0.2 s and the phases are marked by the log), min
+bulk ESS, max R-hat, and whether the run converged.
 
 Run with ``python benchmarks/bench_scale.py --rows 100000 --clusters 1000``.
 
@@ -160,6 +161,7 @@ def one(case: str, rows: int, clusters: int, seed: int) -> dict[str, object]:
         "peak_gb": peak,
         "peak_rusage_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6,
         "marks_gb": memory.marks,
+        "draws": int(stats.sizes["draw"]),
         "leapfrog_steps": float(stats["n_steps"].mean()),
         "step_size": float(stats["step_size"].mean()),
         "min_ess": float(table["ess_bulk"].min()),
@@ -249,7 +251,8 @@ def main() -> None:
         results.append(json.loads(done.stdout.strip().splitlines()[-1]))
         log.info("%s done", case)
     frame = pd.DataFrame(results).set_index("case")
-    shown = ["wall_s", "compile_s", "sampling_s", "peak_gb", "leapfrog_steps", "step_size"]
+    shown = ["wall_s", "compile_s", "sampling_s", "peak_gb", "draws", "leapfrog_steps"]
+    shown += ["step_size"]
     shown += ["min_ess", "max_rhat", "converged"]
     with pd.option_context("display.width", 200):
         print(frame[shown].round(3).to_string())
