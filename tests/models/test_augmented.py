@@ -55,10 +55,10 @@ def test_ndtri_matches_scipy_in_both_tails():
     np.testing.assert_allclose(ours, special.ndtri(ps), rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize("bound", [-2.0, 0.0, 0.78, 1.5, 8.0, 30.0])  # both paths
+@pytest.mark.parametrize("bound", [-2.0, 0.0, 0.78, 0.9, 1.5, 8.0, 30.0])  # every path
 def test_truncated_draws_follow_the_truncated_normal(bound):
     rng = np.random.default_rng(3)
-    u, n = rng.random(20_000), rng.standard_normal(20_000)
+    u, n = rng.random((20_000, 3)), rng.standard_normal(20_000)
     x = np.array([above(0.3, 1.2, bound, a, v) for a, v in zip(n, u, strict=True)])
     assert x.min() >= bound
     ref = stats.truncnorm((bound - 0.3) / 1.2, np.inf, loc=0.3, scale=1.2)
@@ -103,6 +103,8 @@ def test_sweep_keeps_categories_and_draws_the_conditional():
     dims = np.unique(lat.table[:, 0])
     coef, sd = conditional_regressions(sigma, lat.stats.masks, dims)
     y = lat.y0.copy()
+    scratch = tuple(np.zeros_like(a) for a in (lat.stats.syy, lat.stats.syx))
+    scratch += (np.zeros_like(lat.stats.syz.transpose(1, 2, 3, 0)),)
     b_col = int(l1.columns("b")[0])
     row = int(lat.rows[0])
     draws = []
@@ -111,7 +113,7 @@ def test_sweep_keeps_categories_and_draws_the_conditional():
         draw_latents(
             y, design.x, design.z, lat.stats.pattern, design.cluster, beta, effects, coef, sd,
             lat.rows, lat.row_cells, lat.table, rng.standard_normal(lat.table.shape[0]),
-            rng.random(lat.table.shape[0]),
+            rng.random((lat.table.shape[0], 3)), *scratch,
         )  # fmt: skip
         draws.append(y[row, b_col])
         y[row] = keep  # the row's other latents fixed: one conditional, many draws
@@ -263,3 +265,35 @@ def test_collapsed_model_warns_where_its_trace_would_be_large(monkeypatch, caplo
     with caplog.at_level(logging.WARNING, logger="jmimpute"):
         collapsed.CollapsedModel().check(design, spec)
     assert "method='augmented'" in caplog.text
+
+
+def test_effects_draw_is_the_numpy_conditional():
+    """draw_effects gives the draw of random_effect_conditional and its precision factor
+    for the same standard normals (to rounding)."""
+    from jmimpute._kernels.ops import KernelData
+    from jmimpute.models.augmented.effects import draw_effects
+    from jmimpute.models.joint.conditional import (
+        _pattern_precisions,
+        cluster_priors,
+        random_effect_conditional,
+    )
+
+    design = _design(_data())
+    lat = latent_layout(design)
+    stats = lat.stats
+    no_cells = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
+    data = KernelData.build(stats, lat.no_rows, no_cells)
+    rng = np.random.default_rng(8)
+    p, d = design.p, design.d
+    a = rng.normal(size=(p, p))
+    sigma = a @ a.T / p + np.eye(p)
+    psi = np.eye(d) * 0.5 + 0.1
+    beta = rng.normal(size=(design.q, p))
+    lam, h = cluster_priors(design, psi, None, *design.level2_patterns())
+    normals = rng.standard_normal((design.n_clusters, d))
+    out = np.empty((design.n_clusters, design.r, p))
+    prec = _pattern_precisions(sigma, stats.masks)
+    draw_effects(lam, h, data.zz_t, data.syz0_t, data.sxz_t, prec, beta, normals, out)
+    mean, chol = random_effect_conditional(stats, beta, sigma, lam, h)
+    expected = mean + np.linalg.solve(np.swapaxes(chol, -1, -2), normals[..., None])[..., 0]
+    np.testing.assert_allclose(out.reshape(design.n_clusters, d), expected, rtol=1e-10, atol=1e-12)

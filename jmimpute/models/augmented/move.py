@@ -2,38 +2,24 @@
 
 After each NUTS transition on the parameters (their draw given the completed data, random
 effects integrated), the move draws the random effects given the parameters and the
-completed data, exactly; then every observed category's latent value given the
-parameters and the random effects (:func:`jmimpute.models.augmented.sweep.draw_latents`);
-then rewrites the statistics that the chain's compiled likelihood reads. In this order the
+completed data, exactly (:mod:`jmimpute.models.augmented.effects`); then every observed
+category's latent value given the parameters and the random effects
+(:func:`jmimpute.models.augmented.sweep.draw_latents`), adding each row to the statistics
+that the chain's compiled likelihood reads. In this order the
 three draws form a partially collapsed Gibbs sampler of the joint posterior
 (``docs/design/categorical-at-scale.md``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from jmimpute.design.standardised import Design
 from jmimpute.models.augmented.build import Latents
+from jmimpute.models.augmented.effects import draw_effects
 from jmimpute.models.augmented.sweep import add_rows, draw_latents
-from jmimpute.models.joint.conditional import (
-    _draw_normal_precision,
-    cluster_priors,
-    random_effect_conditional,
-)
+from jmimpute.models.joint.conditional import _pattern_precisions, cluster_priors
 from jmimpute.sampling.blocked import CompiledTarget
-
-
-@dataclass(frozen=True)
-class _Stats:
-    """The per-(cluster, pattern) statistics ``random_effect_conditional`` reads."""
-
-    masks: np.ndarray
-    zz: np.ndarray
-    syz: np.ndarray
-    sxz: np.ndarray
 
 
 def conditional_regressions(
@@ -81,6 +67,8 @@ class LatentMove:
         self.syy = target.shared("kernel_syy0")
         self.syx = target.shared("kernel_syx0")
         self.syz_t = target.shared("kernel_syz0_t")
+        self.zz_t = target.shared("kernel_zz_t")
+        self.sxz_t = target.shared("kernel_sxz_t")
         # rows without latents never change: their sums are kept apart and copied in
         self.base = tuple(np.zeros_like(a) for a in (self.syy, self.syx, self.syz_t))
         stats = latents.stats
@@ -88,7 +76,6 @@ class LatentMove:
             self.y, design.x, design.z, stats.pattern, design.cluster, latents.base_rows,
             *self.base,
         )  # fmt: skip
-        self.stats = _Stats(stats.masks, stats.zz, np.zeros_like(stats.syz), stats.sxz)
         self.target = target
         names, slices, shapes = target.compiled.shape_info
         self.layout = {n: (s, tuple(sh)) for n, s, sh in zip(names, slices, shapes, strict=True)}
@@ -101,10 +88,14 @@ class LatentMove:
         values = self.target.expand(q)
         return {n: values[s].reshape(shape) for n, (s, shape) in self.layout.items()}
 
-    def _restat(self) -> None:
-        """The statistics of the current latent values, in the target's shared arrays."""
+    def _reset(self) -> None:
+        """The statistics of the rows without latents, to which the sweep adds the others."""
         for live, base in zip((self.syy, self.syx, self.syz_t), self.base, strict=True):
             live[...] = base
+
+    def _restat(self) -> None:
+        """The statistics of the current latent values, in the target's shared arrays."""
+        self._reset()
         lat = self.latents
         add_rows(
             self.y, self.design.x, self.design.z, lat.stats.pattern, self.design.cluster,
@@ -122,20 +113,18 @@ class LatentMove:
                 np.nan_to_num(design.level2.targets.values) - design.level2.v @ theta["gamma_s"]
             )
         lam, h = cluster_priors(design, psi, resid2, *self.l2)
-        stats = _Stats(
-            self.stats.masks, self.stats.zz, self.syz_t.transpose(3, 0, 1, 2), self.stats.sxz
-        )
-        mean, chol = random_effect_conditional(stats, beta, sigma, lam, h)  # type: ignore[arg-type]
-        u = _draw_normal_precision(mean, chol, rng)
-        self.effects = np.ascontiguousarray(u.reshape(design.n_clusters, design.r, design.p))
+        prec = _pattern_precisions(sigma, lat.stats.masks)
+        normals = np.asarray(rng.standard_normal((design.n_clusters, design.d)))
+        draw_effects(lam, h, self.zz_t, self.syz_t, self.sxz_t, prec, beta, normals, self.effects)
         coef, sd = conditional_regressions(sigma, lat.stats.masks, self.dims)
         normals = np.asarray(rng.standard_normal(lat.table.shape[0]))
-        uniforms = np.asarray(rng.random(lat.table.shape[0]))
+        uniforms = np.asarray(rng.random((lat.table.shape[0], 3)))
+        self._reset()
         draw_latents(
             self.y, design.x, design.z, lat.stats.pattern, design.cluster, beta, self.effects,
             coef, sd, lat.rows, lat.row_cells, lat.table, normals, uniforms,
+            self.syy, self.syx, self.syz_t,
         )  # fmt: skip
-        self._restat()
 
     def state(self) -> np.ndarray:
         """The latent values in ``Targets.latent_cells`` order (``DrawParams.latent``)."""

@@ -42,8 +42,14 @@ def draw_latents(
     cells: np.ndarray,
     normals: np.ndarray,
     uniforms: np.ndarray,
+    syy: np.ndarray,
+    syx: np.ndarray,
+    syz_t: np.ndarray,
 ) -> None:
     """One Gibbs sweep over the latent cells of ``rows``, in place in ``y``.
+
+    Each row's new values are added to the statistics as it is done (:func:`add_rows`),
+    in the same pass over the rows.
 
     Parameters
     ----------
@@ -66,8 +72,10 @@ def draw_latents(
     cells : ndarray of int, shape (L, 5)
         Per latent cell: column, region code (:data:`REGIONS`), category code, and the
         variable's first column and number of dimensions (its columns are contiguous).
-    normals, uniforms : ndarray, shape (L,)
-        One standard normal and one uniform per cell (:func:`.truncated.above`).
+    normals, uniforms : ndarray, shapes (L,) and (L, 3)
+        One standard normal and three uniforms per cell (:func:`.truncated.above`).
+    syy, syx, syz_t : ndarray
+        The statistics of the other rows, to which these rows' are added.
     """
     p = y.shape[1]
     q = x.shape[1]
@@ -112,6 +120,34 @@ def draw_latents(
                     v = below(m, s, y[row, first + code - 1], n, u)
             y[row, d] = v
             e[d] = v - mu[d]
+        _add_row(y, x, zdes, row, k, j, syy, syx, syz_t)
+
+
+@njit(cache=True, nogil=True)
+def _add_row(
+    y: np.ndarray,
+    x: np.ndarray,
+    zdes: np.ndarray,
+    row: int,
+    k: int,
+    j: int,
+    syy: np.ndarray,
+    syx: np.ndarray,
+    syz_t: np.ndarray,
+) -> None:
+    p = y.shape[1]
+    q = x.shape[1]
+    r = zdes.shape[1]
+    for a in range(p):
+        ya = y[row, a]
+        if ya == 0.0:
+            continue
+        for b in range(p):
+            syy[k, a, b] += ya * y[row, b]
+        for b in range(q):
+            syx[k, a, b] += ya * x[row, b]
+        for b in range(r):
+            syz_t[k, a, b, j] += ya * zdes[row, b]
 
 
 @njit(cache=True, nogil=True)
@@ -131,20 +167,6 @@ def add_rows(
     ``syy[k] += y y'``, ``syx[k] += y x'`` and ``syz_t[k, :, :, j] += y z'`` for each row of
     pattern ``k`` in cluster ``j``; ``y`` is 0 at the row's unobserved cells.
     """
-    p = y.shape[1]
-    q = x.shape[1]
-    r = zdes.shape[1]
     for i in range(rows.shape[0]):
         row = rows[i]
-        k = pattern[row]
-        j = cluster[row]
-        for a in range(p):
-            ya = y[row, a]
-            if ya == 0.0:
-                continue
-            for b in range(p):
-                syy[k, a, b] += ya * y[row, b]
-            for b in range(q):
-                syx[k, a, b] += ya * x[row, b]
-            for b in range(r):
-                syz_t[k, a, b, j] += ya * zdes[row, b]
+        _add_row(y, x, zdes, row, pattern[row], cluster[row], syy, syx, syz_t)
