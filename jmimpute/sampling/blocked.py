@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import ctypes
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
 import xarray as xr
+from tqdm.auto import tqdm
 
 from jmimpute.sampling.adapt import Warmup, initial_step_size
 from jmimpute.sampling.hmc import Nuts, TransitionStats
@@ -185,8 +186,10 @@ class ChainRun:
         settings: ChainSettings,
         rng: np.random.Generator,
         move: Move | None = None,
+        progress: Callable[[int], object] | None = None,
     ) -> None:
         self.target, self.settings, self.move = target, settings, move
+        self.progress = progress
         self.nuts = Nuts(target, np.ones(target.n_dim), 1.0, rng, settings.max_depth)
         self.z = self.nuts.start(start)
         if not np.isfinite(self.z.logp):
@@ -199,6 +202,8 @@ class ChainRun:
         if self.move is not None:
             self.move.draw(self.z.q, self.nuts.rng)
             self.z = self.nuts.start(self.z.q)  # the density read the move's new values
+        if self.progress is not None:
+            self.progress(1)
         return stats
 
     def advance(self, draws: int) -> Chain:
@@ -239,12 +244,14 @@ def run_chains(
     moves: Sequence[Move | None] | None = None,
     cores: int = 1,
     until: Checkpoints | None = None,
+    progressbar: bool = False,
 ) -> tuple[list[Chain], tuple[int, ...]]:
     """One chain per target on ``cores`` threads, chain ``c`` from ``seed``'s child ``c``.
 
     Without ``until``, ``settings.draws`` draws per chain. With it (``draws=None``), the
     chains stop at the first checkpoint its judge accepts, as nutpie's monitored runs do
     (:func:`jmimpute.sampling.nuts.run_sampler`); the judge reads the kept variables.
+    ``progressbar`` shows the iterations of all chains in one bar.
 
     Returns
     -------
@@ -255,7 +262,26 @@ def run_chains(
     n = len(targets)
     rngs = [np.random.default_rng(s) for s in seed.spawn(n)]
     moves = list(moves) if moves is not None else [None] * n
-    runs = [ChainRun(targets[c], starts[c], settings, rngs[c], moves[c]) for c in range(n)]
+    first = settings.draws if until is None else until.first
+    bar = tqdm(total=n * (settings.tune + first), desc="sampling", disable=not progressbar)
+    runs = [
+        ChainRun(targets[c], starts[c], settings, rngs[c], moves[c], bar.update) for c in range(n)
+    ]
+    try:
+        return _run(runs, targets, settings, cores, until, bar)
+    finally:
+        bar.close()
+
+
+def _run(
+    runs: list[ChainRun],
+    targets: Sequence[CompiledTarget],
+    settings: ChainSettings,
+    cores: int,
+    until: Checkpoints | None,
+    bar: Any,
+) -> tuple[list[Chain], tuple[int, ...]]:
+    n = len(runs)
 
     def advance(draws: int) -> list[Chain]:
         if cores <= 1 or n == 1:
@@ -272,6 +298,7 @@ def run_chains(
         more = until.judge(to_trace(chains, targets[0].compiled)) if target < until.most else None
         if more is None:
             return chains, tuple(checked)
+        bar.total += n * (min(more, until.most) - target)
         target = min(more, until.most)
 
 

@@ -178,7 +178,7 @@ def test_thinned_states_span_the_chain_in_bounded_memory():
     assert all(kept.states[t] == t for t in kept.states)
 
 
-def test_checkpoints_stop_when_the_judge_accepts():
+def test_checkpoints_stop_when_the_judge_accepts(capsys):
     y = np.random.default_rng(4).normal(size=30)
     compiled, _ = compile_numba(_normal_model(y), ["mu", "sigma"])
     target = CompiledTarget(compiled)
@@ -195,6 +195,9 @@ def test_checkpoints_stop_when_the_judge_accepts():
         ChainSettings(tune=100, draws=0, target_accept=0.8),
         np.random.SeedSequence(2),
         until=Checkpoints(first=100, most=1000, judge=judge),
+        progressbar=True,
     )
     assert checked == (100, 300) and seen == [100, 300]
     assert all(len(c.values) == 300 for c in chains)
+    # one bar for both chains, its total raised with the checkpoint: 2 x (100 + 300)
+    assert "800/800" in capsys.readouterr().err

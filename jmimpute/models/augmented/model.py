@@ -161,8 +161,9 @@ class _Sampler:
         cores = settings.cores or max(1, min(settings.chains, os.cpu_count() or 1))
         begun = time.perf_counter()
         chains, checked = run_chains(
-            targets, starts, chain_settings, np.random.SeedSequence(seed), moves, cores, until
-        )
+            targets, starts, chain_settings, np.random.SeedSequence(seed), moves, cores, until,
+            progressbar=settings.progressbar,
+        )  # fmt: skip
         sampling_seconds = time.perf_counter() - begun
         trace = to_trace(chains, compiled)
         trace[STATES] = xr.DataTree(_kept_states(chains))
