@@ -210,6 +210,11 @@ def test_impute_end_to_end_keeps_the_invariants():
     assert "latent_values" in cells  # kept for re-drawing
     assert cells.sizes["imputation"] == 3
     assert imp.convergence().shape[0] > 0
+    # a sensitivity re-draw at delta = 0 reads the kept latents and the same streams
+    from jmimpute.sensitivity_analysis import shifted
+
+    again = shifted(imp, "y", 0.0)
+    np.testing.assert_array_equal(again.imputed.to_numpy(), imp.imputed.to_numpy())
 
 
 @pytest.mark.slow
