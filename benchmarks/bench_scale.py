@@ -23,7 +23,8 @@ Run with ``python benchmarks/bench_scale.py --rows 100000 --clusters 1000``.
 it as :func:`jmimpute.impute` does, samples a few draws, and prints what nutpie's trace
 store holds per draw (every free coordinate and every kept deterministic, warm-up
 included), with the totals that ``--rows`` rows and the default 4 chains x (1000 + 1000)
-iterations imply.
+iterations imply. ``--parts`` times each part of one iteration of ``method="augmented"``
+(one gradient, the latent move and its pieces) on the categorical data.
 """
 
 from __future__ import annotations
@@ -222,6 +223,70 @@ def store(rows: int, clusters: int, seed: int) -> None:
     )
 
 
+def parts(rows: int, clusters: int, seed: int, repeats: int = 10) -> None:
+    """Print the milliseconds of each part of one augmented iteration (see ``--parts``)."""
+    from jmimpute.models import model_for
+    from jmimpute.models.augmented.effects import draw_effects
+    from jmimpute.models.augmented.move import LatentMove, conditional_regressions
+    from jmimpute.models.augmented.sweep import draw_latents
+    from jmimpute.models.joint.conditional import _pattern_precisions, cluster_priors
+    from jmimpute.sampling.blocked import CompiledTarget
+    from jmimpute.sampling.numba_callbacks import compile_numba
+    from jmimpute.spec.model import build_spec
+    from jmimpute.spec.validate import validate
+
+    categorical, _ = scale_data(rows, clusters, seed)
+    spec = build_spec(FORMULA, categorical=["b", "c"], method="augmented", progressbar=False)
+    frame, level1, level2 = validate(categorical, spec)
+    model = model_for(spec.method)
+    design = model.design(frame, spec, level1, level2)
+    built = model.build(design, spec)
+    lat = built.sampler.latents  # type: ignore[union-attr]
+    compiled, _ = compile_numba(built.model, built.keep)
+    target = CompiledTarget(compiled).for_chain()
+    move = LatentMove(design, lat, target)
+    q = compiled.initial_point_func(seed)
+    rng = np.random.default_rng(seed)
+    move.draw(q, rng)
+    theta = move._theta(q)
+    sigma, beta = theta["sigma_s"], theta["beta_s"]
+    lam, h = cluster_priors(design, theta["psi_s"], None, *move.l2)
+    prec = _pattern_precisions(sigma, lat.stats.masks)
+    coef, sd = conditional_regressions(sigma, lat.stats.masks, move.dims)
+    n_lat = lat.table.shape[0]
+    normals, uniforms = rng.standard_normal(n_lat), rng.random((n_lat, 3))
+    effect_normals = rng.standard_normal((design.n_clusters, design.d))
+
+    def sweep() -> None:
+        move._reset()
+        draw_latents(
+            move.y, design.x, design.z, lat.stats.pattern, design.cluster, beta, move.effects,
+            coef, sd, lat.rows, lat.row_cells, lat.table, normals, uniforms,
+            move.syy, move.syx, move.syz_t,
+        )  # fmt: skip
+
+    timed = {
+        "log density and gradient (one of NUTS's)": lambda: target(q),
+        "the whole latent move": lambda: move.draw(q, rng),
+        "  latent sweep and statistics": sweep,
+        "  random numbers": lambda: (rng.standard_normal(n_lat), rng.random((n_lat, 3))),
+        "  random effects": lambda: draw_effects(
+            lam, h, move.zz_t, move.syz_t, move.sxz_t, prec, beta, effect_normals, move.effects
+        ),
+        "  conditional regressions": lambda: conditional_regressions(
+            sigma, lat.stats.masks, move.dims
+        ),
+        "  pattern precisions": lambda: _pattern_precisions(sigma, lat.stats.masks),
+    }
+    print(f"{rows} rows, {clusters} clusters, {n_lat} latents, {lat.stats.masks.shape[0]} patterns")
+    for name, call in timed.items():
+        call()
+        start = time.perf_counter()
+        for _ in range(repeats):
+            call()
+        print(f"{name}: {1000 * (time.perf_counter() - start) / repeats:.2f} ms")
+
+
 def main() -> None:
     """Run each case in a fresh process and print the table with the ratios."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -230,11 +295,17 @@ def main() -> None:
     parser.add_argument("--cases", default=",".join(CASES))
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--store", action="store_true", help="where the memory goes")
+    parser.add_argument(
+        "--parts", action="store_true", help="milliseconds of each part of an augmented iteration"
+    )
     parser.add_argument("--one", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--json", type=Path, default=None, help="write the results here")
     args = parser.parse_args()
     if args.store:
         store(args.rows, args.clusters, args.seed)
+        return
+    if args.parts:
+        parts(args.rows, args.clusters, args.seed)
         return
     if args.one:
         print(json.dumps(one(args.one, args.rows, args.clusters, args.seed)))
