@@ -254,14 +254,13 @@ def parts(rows: int, clusters: int, seed: int, repeats: int = 10) -> None:
     prec = _pattern_precisions(sigma, lat.stats.masks)
     coef, sd = conditional_regressions(sigma, lat.stats.masks, move.dims)
     n_lat = lat.table.shape[0]
-    normals, uniforms = rng.standard_normal(n_lat), rng.random((n_lat, 3))
     effect_normals = rng.standard_normal((design.n_clusters, design.d))
 
     def sweep() -> None:
         move._reset()
         draw_latents(
             move.y, design.x, design.z, lat.stats.pattern, design.cluster, beta, move.effects,
-            coef, sd, lat.rows, lat.row_cells, lat.table, normals, uniforms,
+            coef, sd, lat.rows, lat.row_cells, lat.table, seed,
             move.syy, move.syx, move.syz_t,
         )  # fmt: skip
 
@@ -269,7 +268,6 @@ def parts(rows: int, clusters: int, seed: int, repeats: int = 10) -> None:
         "log density and gradient (one of NUTS's)": lambda: target(q),
         "the whole latent move": lambda: move.draw(q, rng),
         "  latent sweep and statistics": sweep,
-        "  random numbers": lambda: (rng.standard_normal(n_lat), rng.random((n_lat, 3))),
         "  random effects": lambda: draw_effects(
             lam, h, move.zz_t, move.syz_t, move.sxz_t, prec, beta, effect_normals, move.effects
         ),

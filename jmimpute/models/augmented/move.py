@@ -117,12 +117,10 @@ class LatentMove:
         normals = np.asarray(rng.standard_normal((design.n_clusters, design.d)))
         draw_effects(lam, h, self.zz_t, self.syz_t, self.sxz_t, prec, beta, normals, self.effects)
         coef, sd = conditional_regressions(sigma, lat.stats.masks, self.dims)
-        normals = np.asarray(rng.standard_normal(lat.table.shape[0]))
-        uniforms = np.asarray(rng.random((lat.table.shape[0], 3)))
         self._reset()
         draw_latents(
             self.y, design.x, design.z, lat.stats.pattern, design.cluster, beta, self.effects,
-            coef, sd, lat.rows, lat.row_cells, lat.table, normals, uniforms,
+            coef, sd, lat.rows, lat.row_cells, lat.table, int(rng.integers(2**31)),
             self.syy, self.syx, self.syz_t,
         )  # fmt: skip
 

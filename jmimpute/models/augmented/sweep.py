@@ -40,8 +40,7 @@ def draw_latents(
     rows: np.ndarray,
     row_cells: np.ndarray,
     cells: np.ndarray,
-    normals: np.ndarray,
-    uniforms: np.ndarray,
+    seed: int,
     syy: np.ndarray,
     syx: np.ndarray,
     syz_t: np.ndarray,
@@ -72,11 +71,13 @@ def draw_latents(
     cells : ndarray of int, shape (L, 5)
         Per latent cell: column, region code (:data:`REGIONS`), category code, and the
         variable's first column and number of dimensions (its columns are contiguous).
-    normals, uniforms : ndarray, shapes (L,) and (L, 3)
-        One standard normal and three uniforms per cell (:func:`.truncated.above`).
+    seed : int
+        Seeds this thread's Numba generator, which the truncated draws use
+        (:mod:`jmimpute.models.augmented.truncated`).
     syy, syx, syz_t : ndarray
         The statistics of the other rows, to which these rows' are added.
     """
+    np.random.seed(seed)  # noqa: NPY002 (inside Numba: this thread's generator)
     p = y.shape[1]
     q = x.shape[1]
     r = zdes.shape[1]
@@ -102,22 +103,20 @@ def draw_latents(
             for a in range(p):
                 m += coef[k, d, a] * e[a]
             s = cond_sd[k, d]
-            n = normals[c]
-            u = uniforms[c]
             if region == 0:
-                v = above(m, s, 0.0, n, u) if code == 1 else below(m, s, 0.0, n, u)
+                v = above(m, s, 0.0) if code == 1 else below(m, s, 0.0)
             else:
                 first = cells[c, 3]
                 if code == 0:
-                    v = below(m, s, 0.0, n, u)
+                    v = below(m, s, 0.0)
                 elif d == first + code - 1:  # the category's own latent: above the rest
                     lower = 0.0
                     for t in range(first, first + cells[c, 4]):
                         if t != d:
                             lower = max(lower, y[row, t])
-                    v = above(m, s, lower, n, u)
+                    v = above(m, s, lower)
                 else:  # another latent: below the category's own
-                    v = below(m, s, y[row, first + code - 1], n, u)
+                    v = below(m, s, y[row, first + code - 1])
             y[row, d] = v
             e[d] = v - mu[d]
         _add_row(y, x, zdes, row, k, j, syy, syx, syz_t)
