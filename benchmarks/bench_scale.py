@@ -226,6 +226,7 @@ def store(rows: int, clusters: int, seed: int) -> None:
 def parts(rows: int, clusters: int, seed: int, repeats: int = 10) -> None:
     """Print the milliseconds of each part of one augmented iteration (see ``--parts``)."""
     from jmimpute.models import model_for
+    from jmimpute.models.augmented.build import build_augmented_model
     from jmimpute.models.augmented.effects import draw_effects
     from jmimpute.models.augmented.move import LatentMove, conditional_regressions
     from jmimpute.models.augmented.sweep import draw_latents
@@ -240,8 +241,7 @@ def parts(rows: int, clusters: int, seed: int, repeats: int = 10) -> None:
     frame, level1, level2 = validate(categorical, spec)
     model = model_for(spec.method)
     design = model.design(frame, spec, level1, level2)
-    built = model.build(design, spec)
-    lat = built.sampler.latents  # type: ignore[union-attr]
+    built, lat = build_augmented_model(design, spec.priors)
     compiled, _ = compile_numba(built.model, built.keep)
     target = CompiledTarget(compiled).for_chain()
     move = LatentMove(design, lat, target)

@@ -142,6 +142,20 @@ def test_the_library_never_imports_its_cli():
     assert importers == []
 
 
+@pytest.mark.parametrize("layer", ["jmimpute.models", "jmimpute.design", "jmimpute.spec"])
+def test_lower_layers_never_import_the_sampler(layer):
+    """The sampling layer calls the models (through the protocol), never the reverse: a
+    model that needs its own moves gives them as data (``BuiltModel.move``)."""
+    own = [m for m in MODULES if m == layer or m.startswith(f"{layer}.")]
+    found = [
+        (m, name)
+        for m in own
+        for name, _ in GRAPH[m]
+        if (_internal(name) or "").startswith("jmimpute.sampling")
+    ]
+    assert found == []
+
+
 @pytest.mark.parametrize("layer", ["jmimpute.spec", "jmimpute.design"])
 def test_spec_and_design_import_no_pymc(layer):
     """Neither directly (at any level) nor through what their modules load on import."""

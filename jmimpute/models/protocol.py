@@ -87,6 +87,12 @@ class ParameterDraws:
         )
 
 
+MOVE_STATES = "move_states"
+"""The trace group of a run with moves (:attr:`BuiltModel.move`): each chain's move states
+kept at a few draws (variable ``state``, dims ``kept`` and ``state_dim``; coordinates
+``chain`` and ``draw`` on ``kept``)."""
+
+
 @dataclass(eq=False)
 class BuiltModel:
     """A model built for one design, kept with its compiled form for re-runs in a session.
@@ -106,10 +112,12 @@ class BuiltModel:
     compiled_with : tuple or None
         The backend and the shared values ``compiled`` was made with: a Numba model takes
         new shared values, a JAX model (which freezes them) only the same ones.
-    sampler : callable or None
-        A model that nutpie cannot sample from start to end gives its own sampler:
-        ``sampler(built, settings, seed, shared, until) -> SamplerRun`` (the arguments of
-        :func:`jmimpute.sampling.nuts.run_sampler`); None: nutpie or PyMC runs ``model``.
+    move : callable or None
+        A model whose NUTS transitions alternate with other draws (data augmentation)
+        gives them here: ``move(target)`` makes one chain's move from the chain's copy of
+        the compiled model (:class:`jmimpute.sampling.blocked.Move`), and the sampling
+        layer then runs the chains itself (:func:`jmimpute.sampling.blocked.sample_blocked`).
+        None: nutpie or PyMC runs ``model`` from start to end.
     """
 
     design: Design
@@ -118,7 +126,7 @@ class BuiltModel:
     judged: tuple[str, ...]
     compiled: object | None = None
     compiled_with: tuple | None = None
-    sampler: Callable[..., Any] | None = None
+    move: Callable[[Any], Any] | None = None
 
     def reusable(self, backend: str, shared: dict[str, Any]) -> object | None:
         """The compiled model if a run with ``backend`` and these shared values may reuse it."""

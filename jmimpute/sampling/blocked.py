@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import ctypes
 import logging
+import os
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -27,6 +29,7 @@ import numpy as np
 import xarray as xr
 from tqdm.auto import tqdm
 
+from jmimpute.models.protocol import MOVE_STATES
 from jmimpute.sampling.adapt import Warmup, initial_step_size
 from jmimpute.sampling.hmc import Nuts, TransitionStats
 from jmimpute.sampling.nuts import Checkpoints
@@ -338,3 +341,79 @@ def to_trace(chains: Sequence[Chain], compiled: Any) -> xr.DataTree:
         coords={"chain": np.arange(chains_n), "draw": np.arange(draws)},
     )
     return xr.DataTree.from_dict({"posterior": posterior, "sample_stats": sample_stats})
+
+
+def sample_blocked(
+    built: Any,
+    settings: Any,
+    seed: int,
+    shared: dict[str, np.ndarray],
+    until: Checkpoints | None,
+    m: int,
+) -> Any:
+    """Run a model whose NUTS transitions alternate with its moves (:attr:`BuiltModel.move`).
+
+    The parameter model is compiled as for nutpie (and kept on ``built`` for re-runs); each
+    chain gets its own copy and its move; every chain keeps its move's state at no more
+    than ``max(8, 2 ceil(m / chains))`` draws, enough for its share of the m imputations.
+
+    Returns
+    -------
+    SamplerRun
+        The trace in nutpie's layout, with the kept states as the group
+        :data:`jmimpute.models.protocol.MOVE_STATES`.
+    """
+    import pymc as pm
+
+    from jmimpute.sampling.numba_callbacks import compile_numba, with_initial_points_of
+    from jmimpute.sampling.nuts import SamplerRun
+
+    start = time.perf_counter()
+    pm.set_data(shared, model=built.model)
+    if built.compiled is None:
+        compiled, source = compile_numba(built.model, built.keep)
+        built.compiled = compiled
+    else:
+        compiled, source = with_initial_points_of(built.model, built.compiled), "process"
+    known = {var.name for var in compiled.shared_var_keys}
+    compiled = compiled.with_data(**{k: v for k, v in shared.items() if k in known})
+    compile_seconds = time.perf_counter() - start
+    _log.info("compiled the parameter model in %.1f s (%s)", compile_seconds, source)
+    base = CompiledTarget(compiled)
+    targets = [base.for_chain() for _ in range(settings.chains)]
+    moves = [built.move(t) for t in targets]
+    starts = [compiled.initial_point_func(seed + c) for c in range(settings.chains)]
+    per_chain = -(-m // settings.chains)  # imputations per chain, rounded up
+    chain_settings = ChainSettings(
+        settings.tune, settings.draws, settings.target_accept, keep=max(8, 2 * per_chain)
+    )
+    cores = settings.cores or max(1, min(settings.chains, os.cpu_count() or 1))
+    begun = time.perf_counter()
+    chains, checked = run_chains(
+        targets, starts, chain_settings, np.random.SeedSequence(seed), moves, cores, until,
+        progressbar=settings.progressbar,
+    )  # fmt: skip
+    sampling_seconds = time.perf_counter() - begun
+    trace = to_trace(chains, compiled)
+    trace[MOVE_STATES] = xr.DataTree(kept_states(chains))
+    return SamplerRun(
+        trace, compile_seconds, sampling_seconds, compiled, checked, compiled_from=source
+    )
+
+
+def kept_states(chains: Sequence[Chain]) -> xr.Dataset:
+    """Every chain's kept move states, one row per (chain, draw) (states are flat arrays)."""
+    rows, chain_of, draw_of = [], [], []
+    for c, chain in enumerate(chains):
+        for t in sorted(chain.kept.states):
+            if t < len(chain.values):
+                rows.append(np.ravel(chain.kept.states[t]))
+                chain_of.append(c)
+                draw_of.append(t)
+    return xr.Dataset(
+        {"state": (("kept", "state_dim"), np.stack(rows))},
+        coords={
+            "chain": ("kept", np.array(chain_of, dtype=np.int64)),
+            "draw": ("kept", np.array(draw_of, dtype=np.int64)),
+        },
+    )

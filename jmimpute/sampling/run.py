@@ -17,6 +17,7 @@ import xarray as xr
 from jmimpute.diagnostics import ESS_MIN, RHAT_MAX, parameter_table
 from jmimpute.models.protocol import BuiltModel, ImputationModel, ParameterDraws
 from jmimpute.models.streams import imputation_seeds
+from jmimpute.sampling.blocked import sample_blocked
 from jmimpute.sampling.nuts import Checkpoints, SamplerRun, judged_in_one_run, run_sampler
 from jmimpute.spec.model import ImputationSpec
 
@@ -85,8 +86,8 @@ def sample(model: ImputationModel, built: BuiltModel, spec: ImputationSpec, seed
     backend = spec.sampler.backend
     nutpie = spec.sampler.sampler == "nutpie"
     until = _checkpoints(model, built, spec) if spec.sampler.auto_draws else None
-    if built.sampler is not None:  # a model that runs its own sampler
-        run = built.sampler(built, spec.sampler, run_seed, shared, until)
+    if built.move is not None:  # NUTS transitions alternating with the model's draws
+        run = sample_blocked(built, spec.sampler, run_seed, shared, until, spec.m)
     else:
         run = run_sampler(
             built.model,
@@ -97,7 +98,7 @@ def sample(model: ImputationModel, built: BuiltModel, spec: ImputationSpec, seed
             shared=shared,
             until=until,
         )
-    if nutpie and built.sampler is None:
+    if nutpie and built.move is None:
         built.compiled, built.compiled_with = run.compiled, (backend, shared)
     draws = model.parameter_draws(run.trace, built.keep)
     if draws.draws != spec.sampler.draws:

@@ -11,26 +11,18 @@ draw nearest to each retained one.
 
 from __future__ import annotations
 
-import logging
-import os
-import time
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import xarray as xr
 
 from jmimpute.models.joint.model import JointModel, draw_imputations, draw_params, retained_values
-from jmimpute.models.protocol import BuiltModel, ParameterDraws
+from jmimpute.models.protocol import MOVE_STATES, BuiltModel, ParameterDraws
 
 if TYPE_CHECKING:
     from jmimpute.design.standardised import Design
-    from jmimpute.sampling.nuts import Checkpoints, SamplerRun
-    from jmimpute.spec.model import ImputationSpec, SamplerSettings
-
-_log = logging.getLogger("jmimpute")
-
-STATES = "latent_states"
-"""The trace group holding each chain's kept latent values (dims ``kept``, ``latent_cell``)."""
+    from jmimpute.spec.model import ImputationSpec
 
 
 class AugmentedModel(JointModel):
@@ -59,11 +51,12 @@ class AugmentedModel(JointModel):
             )
 
     def build(self, design: Design, spec: ImputationSpec) -> BuiltModel:
-        """The parameter model, with this model's sampler attached."""
+        """The parameter model, with the latent move that alternates with its NUTS steps."""
         from jmimpute.models.augmented.build import build_augmented_model
+        from jmimpute.models.augmented.move import LatentMove
 
         built, latents = build_augmented_model(design, spec.priors)
-        built.sampler = _Sampler(latents, spec.m)
+        built.move = partial(LatentMove, design, latents)
         return built
 
     def imputations(
@@ -77,8 +70,8 @@ class AugmentedModel(JointModel):
         progressbar: bool = False,
     ) -> tuple[list[Any], xr.Dataset]:
         """Exact draws at the kept draw of each chain nearest to each retained one."""
-        retained = _nearest_kept(retained, trace[STATES].dataset)
-        states = trace[STATES].dataset
+        states = trace[MOVE_STATES].dataset
+        retained = _nearest_kept(retained, states)
         params = []
         for k, c, t in zip(
             retained["kept"].to_numpy(),
@@ -87,7 +80,7 @@ class AugmentedModel(JointModel):
             strict=True,
         ):
             values = draws.at(int(c), int(t))
-            values["latent_values"] = states["latent_values"].to_numpy()[int(k)]
+            values["latent_values"] = states["state"].to_numpy()[int(k)]
             params.append(draw_params(values))
         retained = retained.drop_vars("kept")
         streams = [int(s) for s in retained["stream"].to_numpy()]
@@ -113,78 +106,4 @@ def _nearest_kept(retained: xr.Dataset, states: xr.Dataset) -> xr.Dataset:
         chain=("imputation", np.array(chains, dtype=np.int64)),
         draw=("imputation", np.array(draws, dtype=np.int64)),
         kept=("imputation", np.array(index, dtype=np.int64)),
-    )
-
-
-class _Sampler:
-    """The augmented model's sampler (:attr:`BuiltModel.sampler`): NUTS and latent moves."""
-
-    def __init__(self, latents: Any, m: int) -> None:
-        self.latents = latents
-        self.m = m
-
-    def __call__(
-        self,
-        built: BuiltModel,
-        settings: SamplerSettings,
-        seed: int,
-        shared: dict[str, np.ndarray],
-        until: Checkpoints | None,
-    ) -> SamplerRun:
-        import pymc as pm
-
-        from jmimpute.models.augmented.move import LatentMove
-        from jmimpute.sampling.blocked import ChainSettings, CompiledTarget, run_chains, to_trace
-        from jmimpute.sampling.numba_callbacks import compile_numba, with_initial_points_of
-        from jmimpute.sampling.nuts import SamplerRun
-
-        start = time.perf_counter()
-        pm.set_data(shared, model=built.model)
-        compiled, source = (built.compiled, "process") if built.compiled is not None else (None, "")
-        if compiled is None:
-            compiled, source = compile_numba(built.model, built.keep)
-            built.compiled = compiled
-        else:
-            compiled = with_initial_points_of(built.model, compiled)
-        known = {var.name for var in compiled.shared_var_keys}
-        compiled = compiled.with_data(**{k: v for k, v in shared.items() if k in known})
-        compile_seconds = time.perf_counter() - start
-        _log.info("compiled the parameter model in %.1f s (%s)", compile_seconds, source)
-        base = CompiledTarget(compiled)
-        targets = [base.for_chain() for _ in range(settings.chains)]
-        moves = [LatentMove(built.design, self.latents, t) for t in targets]
-        starts = [compiled.initial_point_func(seed + c) for c in range(settings.chains)]
-        per_chain = -(-self.m // settings.chains)  # imputations per chain, rounded up
-        chain_settings = ChainSettings(
-            settings.tune, settings.draws, settings.target_accept, keep=max(8, 2 * per_chain)
-        )
-        cores = settings.cores or max(1, min(settings.chains, os.cpu_count() or 1))
-        begun = time.perf_counter()
-        chains, checked = run_chains(
-            targets, starts, chain_settings, np.random.SeedSequence(seed), moves, cores, until,
-            progressbar=settings.progressbar,
-        )  # fmt: skip
-        sampling_seconds = time.perf_counter() - begun
-        trace = to_trace(chains, compiled)
-        trace[STATES] = xr.DataTree(_kept_states(chains))
-        return SamplerRun(
-            trace, compile_seconds, sampling_seconds, compiled, checked, compiled_from=source
-        )
-
-
-def _kept_states(chains: list[Any]) -> xr.Dataset:
-    """Every chain's kept latent values, one row per (chain, draw)."""
-    rows, chain_of, draw_of = [], [], []
-    for c, chain in enumerate(chains):
-        for t in sorted(chain.kept.states):
-            if t < len(chain.values):
-                rows.append(chain.kept.states[t])
-                chain_of.append(c)
-                draw_of.append(t)
-    return xr.Dataset(
-        {"latent_values": (("kept", "latent_cell"), np.stack(rows))},
-        coords={
-            "chain": ("kept", np.array(chain_of, dtype=np.int64)),
-            "draw": ("kept", np.array(draw_of, dtype=np.int64)),
-        },
     )

@@ -12,6 +12,8 @@ three draws form a partially collapsed Gibbs sampler of the joint posterior
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from jmimpute.design.standardised import Design
@@ -19,7 +21,9 @@ from jmimpute.models.augmented.build import Latents
 from jmimpute.models.augmented.effects import draw_effects
 from jmimpute.models.augmented.sweep import add_rows, draw_latents
 from jmimpute.models.joint.conditional import _pattern_precisions, cluster_priors
-from jmimpute.sampling.blocked import CompiledTarget
+
+if TYPE_CHECKING:
+    from jmimpute.sampling.blocked import CompiledTarget
 
 
 def conditional_regressions(
