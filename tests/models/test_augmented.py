@@ -46,6 +46,16 @@ def _data(rows: int = 240, clusters: int = 20, seed: int = 1):
     return frame
 
 
+def _assert_categories_kept(l1, y):
+    """Every observed category decodes from its latent values in ``y``."""
+    for var in l1.variables:
+        if var.latent:
+            codes = l1.codes[var.name]
+            seen = codes >= 0
+            decoded = var.behaviour.decode(y[:, l1.columns(var.name)], None)
+            np.testing.assert_array_equal(decoded[seen], codes[seen])
+
+
 def _design(frame):
     return design_for(frame, "y + b + c ~ 1 + (1|g)", categorical=["b", "c"])
 
@@ -80,12 +90,7 @@ def test_layout_starts_every_latent_inside_its_category():
     lat = latent_layout(design)
     l1 = design.level1
     y = lat.y0
-    for var in l1.variables:
-        if var.latent:
-            codes = l1.codes[var.name]
-            seen = codes >= 0
-            decoded = var.behaviour.decode(y[:, l1.columns(var.name)], None)
-            np.testing.assert_array_equal(decoded[seen], codes[seen])
+    _assert_categories_kept(l1, y)
     assert lat.cells[0].size == lat.table.shape[0]
 
 
@@ -122,12 +127,7 @@ def test_sweep_keeps_categories_and_draws_the_conditional():
         )  # fmt: skip
         draws.append(y[row, b_col])
         y[row] = keep  # the row's other latents fixed: one conditional, many draws
-    for var in l1.variables:
-        if var.latent:
-            codes = l1.codes[var.name]
-            seen = codes >= 0
-            decoded = var.behaviour.decode(y[:, l1.columns(var.name)], None)
-            np.testing.assert_array_equal(decoded[seen], codes[seen])
+    _assert_categories_kept(l1, y)
     k = lat.stats.pattern[row]
     mu = design.x[row] @ beta + design.z[row] @ effects[design.cluster[row]]
     mean = mu[b_col] + coef[k, b_col] @ (keep - mu)
