@@ -9,7 +9,8 @@ and ``c`` as categories, ``continuous`` the same five columns with ``b`` and ``c
 replaced by one of their latent normals each (the reference the issue compares with, in
 the same run), and ``augmented`` the categorical data with ``method="augmented"`` (data
 augmentation, ``docs/design/categorical-at-scale.md``). Defaults otherwise (m = 5, as in
-the issue). ``--cases`` picks some of them.
+the issue). ``--cases`` picks some of them; ``--tune`` and ``--target-accept`` replace
+the models' own NUTS settings (to compare warm-up settings).
 
 Printed per case: wall time, compile and sampling seconds, peak resident memory, the draws
 per chain kept (``draws=None`` decides them), NUTS's mean leapfrog steps per iteration and
@@ -125,8 +126,10 @@ class _Phases(logging.Handler):
             self.memory.mark("sampling")
 
 
-def one(case: str, rows: int, clusters: int, seed: int) -> dict[str, object]:
-    """Impute one case in this process and measure it."""
+def one(
+    case: str, rows: int, clusters: int, seed: int, nuts: dict[str, float] | None = None
+) -> dict[str, object]:
+    """Impute one case in this process and measure it (``nuts``: tune, target_accept)."""
     import jmimpute as jm
 
     categorical, continuous = scale_data(rows, clusters, seed)
@@ -141,7 +144,7 @@ def one(case: str, rows: int, clusters: int, seed: int) -> dict[str, object]:
     start = time.perf_counter()
     imp = jm.impute(
         data, FORMULA, categorical=declared, m=5, random_seed=seed, progressbar=False,
-        method=METHODS[case],
+        method=METHODS[case], **(nuts or {}),
     )  # fmt: skip
     wall = time.perf_counter() - start
     memory.mark("result")
@@ -162,6 +165,8 @@ def one(case: str, rows: int, clusters: int, seed: int) -> dict[str, object]:
         "peak_gb": peak,
         "peak_rusage_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6,
         "marks_gb": memory.marks,
+        "tune": int(imp.spec.sampler.tune),
+        "target_accept": float(imp.spec.sampler.target_accept),
         "draws": int(stats.sizes["draw"]),
         "leapfrog_steps": float(stats["n_steps"].mean()),
         "step_size": float(stats["step_size"].mean()),
@@ -296,6 +301,10 @@ def main() -> None:
     parser.add_argument(
         "--parts", action="store_true", help="milliseconds of each part of an augmented iteration"
     )
+    parser.add_argument("--tune", type=int, default=None, help="warm-up (default: the model's)")
+    parser.add_argument(
+        "--target-accept", type=float, default=None, help="NUTS target (default: the model's)"
+    )
     parser.add_argument("--one", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--json", type=Path, default=None, help="write the results here")
     args = parser.parse_args()
@@ -305,8 +314,10 @@ def main() -> None:
     if args.parts:
         parts(args.rows, args.clusters, args.seed)
         return
+    nuts = {"tune": args.tune, "target_accept": args.target_accept}
+    nuts = {k: v for k, v in nuts.items() if v is not None}
     if args.one:
-        print(json.dumps(one(args.one, args.rows, args.clusters, args.seed)))
+        print(json.dumps(one(args.one, args.rows, args.clusters, args.seed, nuts)))
         return
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     log = logging.getLogger("bench")
@@ -314,13 +325,15 @@ def main() -> None:
     for case in args.cases.split(","):
         command = [sys.executable, __file__, "--one", case, "--rows", str(args.rows)]
         command += ["--clusters", str(args.clusters), "--seed", str(args.seed)]
+        command += [f"--{k.replace('_', '-')}={v}" for k, v in nuts.items()]
         done = subprocess.run(command, capture_output=True, text=True, check=False)
         if done.returncode != 0:
             raise RuntimeError(f"{case} failed:\n{done.stderr[-3000:]}")
         results.append(json.loads(done.stdout.strip().splitlines()[-1]))
         log.info("%s done", case)
     frame = pd.DataFrame(results).set_index("case")
-    shown = ["wall_s", "compile_s", "sampling_s", "peak_gb", "draws", "leapfrog_steps"]
+    shown = ["wall_s", "compile_s", "sampling_s", "peak_gb", "tune", "target_accept", "draws"]
+    shown += ["leapfrog_steps"]
     shown += ["step_size"]
     shown += ["min_ess", "max_rhat", "converged"]
     with pd.option_context("display.width", 200):

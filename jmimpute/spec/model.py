@@ -34,7 +34,10 @@ BACKENDS: tuple[str, ...] = ("numba", "jax")
 COVARIANCES: tuple[str, ...] = ("common", "random")
 # draws=None: the first run's draws per chain (more follow only if it has not converged)
 AUTO_FIRST_DRAWS = 1000
-NUTS_DEFAULTS: dict[tuple[str, str], tuple[int, float]] = {("collapsed", "common"): (500, 0.65)}
+NUTS_DEFAULTS: dict[tuple[str, str], tuple[int, float]] = {
+    ("collapsed", "common"): (500, 0.65),
+    ("augmented", "common"): (500, 0.65),
+}
 """Warm-up iterations and target acceptance rate by (method, cluster covariance), where they
 differ from PyMC's and Stan's :data:`NUTS_FALLBACK` (see :func:`nuts_defaults`)."""
 NUTS_FALLBACK = (1000, 0.8)
@@ -350,7 +353,10 @@ def nuts_defaults(method: str, cluster_covariance: str) -> tuple[int, float]:
     of 0.65, near the optimum for HMC in many dimensions (Beskos et al. 2013), and 500
     warm-up iterations. On hsb its draws take as many leapfrog steps at either rate, so the
     larger step size buys longer trajectories (``python benchmarks/bench_tune.py`` compares
-    the settings). The models that sample random effects (``method="latent"``) or cluster
+    the settings). The augmented model's NUTS target is the same collapsed likelihood, of
+    the data completed by its latents, and takes the same settings (compared in
+    benchmarks/README.md, "Categorical targets at scale"). The models
+    that sample random effects (``method="latent"``) or cluster
     covariances keep PyMC's and Stan's 1000 and 0.8.
     """
     return NUTS_DEFAULTS.get((method, cluster_covariance), NUTS_FALLBACK)

@@ -73,6 +73,9 @@ def test_nuts_defaults_follow_the_model_and_yield_to_given_values():
     # covariances (no funnel): shorter warm-up and larger steps; the others keep 1000, 0.8
     plain = build_spec("y1 + y2 ~ 1 + (1|g)").sampler
     assert (plain.tune, plain.target_accept) == (500, 0.65)
+    # the augmented model's NUTS target is the collapsed likelihood of the completed data
+    augmented = build_spec("y1 + y2 ~ 1 + (1|g)", categorical=["y2"], method="augmented")
+    assert (augmented.sampler.tune, augmented.sampler.target_accept) == (500, 0.65)
     for options in ({"method": "latent"}, {"cluster_covariance": "random"}):
         settings = build_spec("y1 + y2 ~ 1 + (1|g)", **options).sampler
         assert (settings.tune, settings.target_accept) == (1000, 0.8), options
