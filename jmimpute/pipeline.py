@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import time
 from dataclasses import replace
 
 import pandas as pd
@@ -140,12 +141,12 @@ def impute(
         nutpie, or PyMC's own NUTS as a fallback.
     backend : {"numba", "jax"}, optional
         nutpie's backend. Numba compiles more slowly than JAX and then samples much faster
-        (``python benchmarks/bench_impute.py`` compares them; README, "Backends"); its
-        compiled models are kept on disk and in the process and serve other data of the
-        same structure, so it compiles once per structure on a machine (docs/architecture.md,
-        "Compile once"). The
-        default is Numba, and JAX with ``cluster_covariance="random"``, whose likelihood
-        is a PyTensor graph that Numba compiles in minutes.
+        (``python benchmarks/bench_impute.py`` compares them; benchmarks/README.md,
+        "Backends"); its compiled models are kept on disk and in the process and serve
+        other data of the same structure, so it compiles once per structure on a machine
+        (docs/architecture.md, "Compile once"). The default is Numba, and JAX with
+        ``cluster_covariance="random"``, whose likelihood is a PyTensor graph that Numba
+        compiles in minutes.
     cores : int, optional
         Chains run in parallel (default: one per CPU core, at most ``chains``; with
         ``draws=None`` and Numba, ``chains``).
@@ -214,11 +215,35 @@ def impute(
         design.n,
         design.n_clusters,
     )
-    built = model.build(design, spec)
-    sampled = sample(model, built, spec, seed)
+    begun = time.perf_counter()
+    try:
+        built = model.build(design, spec)
+        sampled = sample(model, built, spec, seed)
+    except KeyboardInterrupt as interrupt:
+        _interrupted(interrupt, time.perf_counter() - begun)
+        raise
     return Imputation.from_sampled(
         frame.copy(deep=True), (level1, level2), seed, model, built, sampled, {}
     )
+
+
+def _interrupted(interrupt: KeyboardInterrupt, seconds: float) -> None:
+    """Say that Ctrl-C stopped the run and that nothing of it is kept.
+
+    The samplers have stopped their threads before the interrupt reaches here
+    (:mod:`jmimpute.sampling.nuts`, :mod:`jmimpute.sampling.blocked`); nutpie and PyMC
+    would otherwise hand back the draws made so far, which must not pass for a whole
+    run. The message goes into the exception, which the user sees: jmimpute's logger has
+    no handler unless the user adds one.
+    """
+    detail = f" ({interrupt})" if str(interrupt) else ""
+    message = (
+        f"interrupted: jm.impute stopped after {seconds:.1f} s{detail}; sampling has "
+        "stopped, its threads with it, and no result was made (a partial run is not kept): "
+        "nothing was returned or written. Call jm.impute again to start over"
+    )
+    _log.warning("%s", message)
+    interrupt.args = (message,)
 
 
 def _substantive(

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from jmimpute.atomic import replacing
+
 _log = logging.getLogger("jmimpute")
 
 StrPath = str | PathLike[str]
@@ -43,6 +45,9 @@ def require(module: str, purpose: str) -> None:
 def write_table(frame: pd.DataFrame, path: StrPath) -> Path:
     """Write a DataFrame without its index, as CSV or Parquet by the file's suffix.
 
+    The file is written beside ``path`` and renamed into place when whole
+    (:func:`jmimpute.atomic.replacing`): an interrupted write leaves the previous file.
+
     Parameters
     ----------
     frame : pandas.DataFrame
@@ -57,11 +62,11 @@ def write_table(frame: pd.DataFrame, path: StrPath) -> Path:
     fmt = table_format(out)
     if fmt == "parquet":
         require("pyarrow", "writing Parquet")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if fmt == "csv":
-        frame.to_csv(out, index=False)
-    else:
-        frame.to_parquet(out, index=False)
+    with replacing(out) as tmp:
+        if fmt == "csv":
+            frame.to_csv(tmp, index=False)
+        else:
+            frame.to_parquet(tmp, index=False)
     _log.info("wrote %d rows to %s", len(frame), out)
     return out
 

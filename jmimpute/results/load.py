@@ -26,8 +26,12 @@ def load_imputation(path: StrPath) -> Imputation:
 
     Raises
     ------
-    FileNotFoundError, ValueError
-        Naming the file and what is wrong with it.
+    FileNotFoundError
+        If nothing is at ``path`` (naming an unfinished write of it beside it, if any).
+    ValueError
+        Naming the file, what it is and what to do: a truncated or empty file, a CSV or
+        another file that is not netCDF-4, a folder that is not a Zarr store, a netCDF
+        file that is not a jmimpute result, or one written by a newer jmimpute.
 
     Examples
     --------

@@ -19,9 +19,10 @@ from __future__ import annotations
 import ctypes
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -175,11 +176,18 @@ class Chain:
     kept: ThinnedStates
 
 
+class Stopped(Exception):
+    """Raised in a chain when its run is stopped (Ctrl-C, or another chain's error)."""
+
+
 class ChainRun:
     """One chain, warmed up on its first :meth:`advance` and sampled on as asked.
 
     After every NUTS transition (warm-up included) ``move`` draws its values given the
     transition's end point; its states are kept at thinned draws (:class:`ThinnedStates`).
+    Before every transition the chain looks at ``stop``, and raises :class:`Stopped` once
+    it is set: a chain on a worker thread cannot be interrupted otherwise, and would run
+    to its end after Ctrl-C has reached the main thread.
     """
 
     def __init__(
@@ -190,9 +198,12 @@ class ChainRun:
         rng: np.random.Generator,
         move: Move | None = None,
         progress: Callable[[int], object] | None = None,
+        stop: threading.Event | None = None,
     ) -> None:
         self.target, self.settings, self.move = target, settings, move
         self.progress = progress
+        self.stop = stop
+        self.iterations = 0  # transitions made, warm-up included
         self.nuts = Nuts(target, np.ones(target.n_dim), 1.0, rng, settings.max_depth)
         self.z = self.nuts.start(start)
         if not np.isfinite(self.z.logp):
@@ -201,7 +212,10 @@ class ChainRun:
         self.chain = Chain([], [], 1.0, ThinnedStates(settings.keep))
 
     def _step(self) -> TransitionStats:
+        if self.stop is not None and self.stop.is_set():
+            raise Stopped(f"stopped after {self.iterations} iterations")
         self.z, stats = self.nuts.transition(self.z)
+        self.iterations += 1
         if self.move is not None:
             self.move.draw(self.z.q, self.nuts.rng)
             self.z = self.nuts.start(self.z.q)  # the density read the move's new values
@@ -267,11 +281,21 @@ def run_chains(
     moves = list(moves) if moves is not None else [None] * n
     first = settings.draws if until is None else until.first
     bar = tqdm(total=n * (settings.tune + first), desc="sampling", disable=not progressbar)
+    stop = threading.Event()
     runs = [
-        ChainRun(targets[c], starts[c], settings, rngs[c], moves[c], bar.update) for c in range(n)
+        ChainRun(targets[c], starts[c], settings, rngs[c], moves[c], bar.update, stop)
+        for c in range(n)
     ]
     try:
-        return _run(runs, targets, settings, cores, until, bar)
+        return _run(runs, targets, settings, cores, until, bar, stop)
+    except BaseException:
+        _log.debug(
+            "chains stopped after %s iterations (of %d warm-up and %d draws)",
+            [run.iterations for run in runs],
+            settings.tune,
+            first,
+        )
+        raise
     finally:
         bar.close()
 
@@ -283,14 +307,14 @@ def _run(
     cores: int,
     until: Checkpoints | None,
     bar: Any,
+    stop: threading.Event,
 ) -> tuple[list[Chain], tuple[int, ...]]:
     n = len(runs)
 
     def advance(draws: int) -> list[Chain]:
         if cores <= 1 or n == 1:
             return [run.advance(draws) for run in runs]
-        with ThreadPoolExecutor(max_workers=cores) as pool:
-            return list(pool.map(lambda run: run.advance(draws), runs))
+        return _on_threads(runs, draws, cores, stop)
 
     if until is None:
         return advance(settings.draws), ()
@@ -303,6 +327,30 @@ def _run(
             return chains, tuple(checked)
         bar.total += n * (min(more, until.most) - target)
         target = min(more, until.most)
+
+
+def _on_threads(runs: list[ChainRun], draws: int, cores: int, stop: threading.Event) -> list[Chain]:
+    """Advance every chain to ``draws`` draws on ``cores`` threads.
+
+    If the main thread is interrupted (Ctrl-C) or a chain fails, ``stop`` is set, every
+    chain stops at its next transition, and the threads have ended before the exception
+    propagates: no chain keeps a core busy, or the interpreter from exiting, after the run
+    has failed, nor runs on to its end for draws that will be thrown away.
+    """
+    pool = ThreadPoolExecutor(max_workers=cores, thread_name_prefix="jmimpute-chain")
+    futures: list[Future[Chain]] = []
+    try:
+        futures += [pool.submit(run.advance, draws) for run in runs]
+        wait(futures, return_when=FIRST_EXCEPTION)  # Ctrl-C interrupts the wait
+        for future in futures:
+            if future.done() and (error := future.exception()) is not None:
+                raise error
+        return [future.result() for future in futures]
+    except BaseException:
+        stop.set()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def to_trace(chains: Sequence[Chain], compiled: Any) -> xr.DataTree:
@@ -388,6 +436,13 @@ def sample_blocked(
         settings.tune, settings.draws, settings.target_accept, keep=max(8, 2 * per_chain)
     )
     cores = settings.cores or max(1, min(settings.chains, os.cpu_count() or 1))
+    _log.info(
+        "sampling %d chains of %d warm-up iterations and %s draws on %d threads",
+        settings.chains,
+        settings.tune,
+        settings.draws if until is None else f"{until.first} or more",
+        min(cores, settings.chains),
+    )
     begun = time.perf_counter()
     chains, checked = run_chains(
         targets, starts, chain_settings, np.random.SeedSequence(seed), moves, cores, until,

@@ -244,11 +244,31 @@ def _compiled_elsewhere(model: pm.Model, backend: str, var_names: list[str] | No
 
 
 def _run_nutpie(
-    compiled: object, settings: SamplerSettings, draws: int, cores: int, seed: int, **kwargs
-):
+    compiled: object,
+    settings: SamplerSettings,
+    draws: int,
+    cores: int,
+    seed: int,
+    *,
+    blocking: bool = True,
+    **kwargs: Any,
+) -> Any:
+    """The trace of ``draws`` draws per chain from nutpie, or (``blocking=False``) its sampler.
+
+    nutpie's own blocking ``sample`` answers Ctrl-C by returning the draws made so far, as
+    if the run were complete; here Ctrl-C stops the chains and propagates, so that no
+    partial run is taken for a whole one.
+    """
     import nutpie
 
-    return nutpie.sample(
+    _log.info(
+        "sampling %d chains of %d warm-up iterations and %d draws with nutpie on %d threads",
+        settings.chains,
+        settings.tune,
+        draws,
+        cores,
+    )
+    sampler = nutpie.sample(
         compiled,
         chains=settings.chains,
         tune=settings.tune,
@@ -258,8 +278,43 @@ def _run_nutpie(
         target_accept=settings.target_accept,
         progress_bar=settings.progressbar,
         save_warmup=False,
+        blocking=False,
         **kwargs,
     )
+    if not blocking:
+        return sampler
+    try:
+        trace = sampler.wait()  # Ctrl-C interrupts the wait (see tests/test_interrupt.py)
+        if not _finished(sampler):
+            # a wait that ended without the chains (a Ctrl-C it did not raise) must not
+            # pass off the draws made so far as the whole run
+            raise KeyboardInterrupt("nutpie's wait ended before its chains had finished")
+    except BaseException:
+        sampler.cancel()  # stops nutpie's threads and discards the draws
+        raise
+    return _whole(trace, draws, "nutpie")
+
+
+def _finished(sampler: Any) -> bool:
+    """Whether nutpie's chains have all ended (it answers TimeoutError while they run)."""
+    try:
+        return bool(sampler.is_finished)
+    except TimeoutError:
+        return False
+
+
+def _whole(trace: xr.DataTree, draws: int, sampler: str) -> xr.DataTree:
+    """``trace`` if every chain has ``draws`` draws; else the run was interrupted.
+
+    PyMC (and nutpie's blocking ``sample``) return the draws made so far when Ctrl-C
+    stops them; such a trace must not pass for a whole run.
+    """
+    made = trace["posterior"].sizes.get("draw", 0) if "posterior" in trace.children else 0
+    if made < draws:
+        raise KeyboardInterrupt(
+            f"{sampler} stopped after {made} of {draws} draws per chain (interrupted)"
+        )
+    return trace
 
 
 def _run_pymc(
@@ -270,10 +325,16 @@ def _run_pymc(
     seed: int,
     var_names: list[str] | None,
 ) -> xr.DataTree:
+    _log.info(
+        "sampling %d chains of %d warm-up iterations and %d draws with PyMC",
+        settings.chains,
+        settings.tune,
+        draws,
+    )
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*BLAS.*")
         # PyMC compiles inside pm.sample; its time is counted as sampling.
-        return pm.sample(
+        trace = pm.sample(
             draws=draws,
             tune=settings.tune,
             chains=settings.chains,
@@ -286,6 +347,7 @@ def _run_pymc(
             var_names=var_names,
             model=model,
         )
+    return _whole(trace, draws, "PyMC")
 
 
 def _rerun_until(
