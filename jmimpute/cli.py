@@ -91,12 +91,13 @@ def run_model(model: ModelFile, out: Path, *, progressbar: bool = True) -> list[
     from jmimpute.pipeline import impute
 
     data = load_model_data(model)
+    spec = model.output
+    _check_export_names(spec.exports, [str(c) for c in data.columns])
     with warnings.catch_warnings():
         # impute() logs the same message; the summary below shows the verdict too
         warnings.simplefilter("ignore", ConvergenceWarning)
         imp = impute(data, **model.impute_arguments(), progressbar=progressbar)
     written: list[Path] = []
-    spec = model.output
     if spec.long is not None:
         imp.to_long(out / spec.long)
         written.append(out / spec.long)
@@ -106,8 +107,25 @@ def run_model(model: ModelFile, out: Path, *, progressbar: bool = True) -> list[
         written.append(imp.to_netcdf(out / spec.netcdf))
     if spec.zarr is not None:
         written.append(imp.to_zarr(out / spec.zarr))
+    for package, path in spec.exports:  # after the archives, which keep the whole result
+        written.extend(imp.export(package, out / path))
     print(imp.summary())
     return written
+
+
+def _check_export_names(exports: tuple[tuple[str, Path], ...], columns: list[str]) -> None:
+    """Refuse column names an [output] program cannot read before imputing, not after."""
+    from jmimpute.results.handoff import EXPORTS
+
+    for package, _ in exports:
+        try:
+            EXPORTS[package].check(columns)
+        except ValueError as err:
+            raise ValueError(
+                f"[output] {package}: {err}. `jmimpute run` writes the columns as they are: "
+                "rename them in the data file, or export from Python with imp.export(..., "
+                "rename=...)"
+            ) from err
 
 
 def _summary(args: argparse.Namespace) -> None:

@@ -157,6 +157,20 @@ def test_lower_layers_never_import_the_sampler(layer):
 
 
 @pytest.mark.parametrize("layer", ["jmimpute.spec", "jmimpute.design"])
+def test_spec_and_design_never_import_the_results_layer(layer):
+    """What the user asked and the numeric design sit below the results: a model file's
+    ``[output]`` keys are checked against :mod:`jmimpute.spec.exports`, not the writers."""
+    own = [m for m in MODULES if m == layer or m.startswith(f"{layer}.")]
+    found = [
+        (m, name)
+        for m in own
+        for name, _ in GRAPH[m]
+        if (_internal(name) or "").startswith("jmimpute.results")
+    ]
+    assert found == []
+
+
+@pytest.mark.parametrize("layer", ["jmimpute.spec", "jmimpute.design"])
 def test_spec_and_design_import_no_pymc(layer):
     """Neither directly (at any level) nor through what their modules load on import."""
     own = [m for m in MODULES if m == layer or m.startswith(f"{layer}.")]

@@ -283,3 +283,87 @@ def assert_long_file_matches(path, imp):
         assert stacked[".id"].tolist() == completed.index.tolist()
         for col in completed.columns:
             assert plain(stacked[col]) == plain(completed[col]), (path.name, k, col)
+
+
+# -- [output] keys for the analysis programs (jmimpute.results.handoff) -------------------
+HANDOFF_OUTPUT = """
+[output]
+mplus = "out/mplus"
+stata = "out/flong.dta"
+spss = "out/split.sav"
+r = "out/mice.csv"
+"""
+
+
+def test_output_keys_name_the_analysis_programs(tmp_path):
+    model = read_model_file(write(tmp_path, BASE + HANDOFF_OUTPUT))
+    assert model.output.exports == (
+        ("mplus", Path("out/mplus")),
+        ("stata", Path("out/flong.dta")),
+        ("spss", Path("out/split.sav")),
+        ("r", Path("out/mice.csv")),
+    )
+    assert model.output.long is None
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key", "message"),
+    [
+        ('"out/flong.dta"', '"out/flong.csv"', "output.stata", r"must end in \.dta \(Stata: flong"),
+        ('"out/mice.csv"', '"out/mice.rds"', "output.r", r"must end in \.csv"),
+        ('"out/split.sav"', '"out/split.xlsx"', "output.spss", r"must end in \.sav or \.csv"),
+        ("stata =", "stat =", "output.stat", r"did you mean 'stata'\? valid keys are .*mplus"),
+    ],
+)
+def test_bad_output_keys_name_key_and_line(tmp_path, old, new, key, message):
+    text = (BASE + HANDOFF_OUTPUT).replace(old, new, 1)
+    with pytest.raises(ModelFileError, match=message) as err:
+        read_model_file(write(tmp_path, text))
+    assert err.value.key == key
+    name = key.split(".")[1]
+    lines = text.splitlines()
+    assert err.value.line == 1 + next(i for i, ln in enumerate(lines) if ln.startswith(name + " "))
+
+
+def test_run_refuses_names_a_program_cannot_read_before_imputing(tmp_path, capsys, monkeypatch):
+    def never(*args, **kwargs):
+        raise AssertionError("imputed although the names cannot be exported")
+
+    monkeypatch.setattr("jmimpute.pipeline.impute", never)
+    data = jm.datasets.load_brandsma().head(50).rename(columns={"ses": "ses.2"})
+    data.to_csv(tmp_path / "d.csv", index=False)
+    text = BASE.replace('"brandsma"', '"d.csv"') + HANDOFF_OUTPUT
+    assert main(["-q", "run", str(write(tmp_path, text)), "--out", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "[output] mplus: Mplus cannot read the column name(s) 'ses.2'" in err
+    assert "rename them in the data file" in err
+
+
+def test_run_writes_the_analysis_programs_layouts(small_run, tmp_path, monkeypatch):
+    """`jmimpute run` with the [output] keys mplus, stata, spss and r writes each layout
+    (the imputation is the small run's, read back, so nothing is sampled again)."""
+    pyreadstat = pytest.importorskip("pyreadstat")
+    _, out, _ = small_run
+    imp = jm.load_imputation(out / "out/result.nc")
+    monkeypatch.setattr("jmimpute.pipeline.impute", lambda *args, **kwargs: imp)
+    model = write(tmp_path, SMALL_RUN.split("[output]")[0] + HANDOFF_OUTPUT)
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        assert main(["-q", "run", str(model), "--out", str(tmp_path / "res")]) == 0
+    res = tmp_path / "res" / "out"
+    assert (res / "mplus" / "implist.dat").read_text().split() == [
+        "imp_01.dat", "imp_02.dat", "imp_03.dat",
+    ]  # fmt: skip
+    assert "TYPE = IMPUTATION;" in (res / "mplus" / "analysis.inp").read_text()
+    n = len(imp.data)
+    flong = pd.read_stata(res / "flong.dta", convert_categoricals=False)
+    assert flong["mi_m"].tolist() == np.repeat(np.arange(imp.m + 1), n).tolist()
+    split, _ = pyreadstat.read_sav(res / "split.sav")
+    assert split["Imputation_"].max() == imp.m and len(split) == (imp.m + 1) * n
+    long = pd.read_csv(res / "mice.csv")
+    assert list(long.columns[:2]) == [".imp", ".id"] and long[".imp"].max() == imp.m
+    for k in range(1, imp.m + 1):
+        completed = imp.complete(k)
+        assert plain(long.loc[long[".imp"] == k, "lpo"]) == plain(completed["lpo"])
+        np.testing.assert_array_equal(flong.loc[flong["mi_m"] == k, "iqv"], completed["iqv"])
+    assert "Multilevel joint-model imputation" in printed.getvalue()

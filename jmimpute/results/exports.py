@@ -1,7 +1,8 @@
 """Completed data sets as tables on disk: mice's stacked layout, or one file per set.
 
 For analysis elsewhere: R's mice reads the long layout with ``as.mids``, mitml a list of
-sets.
+sets; the layouts of Mplus, Stata, SPSS and R are in :mod:`jmimpute.results.handoff`.
+:func:`~jmimpute.tables.write_table` writes each file whole or not at all.
 """
 
 from __future__ import annotations

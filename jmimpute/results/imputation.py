@@ -13,7 +13,7 @@ import warnings
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import numpy as np
 import pandas as pd
@@ -606,6 +606,36 @@ class Imputation:
         from jmimpute.results.exports import to_sets
 
         return to_sets(self, directory, fmt)
+
+    def export(self, package: str, path: str | PathLike[str], **options: Any) -> list[Path]:
+        """Write the completed sets in the layout an analysis program pools over.
+
+        Parameters
+        ----------
+        package : {"mplus", "stata", "spss", "r"}
+            ``"mplus"``: a folder of headerless data files, ``implist.dat`` and an input
+            template (``TYPE = IMPUTATION``); ``"stata"``: ``mi``'s flong layout (.dta);
+            ``"spss"``: the ``Imputation_`` split layout (.sav); ``"r"``: mice's long
+            layout with the incomplete data as ``.imp`` 0 (CSV, for ``mice::as.mids``).
+        path : str or path-like
+            A folder for Mplus, else a file.
+        **options
+            ``columns``, ``rename``, and for Mplus ``sep``, ``missing``,
+            ``max_name_length``: see :func:`jmimpute.results.handoff.export`.
+
+        Returns
+        -------
+        list of pathlib.Path
+            The files written.
+
+        Examples
+        --------
+        >>> imp.export("mplus", "out/mplus")  # doctest: +SKIP
+        >>> imp.export("stata", "out/brandsma.dta")  # doctest: +SKIP
+        """
+        from jmimpute.results.handoff import export
+
+        return export(self, package, path, **options)
 
     def to_netcdf(self, path: str | PathLike[str]) -> Path:
         """Save the whole result to a netCDF-4 file; read it with :func:`jmimpute.load_imputation`.

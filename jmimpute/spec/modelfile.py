@@ -18,6 +18,8 @@ A model file (see ``models/`` in the repository)::
     [output]                   # relative to `jmimpute run --out DIR` (default: here)
     long = "out/brandsma_long.csv"
     netcdf = "out/brandsma.nc"
+    mplus = "out/mplus"        # the layouts analysis programs read: a folder for Mplus,
+    stata = "out/brandsma.dta" # files for stata (.dta), spss (.sav) and r (.csv)
 
 ``[model]`` holds either the joint model's ``formula`` or an ``analysis`` formula (with
 ``auxiliary`` and ``cluster_means``), from which the substantive model is derived, as
@@ -38,6 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from jmimpute.spec.exports import EXPORT_TARGETS
 from jmimpute.spec.formula import FormulaError
 from jmimpute.spec.model import ImputationSpec, build_spec, spec_arguments
 from jmimpute.spec.parser import parse_terms
@@ -91,6 +94,8 @@ SCHEMA: dict[str, dict[str, tuple[str, bool]]] = {
         "sets_format": ("str", False),
         "netcdf": ("str", False),
         "zarr": ("str", False),
+        # the analysis programs' layouts (jmimpute.spec.exports)
+        **dict.fromkeys(EXPORT_TARGETS, ("str", False)),
     },
 }
 REQUIRED_TABLES: tuple[str, ...] = ("data", "model")
@@ -175,6 +180,9 @@ class OutputSpec:
     sets_format : {"csv", "parquet"}
     netcdf, zarr : pathlib.Path or None
         The whole result, for :func:`jmimpute.load_imputation`.
+    exports : tuple of (str, pathlib.Path)
+        ``(package, path)`` for each analysis program's layout asked for (``mplus``,
+        ``stata``, ``spss``, ``r``; :func:`jmimpute.results.handoff.export`).
     """
 
     long: Path | None = None
@@ -182,6 +190,7 @@ class OutputSpec:
     sets_format: str = "csv"
     netcdf: Path | None = None
     zarr: Path | None = None
+    exports: tuple[tuple[str, Path], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -369,13 +378,29 @@ def _toml(path: Path, text: str) -> dict[str, Any]:
         raise ModelFileError(path, line, None, f"invalid TOML{column}: {message}") from err
 
 
+def _user_path(reader: _Reader, table: str, key: str, value: str) -> Path:
+    """``value`` as a path with ``~`` expanded, or an error naming the key.
+
+    ``Path.expanduser`` raises RuntimeError for ``~name`` when there is no user ``name``.
+    """
+    try:
+        return Path(value).expanduser()
+    except RuntimeError as err:
+        raise reader.error(
+            table,
+            key,
+            f"[{table}] {key} {value!r}: cannot expand '~' ({err}); write the path out, or "
+            "make it relative to the model file",
+        ) from err
+
+
 def _data_source(reader: _Reader, value: str) -> str | Path:
     from jmimpute import datasets
 
     bundled = [name.removeprefix("load_") for name in datasets.__all__]
     if value in bundled:
         return value
-    file = Path(value).expanduser()
+    file = _user_path(reader, "data", "path", value)
     file = file if file.is_absolute() else reader.path.parent / file
     if file.suffix.lower().removeprefix(".") not in TABLE_FORMATS:
         raise reader.error(
@@ -516,10 +541,28 @@ def _output(reader: _Reader, body: dict[str, Any] | None, stem: str) -> OutputSp
             f"got {fmt!r}",
         )
     paths = {
-        k: Path(body[k]).expanduser() if k in body else None
+        k: _user_path(reader, "output", k, body[k]) if k in body else None
         for k in ("long", "sets", "netcdf", "zarr")
     }
-    return OutputSpec(sets_format=fmt, **paths)
+    return OutputSpec(sets_format=fmt, exports=_exports(reader, body), **paths)
+
+
+def _exports(reader: _Reader, body: dict[str, Any]) -> tuple[tuple[str, Path], ...]:
+    """The analysis programs' layouts asked for, each path checked against its exporter."""
+    out = []
+    for key, entry in EXPORT_TARGETS.items():
+        if key not in body:
+            continue
+        path = _user_path(reader, "output", key, body[key])
+        if entry.target == "file" and path.suffix.lower() not in entry.suffixes:
+            raise reader.error(
+                "output",
+                key,
+                f"[output] {key} {body[key]!r} must end in {' or '.join(entry.suffixes)} "
+                f"({entry.program}: {entry.layout})",
+            )
+        out.append((key, path))
+    return tuple(out)
 
 
 def read_model_file(path: str | Path) -> ModelFile:
@@ -542,9 +585,9 @@ def read_model_file(path: str | Path) -> ModelFile:
     FileNotFoundError
         No such file.
     ModelFileError
-        Invalid TOML, an unknown table or key, a value of the wrong type or out of range,
-        a missing required key, or a formula that does not parse; the message names the
-        key and the line.
+        Text that is not UTF-8, invalid TOML, an unknown table or key, a value of the
+        wrong type or out of range, a missing required key, or a formula that does not
+        parse; the message names the key and the line.
 
     Examples
     --------
@@ -555,7 +598,12 @@ def read_model_file(path: str | Path) -> ModelFile:
     file = Path(path)
     if not file.is_file():
         raise FileNotFoundError(f"no model file {str(file)!r}")
-    text = file.read_text(encoding="utf-8")
+    try:
+        text = file.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:  # TOML is UTF-8; a Latin-1 file fails here
+        raise ModelFileError(
+            file, None, None, f"not UTF-8 text ({err.reason}); save the model file as UTF-8"
+        ) from err
     reader = _Reader(file, text)
     tables = reader.tables(_toml(file, text))
     data = _data_source(reader, tables["data"]["path"])
