@@ -9,6 +9,7 @@ The verb chain, as in mitml::
     imp.summary()       # missingness and convergence
     imp.complete(1)     # a completed DataFrame
     jm.pool(estimates, variances)   # Rubin's rules on plain arrays
+    jm.analyze(mice_long, "lpo ~ iqv + (1|sch)")  # completed sets made elsewhere, too
     imp.to_netcdf("brandsma.nc"); jm.load_imputation("brandsma.nc")  # save and load
 
 Importing jmimpute is light: pooling, missingness summaries and the data sets need none of
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from jmimpute import analysis, plots, testing  # noqa: F401 (loaded on first use)
     from jmimpute.analysis.analyze import AnalysisError, analyze
     from jmimpute.analysis.derive import cluster_centre, cluster_mean
+    from jmimpute.analysis.external import completed_sets
     from jmimpute.pipeline import impute
     from jmimpute.results.imputation import Imputation, ImputationSummary
     from jmimpute.results.load import load_imputation
@@ -50,6 +52,7 @@ _LAZY = {
     "analyze": "jmimpute.analysis.analyze",
     "cluster_centre": "jmimpute.analysis.derive",
     "cluster_mean": "jmimpute.analysis.derive",
+    "completed_sets": "jmimpute.analysis.external",
     "impute": "jmimpute.pipeline",
     "Imputation": "jmimpute.results.imputation",
     "ImputationSummary": "jmimpute.results.imputation",
@@ -94,6 +97,7 @@ __all__ = [
     "cluster_centre",
     "cluster_mean",
     "compare_models",
+    "completed_sets",
     "d1_test",
     "d2_test",
     "datasets",

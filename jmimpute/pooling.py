@@ -20,6 +20,7 @@ For m estimates ``Q_i`` with variances ``U_i``::
 from __future__ import annotations
 
 import html
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -28,12 +29,69 @@ import pandas as pd
 from scipy import stats
 
 
+def _shape_text(item: object) -> str | None:
+    """One imputed set's entry in words, for an error about ragged input; None if not numbers."""
+    try:
+        shape = np.shape(np.asarray(item, dtype=float))
+    except (ValueError, TypeError):
+        return None
+    if not shape:
+        return "a single number"
+    return f"{shape[0]} values" if len(shape) == 1 else f"shape {shape}"
+
+
+def _array(value: object, argument: str, expected: str) -> np.ndarray:
+    """``value`` as a float array, or a ValueError naming ``argument``.
+
+    NumPy refuses per-set entries of unequal length ("inhomogeneous shape"), which happens
+    when the sets' models had different parameters (a factor level absent from one set);
+    the error then lists what each set gave.
+    """
+    if isinstance(value, pd.DataFrame | pd.Series):
+        value = value.to_numpy()
+    try:
+        return np.asarray(value, dtype=float)
+    except (ValueError, TypeError) as err:
+        items = list(value) if isinstance(value, list | tuple) else []
+        shapes = [_shape_text(item) for item in items]
+        if None not in shapes and len(set(shapes)) > 1:
+            shown = ", ".join(f"set {i}: {text}" for i, text in enumerate(shapes, start=1))
+            raise ValueError(
+                f"`{argument}` has entries of unequal length across the imputed sets "
+                f"({shown}); every set must give the same {expected}, in the same order. If a "
+                "parameter is missing from some sets (say a factor level absent from one), "
+                "drop it or pool the sets that have it; a DataFrame with one column per "
+                "parameter keeps them aligned"
+            ) from err
+        raise ValueError(
+            f"`{argument}` must hold numbers ({expected} per imputed set); got {err}"
+        ) from err
+
+
+# Pooling squares differences of estimates (B) and sums variances: beyond these magnitudes
+# double precision overflows, and the table would hold inf where the data hold numbers.
+MAX_ESTIMATE = 1e150
+MAX_VARIANCE = 1e300
+
+
+def _check_magnitude(arr: np.ndarray, argument: str, limit: float) -> None:
+    largest = float(np.abs(arr).max()) if arr.size else 0.0
+    if largest > limit:
+        raise ValueError(
+            f"`{argument}` holds values of magnitude up to {largest:.3g}, beyond {limit:.0e}, "
+            "too large to pool in double precision; rescale the variables (e.g. a variable "
+            "in units of a million) and pool again"
+        )
+
+
 def _as_estimates(estimates: object) -> tuple[np.ndarray, list[str]]:
     if isinstance(estimates, pd.DataFrame):
-        return estimates.to_numpy(dtype=float), [str(c) for c in estimates.columns]
-    if isinstance(estimates, pd.Series):
-        return estimates.to_numpy(dtype=float)[:, None], [str(estimates.name or "estimate")]
-    arr = np.asarray(estimates, dtype=float)
+        labels = [str(c) for c in estimates.columns]
+    elif isinstance(estimates, pd.Series):
+        labels = [str(estimates.name or "estimate")]
+    else:
+        labels = []
+    arr = _array(estimates, "estimates", "parameter estimates")
     if arr.ndim == 1:
         arr = arr[:, None]
     if arr.ndim != 2:
@@ -41,13 +99,23 @@ def _as_estimates(estimates: object) -> tuple[np.ndarray, list[str]]:
             f"`estimates` must be an (m,) or (m, k) array of m imputations' estimates; got shape "
             f"{arr.shape}"
         )
-    return arr, [f"Parameter.{i + 1}" for i in range(arr.shape[1])]
+    if arr.size == 0:
+        raise ValueError(
+            f"`estimates` is empty (shape {arr.shape}); pass k >= 1 estimates from each of the "
+            "m imputed sets"
+        )
+    if not np.isfinite(arr).all():
+        raise ValueError(
+            "`estimates` contains missing or infinite values; a set whose fit failed must be "
+            "refitted or left out of every argument"
+        )
+    _check_magnitude(arr, "estimates", MAX_ESTIMATE)
+    return arr, labels or [f"Parameter.{i + 1}" for i in range(arr.shape[1])]
 
 
 def _as_variances(variances: object, m: int, k: int) -> np.ndarray:
     """Covariance matrices (m, k, k) from variances (m,) / (m, k) or matrices (m, k, k)."""
-    arr = np.asarray(variances.to_numpy() if hasattr(variances, "to_numpy") else variances)
-    arr = arr.astype(float)
+    arr = _array(variances, "variances", "squared standard errors")
     if arr.ndim == 1 and k == 1:
         arr = arr[:, None]
     if arr.shape == (m, k):
@@ -62,6 +130,7 @@ def _as_variances(variances: object, m: int, k: int) -> np.ndarray:
         )
     if not np.isfinite(arr).all():
         raise ValueError("`variances` contains missing or infinite values")
+    _check_magnitude(arr, "variances", MAX_VARIANCE)
     diag = np.diagonal(arr, axis1=1, axis2=2)
     if (diag < 0).any():
         raise ValueError(
@@ -97,13 +166,14 @@ def barnard_rubin_df(riv: np.ndarray, m: int, df_com: float | None = None) -> np
     ndarray
     """
     riv = np.asarray(riv, dtype=float)
-    with np.errstate(divide="ignore"):
+    # r = 0 (no between-imputation variance) gives infinite df, and r = inf (no
+    # within-imputation variance) lambda = 1: limits, not errors
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         df_old = (m - 1) * (1.0 + 1.0 / riv) ** 2
-    if df_com is None:
-        return df_old
-    lam = riv / (riv + 1.0)
-    df_obs = (1.0 - lam) * (df_com + 1.0) / (df_com + 3.0) * df_com
-    with np.errstate(divide="ignore"):
+        if df_com is None:
+            return df_old
+        lam = np.where(np.isinf(riv), 1.0, riv / (riv + 1.0))
+        df_obs = (1.0 - lam) * (df_com + 1.0) / (df_com + 3.0) * df_com
         return 1.0 / (1.0 / df_old + 1.0 / df_obs)
 
 
@@ -176,6 +246,15 @@ def pool(
     -------
     PooledEstimates
 
+    Raises
+    ------
+    ValueError
+        If the estimates or variances are not numbers, are missing, infinite or too large
+        to square in double precision, differ in length between the sets, have shapes that
+        do not match, come from fewer than 2 sets, or the variances are negative; and for
+        an invalid ``df_com``, ``ci`` or ``names``. The message names the argument and
+        what was found.
+
     Examples
     --------
     >>> res = pool([1.0, 1.2, 0.9], [0.04, 0.05, 0.045], df_com=100)
@@ -200,15 +279,18 @@ def pool(
     between = np.atleast_2d(np.cov(q, rowvar=False, ddof=1))
     total = ubar + (1.0 + 1.0 / m) * between
     w, b, t_var = np.diag(ubar), np.diag(between), np.diag(total)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    # W = 0 or B = 0 give r = inf or 0 (and 0/0 = nan with both): reported as such
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         riv = (1.0 + 1.0 / m) * b / w
-    df = barnard_rubin_df(riv, m, df_com)
-    se = np.sqrt(t_var)
-    with np.errstate(divide="ignore", invalid="ignore"):
+        lam = np.where(np.isinf(riv), 1.0, riv / (1.0 + riv))
+        df = barnard_rubin_df(riv, m, df_com)
+        se = np.sqrt(t_var)
         tval = qbar / se
         fmi = (riv + 2.0 / (df + 3.0)) / (riv + 1.0)
-    pval = 2.0 * stats.t.sf(np.abs(tval), df)
-    crit = stats.t.ppf(0.5 + ci / 2.0, df)
+        fmi = np.where(np.isinf(riv), 1.0, fmi)
+        pval = 2.0 * stats.t.sf(np.abs(tval), df)
+        crit = stats.t.ppf(0.5 + ci / 2.0, df)
+        lower, upper = qbar - crit * se, qbar + crit * se
     table = pd.DataFrame(
         {
             "estimate": qbar,
@@ -216,10 +298,10 @@ def pool(
             "t": tval,
             "df": df,
             "p_value": pval,
-            "ci_lower": qbar - crit * se,
-            "ci_upper": qbar + crit * se,
+            "ci_lower": lower,
+            "ci_upper": upper,
             "riv": riv,
-            "lambda": riv / (1.0 + riv),
+            "lambda": lam,
             "fmi": fmi,
             "within": w,
             "between": b,
@@ -234,9 +316,29 @@ def pool_point(estimates: object, names: Sequence[str] | None = None) -> pd.Seri
     """Average point estimates that come without variances (mitml's ``extra.pars``).
 
     For variance components and ICCs, whose sampling variance the fits do not provide.
+
+    Parameters
+    ----------
+    estimates : array-like or pandas.DataFrame
+        ``(m,)`` or ``(m, k)``, as for :func:`pool`.
+    names : sequence of str, optional
+        Parameter names (override those of a DataFrame).
+
+    Returns
+    -------
+    pandas.Series
+        The k averages.
+
+    Raises
+    ------
+    ValueError
+        If the estimates are not numbers, are missing, infinite or too large, or differ in
+        length between the sets, or ``names`` does not give one name per parameter.
     """
     q, labels = _as_estimates(estimates)
     if names is not None:
+        if len(names) != len(labels):
+            raise ValueError(f"`names` has {len(names)} entries for {len(labels)} parameters")
         labels = [str(n) for n in names]
     return pd.Series(q.mean(axis=0), index=pd.Index(labels, name="parameter"), name="estimate")
 
@@ -299,19 +401,59 @@ def d1_test(
     Returns
     -------
     MultiParameterTest
+
+    Raises
+    ------
+    ValueError
+        As :func:`pool` for the inputs; also if the average covariance matrix is singular,
+        or ``df_com`` is given with ``k (m - 1) <= 4``, where Reiter's small-sample df is
+        undefined (use more imputations, or ``df_com=None``).
     """
     q, labels = _as_estimates(estimates)
     m, k = q.shape
+    if m < 2:
+        raise ValueError(f"the D1 test needs estimates from at least 2 imputed data sets; got {m}")
     u = _as_variances(covariances, m, k)
     df_com = _check_df_com(df_com)
+    t = k * (m - 1)
+    if df_com is not None and t <= 4:
+        raise ValueError(
+            f"Reiter's small-sample df of the D1 test needs k (m - 1) > 4; got k = {k} "
+            f"parameters and m = {m} imputations. Use more imputations, or df_com=None for the "
+            "large-sample df"
+        )
     qbar = q.mean(axis=0)
     ubar = u.mean(axis=0)
     between = np.atleast_2d(np.cov(q, rowvar=False, ddof=1))
-    r = (1.0 + 1.0 / m) * np.trace(between @ np.linalg.inv(ubar)) / k
-    stat = float(qbar @ np.linalg.solve((1.0 + r) * ubar, qbar) / k)
-    t = k * (m - 1)
+    try:
+        r = (1.0 + 1.0 / m) * np.trace(between @ np.linalg.inv(ubar)) / k
+        stat = float(qbar @ np.linalg.solve((1.0 + r) * ubar, qbar) / k)
+    except np.linalg.LinAlgError as err:
+        raise ValueError(
+            f"the average covariance matrix of the {k} estimates is singular ({err}); the D1 "
+            "test needs positive-definite `covariances` (drop parameters that are fixed or "
+            "that repeat another)"
+        ) from err
+    # r = 0 (no between-imputation variance) gives infinite df2: a limit, not an error
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        v = _d1_df2(float(r), t, k, df_com)
+    return MultiParameterTest(
+        method="D1",
+        statistic=stat,
+        df1=float(k),
+        df2=float(v),
+        p_value=float(stats.f.sf(stat, k, v)),
+        riv=float(r),
+        m=m,
+        parameters=tuple(labels),
+    )
+
+
+def _d1_df2(r: float, t: int, k: int, df_com: float | None) -> float:
+    """The D1 test's denominator df: Reiter (2007) with ``df_com``, else Li et al. (1991)."""
+    r_ = np.float64(r)  # NumPy scalars divide by zero as IEEE does, giving inf
     if df_com is not None:
-        a = r * t / (t - 2)
+        a = r_ * t / (t - 2)
         vstar = (df_com + 1) / (df_com + 3) * df_com
         c0 = 1 / (t - 4)
         c1 = vstar - 2 * (1 + a)
@@ -323,21 +465,10 @@ def d1_test(
             + c0 * (4 * a**2 / (c2 * c1) + 16 * a**2 * c1 / c2**3)
             + c0 * (8 * a**2 / c2**2)
         )
-        v = 4 + 1 / z
-    elif t > 4:
-        v = 4 + (t - 4) * (1 + (1 - 2 / t) / r) ** 2
-    else:
-        v = t * (1 + 1 / k) * (1 + 1 / r) ** 2 / 2
-    return MultiParameterTest(
-        method="D1",
-        statistic=stat,
-        df1=float(k),
-        df2=float(v),
-        p_value=float(stats.f.sf(stat, k, v)),
-        riv=float(r),
-        m=m,
-        parameters=tuple(labels),
-    )
+        return float(4 + 1 / z)
+    if t > 4:
+        return float(4 + (t - 4) * (1 + (1 - 2 / t) / r_) ** 2)
+    return float(t * (1 + 1 / k) * (1 + 1 / r_) ** 2 / 2)
 
 
 def d2_test(chi_squares: object, df: int) -> MultiParameterTest:
@@ -353,17 +484,32 @@ def d2_test(chi_squares: object, df: int) -> MultiParameterTest:
     Returns
     -------
     MultiParameterTest
+
+    Raises
+    ------
+    ValueError
+        If the statistics are not finite non-negative numbers (below 1e300) from at least
+        2 sets, or ``df`` is not a whole number >= 1.
     """
-    d = np.asarray(chi_squares, dtype=float).ravel()
+    d = _array(chi_squares, "chi_squares", "one statistic").ravel()
     m = d.size
     if m < 2:
         raise ValueError(f"D2 needs statistics from at least 2 imputed data sets; got {m}")
     if (d < 0).any() or not np.isfinite(d).all():
         raise ValueError("`chi_squares` must be finite, non-negative statistics")
+    _check_magnitude(d, "chi_squares", MAX_VARIANCE)
     k = float(df)
-    r = (1 + 1 / m) * np.var(np.sqrt(d), ddof=1)
+    if not (np.isfinite(k) and k >= 1 and k == round(k)):
+        raise ValueError(
+            f"`df` must be the statistics' degrees of freedom, a whole number >= 1 (the number "
+            f"of parameters tested); got {df}"
+        )
+    # a NumPy scalar: its overflow (1/r for tiny r) gives inf, a Python float's raises
+    r = np.float64((1 + 1 / m) * np.var(np.sqrt(d), ddof=1))
     stat = (d.mean() / k - (m + 1) / (m - 1) * r) / (1 + r)
-    v = k ** (-3 / m) * (m - 1) * (1 + 1 / r) ** 2
+    # r = 0 (the sets agree) gives infinite df2, the limit; a huge k may underflow k^(-3/m)
+    with np.errstate(divide="ignore", over="ignore", under="ignore", invalid="ignore"):
+        v = math.inf if r == 0 else float(k ** (-3 / m) * (m - 1) * (1 + 1 / r) ** 2)
     return MultiParameterTest(
         method="D2",
         statistic=float(stat),

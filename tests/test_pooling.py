@@ -134,3 +134,67 @@ def test_point_pooling():
 def test_bad_input(estimates, variances, kwargs, message):
     with pytest.raises(ValueError, match=message):
         jm.pool(estimates, variances, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("estimates", "variances", "message"),
+    [
+        # one set's model had a parameter more (numpy: "inhomogeneous shape")
+        (
+            [[1.0, 2.0], [1.1, 2.1, 0.3], [0.9, 1.9]],
+            [[0.1, 0.1]] * 3,
+            r"`estimates` has entries of unequal length .*\(set 1: 2 values, set 2: 3 values, "
+            r"set 3: 2 values\); every set must give the same parameter estimates",
+        ),
+        (
+            [[1.0, 2.0], [1.1, 2.1]],
+            [[0.1, 0.1], [0.1]],
+            r"`variances` has entries of unequal length .*set 1: 2 values, set 2: 1 values",
+        ),
+        (
+            [[1.0, 2.0], [1.1, 2.1]],
+            [np.eye(2), np.eye(3)],
+            r"`variances` .*set 1: shape \(2, 2\), set 2: shape \(3, 3\)",
+        ),
+        ([1.0, "a"], [0.1, 0.1], r"`estimates` must hold numbers .*could not convert"),
+        ([1.0, np.inf], [0.1, 0.1], "`estimates` contains missing or infinite values"),
+        (np.zeros((3, 0)), np.zeros((3, 0)), r"`estimates` is empty \(shape \(3, 0\)\)"),
+    ],
+)
+def test_ragged_and_non_numeric_input_names_the_argument(estimates, variances, message):
+    with pytest.raises(ValueError, match=message):
+        jm.pool(estimates, variances)
+
+
+def test_ragged_input_to_the_tests_and_point_pooling():
+    with pytest.raises(ValueError, match=r"`chi_squares` has entries of unequal length"):
+        d2_test([[1.0, 2.0], [1.0]], df=2)
+    with pytest.raises(ValueError, match=r"`estimates` has entries of unequal length"):
+        d1_test([[1.0, 2.0], [1.0]], np.stack([np.eye(2)] * 2))
+    with pytest.raises(ValueError, match=r"`estimates` has entries of unequal length"):
+        pool_point([[1.0, 2.0], [1.0]])
+    with pytest.raises(ValueError, match=r"`names` has 1 entries for 2 parameters"):
+        pool_point([[1.0, 2.0], [1.0, 2.0]], names=["a"])
+
+
+def test_d1_refuses_what_its_formulas_cannot_take():
+    with pytest.raises(ValueError, match="at least 2 imputed data sets; got 1"):
+        d1_test(QHAT[:1], UHAT[:1])
+    # Reiter's df divides by k (m - 1) - 2 and - 4: undefined for k (m - 1) <= 4
+    with pytest.raises(ValueError, match=r"k \(m - 1\) > 4; got k = 2 .* m = 3.*df_com=None"):
+        d1_test(QHAT[:3, :2], UHAT[:3, :2, :2], df_com=50)
+    assert np.isfinite(d1_test(QHAT[:3, :2], UHAT[:3, :2, :2]).df2)
+    with pytest.raises(ValueError, match="covariance matrix of the 2 estimates is singular"):
+        d1_test(QHAT[:, :2], np.zeros((5, 2, 2)))
+    with pytest.raises(ValueError, match=r"`df` must be .* a whole number >= 1"):
+        d2_test([1.0, 2.0, 3.0], df=0)
+
+
+def test_no_within_variance_is_a_limit_not_a_warning():
+    """W = 0: r = inf, lambda = FMI = 1 (pytest turns any RuntimeWarning into an error)."""
+    row = jm.pool([1.0, 2.0, 1.5], [0.0, 0.0, 0.0]).table.iloc[0]
+    assert np.isinf(row["riv"]) and row["lambda"] == 1 and row["fmi"] == 1
+    assert row["df"] == pytest.approx(2.0)  # df_old = (m - 1) (1 + 1/r)^2 -> m - 1
+    # with df_com, lambda = 1 gives df_obs = 0 and so df = 0 (Barnard and Rubin's limit)
+    assert jm.pool([1.0, 2.0, 1.5], [0.0, 0.0, 0.0], df_com=10).table["df"].iloc[0] == 0
+    assert np.isinf(d2_test([4.0, 4.0, 4.0], df=1).df2)

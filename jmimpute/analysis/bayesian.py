@@ -34,6 +34,7 @@ from jmimpute.diagnostics import RHAT_MAX
 from jmimpute.pooling import PooledEstimates, pool
 
 if TYPE_CHECKING:
+    from jmimpute.analysis.external import CompletedSets
     from jmimpute.results.imputation import Imputation
 
 _log = logging.getLogger("jmimpute")
@@ -115,7 +116,7 @@ class BayesianTiming:
 
 
 def fit_bambi(
-    imp: Imputation,
+    imp: Imputation | CompletedSets,
     formula: AnalysisFormula,
     *,
     progressbar: bool = True,
@@ -132,7 +133,8 @@ def fit_bambi(
 
     Parameters
     ----------
-    imp : Imputation
+    imp : Imputation or CompletedSets
+        jmimpute's imputations, or completed sets made elsewhere.
     formula : AnalysisFormula
     progressbar : bool
     compile_once : bool, default True

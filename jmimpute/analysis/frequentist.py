@@ -8,6 +8,7 @@ components, random effects per cluster, and model information.
 
 from __future__ import annotations
 
+import ast
 import re
 import warnings
 from dataclasses import dataclass, field
@@ -17,7 +18,8 @@ import numpy as np
 import pandas as pd
 
 from jmimpute.analysis.formula import AnalysisFormula
-from jmimpute.spec.terms import Variable
+from jmimpute.spec.parser import FormulaError
+from jmimpute.spec.terms import Call, Interaction, Variable
 from jmimpute.spec.variables import observed_categories
 
 INTERCEPT = "(Intercept)"
@@ -122,13 +124,27 @@ class SetFit:
     result: Any = None
 
 
-def _mixed(formula: AnalysisFormula, data: pd.DataFrame, reml: bool, kwargs: dict) -> SetFit:
+def _model(formula: AnalysisFormula, data: pd.DataFrame, family: Any) -> Any:
+    """The statsmodels model, its design built but not fitted.
+
+    The one place where the formula is evaluated (statsmodels evaluates it in the caller's
+    namespace, this function's), so that :func:`check_design` and the fits read the same
+    names.
+    """
     import statsmodels.formula.api as smf
 
-    assert formula.group is not None and formula.random is not None
-    model = smf.mixedlm(
-        formula.fixed, data, groups=data[formula.group], re_formula=f"~{formula.random}"
-    )
+    if formula.mixed:
+        assert formula.group is not None and formula.random is not None  # mixed says so
+        return smf.mixedlm(
+            formula.fixed, data, groups=data[formula.group], re_formula=f"~{formula.random}"
+        )
+    if family is None:
+        return smf.ols(formula.fixed, data)
+    return smf.glm(formula.fixed, coded_response(formula, data), family=family)
+
+
+def _mixed(formula: AnalysisFormula, data: pd.DataFrame, reml: bool, kwargs: dict) -> SetFit:
+    model = _model(formula, data, None)
     fit_kwargs = {"reml": reml} | kwargs
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -173,16 +189,12 @@ def _mixed(formula: AnalysisFormula, data: pd.DataFrame, reml: bool, kwargs: dic
 def _single_level(
     formula: AnalysisFormula, data: pd.DataFrame, family: Any, kwargs: dict
 ) -> SetFit:
-    import statsmodels.formula.api as smf
-
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
+        res = _model(formula, data, family).fit(**kwargs)
         if family is None:
-            res = smf.ols(formula.fixed, data).fit(**kwargs)
             comps = pd.Series({"sigma2": float(res.scale)})
         else:
-            data = coded_response(formula, data)
-            res = smf.glm(formula.fixed, data, family=family).fit(**kwargs)
             comps = pd.Series(dtype=float)
     names = [tidy_name(n) for n in res.params.index]
     messages = sorted({str(w.message).splitlines()[0] for w in caught})
@@ -221,6 +233,78 @@ def plain_dtypes(data: pd.DataFrame) -> pd.DataFrame:
         plain = {"b": bool, "i": np.int64, "u": np.uint64}.get(kind, float)
         out[name] = col.to_numpy(dtype=float if col.isna().any() else plain, na_value=np.nan)
     return out
+
+
+def _formula_errors() -> tuple[type[BaseException], ...]:
+    """What the formula engines raise for a formula they cannot evaluate."""
+    from patsy import PatsyError
+
+    errors: list[type[BaseException]] = [PatsyError, SyntaxError]
+    try:  # statsmodels can use formulaic instead of patsy
+        from formulaic.errors import FormulaicError
+    except ImportError:  # pragma: no cover - formulaic is optional
+        pass
+    else:
+        errors.append(FormulaicError)
+    return tuple(errors)
+
+
+def _where(formula: AnalysisFormula, err: BaseException) -> tuple[str, int]:
+    """The formula text and position to point at for the engine's error."""
+    origin = getattr(err, "origin", None)
+    if origin is not None and getattr(origin, "code", None):
+        snippet = origin.code[origin.start : origin.end]
+        found = formula.text.find(snippet) if snippet else -1
+        return (formula.text, found) if found >= 0 else (origin.code, origin.start)
+    # Python syntax inside a call, e.g. I(x +): the first call that does not compile
+    terms = [*formula.terms.fixed, *(t for r in formula.terms.random for t in r.effects)]
+    for term in terms:
+        for factor in term.factors if isinstance(term, Interaction) else (term,):
+            if isinstance(factor, Call):
+                try:
+                    ast.parse(factor.patsy(), mode="eval")
+                except SyntaxError:
+                    return formula.text, factor.pos
+    return formula.text, 0
+
+
+def check_design(formula: AnalysisFormula, data: pd.DataFrame, family: Any = None) -> None:
+    """Evaluate the formula on one completed set before fitting any.
+
+    The formula parser (:mod:`jmimpute.spec.parser`) leaves calls such as ``log(x)`` or
+    ``C(x, Sum)`` unevaluated; a name or a syntax error inside one would otherwise fail in
+    every set's fit and be reported m times. Building the design once finds it first.
+    Problems of the data (not of the formula) are left to the fits, which report them by
+    set number.
+
+    Parameters
+    ----------
+    formula : AnalysisFormula
+    data : pandas.DataFrame
+        A completed data set.
+    family : statsmodels family, optional
+        As for :func:`fit_statsmodels`.
+
+    Raises
+    ------
+    FormulaError
+        If the formula engine cannot evaluate the formula, pointing at the term.
+    """
+    errors = _formula_errors()
+    try:
+        _model(formula, plain_dtypes(data), family)
+    except errors as err:
+        text, pos = _where(formula, err)
+        message = str(getattr(err, "message", "") or err).splitlines()[0]
+        raise FormulaError(
+            text,
+            pos,
+            f"the analysis formula cannot be evaluated on the completed data: "
+            f"{type(err).__name__}: {message}. Functions must be Python ones, e.g. np.log(x) "
+            "for R's log(x), C(x) or factor(x) for a factor, I(x**2) for a power",
+        ) from err
+    except Exception:  # a problem of the data: each set's fit reports its own
+        return
 
 
 def fit_statsmodels(
