@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test test-slow test-notebooks test-all lint bench clean
+.PHONY: setup demo test test-slow test-notebooks test-all lint docs bench clean
 
 setup: $(STAMP)
 
@@ -13,7 +13,8 @@ $(STAMP): pyproject.toml
 	$(PYTHON_BOOT) -c 'import sys; assert sys.version_info >= (3, 12), "jmimpute needs Python >= 3.12, found " + sys.version'
 	$(PYTHON_BOOT) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev]"
+	@# one environment for the tests and the documentation site (make docs)
+	$(PY) -m pip install --quiet -e ".[dev,docs]"
 	@# compile once what later imputations reuse (jmimpute/warmup.py says what); a failure
 	@# costs the first imputations their compile, not the set-up
 	$(PY) -m jmimpute.warmup || echo "jmimpute warm-up failed: the first imputations will compile"
@@ -43,6 +44,12 @@ test-notebooks: setup
 test-all: lint
 	$(PY) -m pytest -q --runslow
 
+## The documentation site (docs/, Sphinx): warnings are errors; the notebooks are not run.
+## -E rebuilds every page, so that a warning of an unchanged page is not hidden by the cache.
+docs: setup
+	$(VENV)/bin/sphinx-build -E -W --keep-going -b html docs docs/_build/html
+	@echo "open docs/_build/html/index.html"
+
 ## Speed against the R peers (run them when Rscript with mitml is found).
 bench: setup
 	$(PY) benchmarks/bench_impute.py
@@ -56,4 +63,4 @@ bench: setup
 	$(PY) benchmarks/bench_tune.py
 
 clean:
-	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache docs/_build docs/_notebooks docs/api/generated

@@ -1,4 +1,4 @@
-"""Make the README's figure: observed against imputed densities for brandsma.
+"""The convergence guide's figure: observed against imputed densities for brandsma.
 
 Imputes language score (lpo) and verbal IQ (iqv) with random school intercepts (m = 10,
 default sampler settings, seed 1) and saves ``docs/img/brandsma_densities.png`` with
