@@ -37,19 +37,24 @@ import numpy as np
 import pandas as pd
 
 from jmimpute.analysis.derive import ClusterStatistic, DeriveFunction, apply_derived, check_derived
+from jmimpute.spec.exports import EXPORT_TARGETS
 from jmimpute.tables import TABLE_FORMATS, read_table, require
 
 _log = logging.getLogger("jmimpute")
 
 STACKED_LAYOUTS: dict[str, tuple[str, tuple[str, ...]]] = {
-    ".imp": ("mice; also jmimpute's long export", (".id",)),
-    "_mi_m": ("Stata's mi flong", ("_mi_id", "_mi_miss")),
-    "mi_m": ("jmimpute's Stata export, before mi import flong", ("mi_id",)),
-    "Imputation_": ("SPSS; also mitml's write.mitmlSAV", ()),
+    **{
+        target.columns[0]: (f"{target.program}, and jmimpute's export", target.columns[1:])
+        for target in sorted(EXPORT_TARGETS.values(), key=lambda t: t.program)
+        if target.columns
+    },
+    # written by the programs themselves, not by jmimpute
+    "_mi_m": ("Stata's mi flong, once imported", ("_mi_id", "_mi_miss")),
     "Imputation": ("jomo", ()),
 }
 """Known imputation-number columns: the program that writes them, and its bookkeeping
-columns (dropped). Imputation 0 is the incomplete data in each and is dropped too."""
+columns (dropped). Imputation 0 is the incomplete data in each and is dropped too. The
+layouts jmimpute exports (:data:`jmimpute.spec.exports.EXPORT_TARGETS`) come first."""
 
 
 def _path_text(path: Path) -> str:

@@ -28,12 +28,17 @@ class ExportTarget:
     suffixes : tuple of str
         The suffixes a file target may have (the first is the usual one); empty for a
         folder.
+    columns : tuple of str
+        The columns the layout writes before the data: the imputation number (0 for the
+        incomplete data), then any row id; empty for one file per set. Reading the layout
+        back (:mod:`jmimpute.analysis.external`) looks for the same names.
     """
 
     program: str
     layout: str
     target: Literal["file", "folder"]
     suffixes: tuple[str, ...]
+    columns: tuple[str, ...] = ()
 
 
 EXPORT_TARGETS: dict[str, ExportTarget] = {
@@ -49,18 +54,21 @@ EXPORT_TARGETS: dict[str, ExportTarget] = {
         layout="flong layout for mi import flong (mi_m 0..m, mi_id) in a .dta file",
         target="file",
         suffixes=(".dta",),
+        columns=("mi_m", "mi_id"),
     ),
     "spss": ExportTarget(
         program="SPSS",
         layout="split variable Imputation_ (0 = the incomplete data, 1..m) in a .sav file",
         target="file",
         suffixes=(".sav", ".csv"),
+        columns=("Imputation_",),
     ),
     "r": ExportTarget(
         program="R (mice, mitml)",
         layout="mice's long layout (.imp 0..m, .id) as CSV, for mice::as.mids",
         target="file",
         suffixes=(".csv",),
+        columns=(".imp", ".id"),
     ),
 }
 """By package name: the ``package`` of ``imp.export`` and the ``[output]`` key."""

@@ -182,7 +182,7 @@ def test_imputation_zero_without_missing_values_is_flagged(sets):
 # -- errors: each names the argument, what was found and the fix --------------------------
 def test_no_known_imputation_column(sets):
     frame = pd.concat(sets, ignore_index=True)
-    with pytest.raises(ValueError, match=r"none of the known ones, '\.imp' \(mice") as err:
+    with pytest.raises(ValueError, match=r"none of the known ones, '\.imp' \(R \(mice") as err:
         completed_sets(frame)
     message = str(err.value)
     for name in STACKED_LAYOUTS:

@@ -26,6 +26,7 @@ from jmimpute.results import handoff
 from jmimpute.results.handoff import EXPORTS, Exporter
 from jmimpute.results.imputation import Imputation
 from jmimpute.results.tree import imputations_dataset
+from jmimpute.spec.exports import EXPORT_TARGETS
 from jmimpute.spec.model import build_spec
 from jmimpute.spec.modelfile import SCHEMA
 from jmimpute.spec.validate import validate
@@ -457,3 +458,35 @@ def test_a_failed_write_leaves_the_previous_file(imp, tmp_path, monkeypatch):
         imp.export("stata", path)
     assert path.read_bytes() == before
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(TEMPORARY_PREFIX)]
+
+
+# -- read back by jm.completed_sets --------------------------------------------------------
+@pytest.mark.parametrize(
+    ("package", "name", "read"),
+    [
+        ("stata", "x.dta", pd.read_stata),
+        ("r", "x.csv", pd.read_csv),
+        ("spss", "x.sav", lambda path: __import__("pyreadstat").read_sav(str(path))[0]),
+    ],
+)
+def test_each_stacked_export_reads_back_as_its_sets(imp, tmp_path, package, name, read):
+    """The layouts written here are among those jm.analyze reads, by one registry of their
+    columns (jmimpute.spec.exports): the file splits into its sets 1..m, the incomplete
+    data and the bookkeeping columns dropped (the values are checked by the layout tests
+    above)."""
+    if package == "spss":
+        pytest.importorskip("pyreadstat")
+    from jmimpute.analysis.external import completed_sets
+
+    path = imp.export(package, tmp_path / name)[0]
+    table = read(path)
+    number, *bookkeeping = EXPORT_TARGETS[package].columns
+    expected = [
+        block.drop(columns=[number, *bookkeeping]).reset_index(drop=True)
+        for k, block in table.groupby(number)
+        if k != 0
+    ]
+    got = completed_sets(path)
+    assert len(got) == imp.m
+    for a, b in zip(got, expected, strict=True):
+        pd.testing.assert_frame_equal(a, b)

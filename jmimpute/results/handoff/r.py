@@ -17,13 +17,14 @@ from typing import TYPE_CHECKING
 
 from jmimpute.atomic import replacing
 from jmimpute.results.handoff.common import prepare, shown, stacked
+from jmimpute.spec.exports import EXPORT_TARGETS
 
 if TYPE_CHECKING:
     from jmimpute.results.imputation import Imputation
 
 _log = logging.getLogger("jmimpute")
 
-FRONT = (".imp", ".id")
+FRONT = EXPORT_TARGETS["r"].columns
 
 
 def check_names(columns: Sequence[str], sources: Mapping[str, str] | None = None) -> None:

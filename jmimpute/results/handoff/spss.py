@@ -33,13 +33,14 @@ from jmimpute.results.handoff.common import (
     suggest,
     warn,
 )
+from jmimpute.spec.exports import EXPORT_TARGETS
 
 if TYPE_CHECKING:
     from jmimpute.results.imputation import Imputation
 
 _log = logging.getLogger("jmimpute")
 
-SPLIT = "Imputation_"
+SPLIT = EXPORT_TARGETS["spss"].columns[0]
 MAX_NAME_BYTES = 64
 RESERVED = frozenset("ALL AND BY EQ GE GT LE LT NE NOT OR TO WITH".split())
 _RULE = (

@@ -29,13 +29,14 @@ import pandas as pd
 
 from jmimpute.atomic import replacing
 from jmimpute.results.handoff.common import name_error, prepare, stacked, suggest
+from jmimpute.spec.exports import EXPORT_TARGETS
 
 if TYPE_CHECKING:
     from jmimpute.results.imputation import Imputation
 
 _log = logging.getLogger("jmimpute")
 
-SYSTEM = ("mi_m", "mi_id")
+SYSTEM = EXPORT_TARGETS["stata"].columns
 """The import's ``m()`` and ``id()`` variables, first in the file."""
 MAX_NAME_LENGTH = 32
 # Stata's reserved names ([U] 11.3) and the words pandas' writer also renames
