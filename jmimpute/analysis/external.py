@@ -28,7 +28,7 @@ from __future__ import annotations
 import difflib
 import logging
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
@@ -83,24 +83,43 @@ def _read_headerless(path: Path, names: Sequence[str], argument: str) -> pd.Data
     return frame
 
 
+def _read_stata(path: Path) -> pd.DataFrame:
+    return pd.read_stata(path)
+
+
+def _read_spss(path: Path) -> pd.DataFrame:
+    require("pyreadstat", "reading SPSS .sav files")
+    import pyreadstat
+
+    frame, _ = pyreadstat.read_sav(str(path))
+    return frame
+
+
+READERS: dict[str, Callable[[Path], pd.DataFrame]] = {
+    **dict.fromkeys(TABLE_FORMATS, read_table),
+    "dta": _read_stata,  # Stata's mi flong, and jmimpute's Stata export
+    "sav": _read_spss,  # SPSS, split by Imputation_
+}
+"""Readers of files with their own column names, by suffix (without the dot)."""
+
+
 def _read(path: Path, names: Sequence[str] | None, argument: str) -> pd.DataFrame:
     if not path.is_file():
         raise FileNotFoundError(f"`{argument}`: no such file {_path_text(path)}")
     suffix = path.suffix.lower().removeprefix(".")
-    if names is not None and suffix != "parquet":
+    binary = suffix in READERS and suffix != "csv"
+    if names is not None and binary:
+        raise ValueError(
+            f"`names` is for headerless text files (Blimp's stacked output); "
+            f"{_path_text(path)} names its own columns: leave `names` out"
+        )
+    if names is not None:
         return _read_headerless(path, names, argument)
-    if suffix in TABLE_FORMATS:
-        return read_table(path)
-    if suffix == "dta":  # Stata's mi flong, as jmimpute's Stata export writes it
-        return pd.read_stata(path)
-    if suffix == "sav":  # SPSS, split by Imputation_
-        require("pyreadstat", "reading SPSS .sav files")
-        import pyreadstat
-
-        frame, _ = pyreadstat.read_sav(str(path))
-        return frame
+    if suffix in READERS:
+        return READERS[suffix](path)
     raise ValueError(
-        f"`{argument}` {_path_text(path)} is not a .csv, .parquet, .dta or .sav file. For a "
+        f"`{argument}` {_path_text(path)} is not a "
+        f"{', '.join('.' + s for s in READERS)} file. For a "
         "headerless file such as Blimp's stacked output (SAVE: stacked = file.dat), pass "
         "the variable names, names=[...], and its first column is read as the "
         "imputation number"
@@ -245,7 +264,11 @@ def _check_sets(sets: list[pd.DataFrame], where: str) -> list[pd.DataFrame]:
             "set must hold every row of the data. Check that no set was filtered or truncated"
         )
     if lengths[0] == 0:
-        raise ValueError(f"the completed data sets in {where} have no rows")
+        raise ValueError(
+            f"the completed data sets in {where} have no rows; check that the file or frame "
+            "holds the sets (not only a header) and, for a stacked table, that its imputation "
+            "column numbers them from 1"
+        )
     first = list(sets[0].columns)
     if len(set(first)) < len(first):
         raise ValueError(f"the completed data sets in {where} repeat column names: {first}")

@@ -265,3 +265,12 @@ def test_analyze_needs_a_formula_for_sets_made_elsewhere(sets):
 def test_analyze_names_its_own_argument(sets):
     with pytest.raises(ValueError, match=r"the list `imp` holds 1 completed data set"):
         jm.analyze([sets[0]], FORMULA, progressbar=False)
+
+
+def test_names_are_refused_for_files_that_name_their_columns(sets, tmp_path):
+    path = tmp_path / "flong.dta"
+    _stacked(sets, "_mi_m").to_stata(path, write_index=False)
+    with pytest.raises(
+        ValueError, match=r"`names` is for headerless text files.*leave `names` out"
+    ):
+        completed_sets(path, names=["g", "y", "x"])
