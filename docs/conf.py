@@ -76,11 +76,11 @@ def _check_listed(app: Sphinx) -> None:
     Every public name of ``jmimpute.__all__`` must appear in the API reference, and every
     table and key of the model-file schema in the model-file guide.
     """
-    from sphinx.util import logging
+    from sphinx.util import logging as sphinx_logging
 
     from jmimpute.spec.modelfile import SCHEMA
 
-    log = logging.getLogger(__name__)
+    log = sphinx_logging.getLogger(__name__)
     api = (DOCS / "api" / "index.rst").read_text(encoding="utf-8")
     listed = {line.strip() for line in api.splitlines()}
     for name in sorted(set(jmimpute.__all__) - {"__version__"}):
