@@ -293,7 +293,9 @@ def test_stata_mi_flong_layout(imp, tmp_path):
     assert_sets_agree(blocks[1:], imp, blocks[0])
     with StataReader(path) as reader:
         labels = reader.value_labels()
-        assert reader.data_label == "mi import flong, m(mi_m) id(mi_id) imputed(iqv sex lpo den)"
+        assert reader.data_label == (  # the derived iqm is passive
+            "mi import flong, m(mi_m) id(mi_id) imputed(iqv sex lpo den) passive(iqm)"
+        )
     for col, expected in LABELS.items():
         assert {int(k): v for k, v in labels[col].items()} == expected, col
     labelled = pd.read_stata(path)  # categories as Stata shows them

@@ -13,7 +13,8 @@ import).
 Categorical columns become integers with value labels, so that Stata shows the categories
 (the codes are those of :mod:`jmimpute.results.handoff.common`). The file is written by
 pandas' ``to_stata`` (format 118, Stata 14 and later). The import command,
-``mi import flong, m(mi_m) id(mi_id) imputed(...)``, is logged and kept in the file's label.
+``mi import flong, m(mi_m) id(mi_id) imputed(...) passive(...)`` (the derived columns are
+passive), is logged and kept in the file's label.
 """
 
 from __future__ import annotations
@@ -127,7 +128,10 @@ def write_stata(
 
     long = stacked(prepared.frames, front)
     imputed = f" imputed({' '.join(prepared.imputed)})" if prepared.imputed else ""
-    command = f"mi import flong, m(mi_m) id(mi_id){imputed}"
+    # derived columns (missing in m = 0, computed on each set) are mi's passive variables:
+    # left unregistered, the import would take them to be the same in every set
+    passive = f" passive({' '.join(prepared.derived)})" if prepared.derived else ""
+    command = f"mi import flong, m(mi_m) id(mi_id){imputed}{passive}"
     labels = {
         c.column: {float(k): v for k, v in c.labels.items()} for c in prepared.codings.values()
     }
