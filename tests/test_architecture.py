@@ -142,17 +142,26 @@ def test_the_library_never_imports_its_cli():
     assert importers == []
 
 
+def _own(layer: str) -> list[str]:
+    """The modules of ``layer`` (a package) and the package itself."""
+    return [m for m in MODULES if m == layer or m.startswith(f"{layer}.")]
+
+
+def _imports_from(layer: str, other: str) -> list[tuple[str, str]]:
+    """(module, imported name) for every import of ``other`` by a module of ``layer``."""
+    return [
+        (m, name)
+        for m in _own(layer)
+        for name, _ in GRAPH[m]
+        if (_internal(name) or "").startswith(other)
+    ]
+
+
 @pytest.mark.parametrize("layer", ["jmimpute.models", "jmimpute.design", "jmimpute.spec"])
 def test_lower_layers_never_import_the_sampler(layer):
     """The sampling layer calls the models (through the protocol), never the reverse: a
     model that needs its own moves gives them as data (``BuiltModel.move``)."""
-    own = [m for m in MODULES if m == layer or m.startswith(f"{layer}.")]
-    found = [
-        (m, name)
-        for m in own
-        for name, _ in GRAPH[m]
-        if (_internal(name) or "").startswith("jmimpute.sampling")
-    ]
+    found = _imports_from(layer, "jmimpute.sampling")
     assert found == []
 
 
@@ -160,20 +169,14 @@ def test_lower_layers_never_import_the_sampler(layer):
 def test_spec_and_design_never_import_the_results_layer(layer):
     """What the user asked and the numeric design sit below the results: a model file's
     ``[output]`` keys are checked against :mod:`jmimpute.spec.exports`, not the writers."""
-    own = [m for m in MODULES if m == layer or m.startswith(f"{layer}.")]
-    found = [
-        (m, name)
-        for m in own
-        for name, _ in GRAPH[m]
-        if (_internal(name) or "").startswith("jmimpute.results")
-    ]
+    found = _imports_from(layer, "jmimpute.results")
     assert found == []
 
 
 @pytest.mark.parametrize("layer", ["jmimpute.spec", "jmimpute.design"])
 def test_spec_and_design_import_no_pymc(layer):
     """Neither directly (at any level) nor through what their modules load on import."""
-    own = [m for m in MODULES if m == layer or m.startswith(f"{layer}.")]
+    own = _own(layer)
     direct = {(m, name) for m in own for name, _ in GRAPH[m] if name.split(".")[0] in HEAVY}
     assert direct == set()
     loaded, todo = set(), list(own)

@@ -318,6 +318,20 @@ def name_error(
     )
 
 
+def refuse_names(
+    program: str,
+    columns: Sequence[str],
+    why: Callable[[str], str | None],
+    rule: str,
+    sources: Mapping[str, str] | None = None,
+    fix: Callable[[str], str] = suggest,
+) -> None:
+    """Raise :func:`name_error` for the ``columns`` that ``why`` refuses (a reason, or None)."""
+    bad = {c: reason for c in columns if (reason := why(c)) is not None}
+    if bad:
+        raise name_error(program, bad, rule, sources, fix)
+
+
 def clash_error(
     program: str, clashes: Sequence[str], why: str, sources: Mapping[str, str] | None = None
 ) -> ValueError:

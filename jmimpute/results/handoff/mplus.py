@@ -32,8 +32,8 @@ from jmimpute.results.handoff.common import (
     Prepared,
     clash_error,
     duplicates,
-    name_error,
     prepare,
+    refuse_names,
     warn,
 )
 
@@ -114,9 +114,7 @@ def check_names(
         digits and underscores, or names that are the same once cut to
         ``max_name_length`` and read without case.
     """
-    bad = {c: why for c in columns if (why := _valid(c)) is not None}
-    if bad:
-        raise name_error("Mplus", bad, _RULE, sources)
+    refuse_names("Mplus", columns, _valid, _RULE, sources)
     clashes = duplicates(columns, key=lambda c: c[:max_name_length].upper())
     if clashes:
         same = sorted({c[:max_name_length].upper() for c in clashes})

@@ -27,8 +27,8 @@ from jmimpute.atomic import replacing
 from jmimpute.results.handoff.common import (
     clash_error,
     duplicates,
-    name_error,
     prepare,
+    refuse_names,
     stacked,
     suggest,
     warn,
@@ -69,10 +69,8 @@ def check_names(columns: Sequence[str], sources: Mapping[str, str] | None = None
 
     ``sources`` maps written names to the data's, for the message.
     """
-    bad = {c: why for c in columns if (why := _why(c)) is not None}
-    if bad:
-        fix = partial(suggest, limit=MAX_NAME_BYTES, reserved=RESERVED)
-        raise name_error("SPSS", bad, _RULE, sources, fix)
+    fix = partial(suggest, limit=MAX_NAME_BYTES, reserved=RESERVED)
+    refuse_names("SPSS", columns, _why, _RULE, sources, fix)
     taken = [c for c in columns if c.upper() == SPLIT.upper()]
     if taken:
         raise clash_error(

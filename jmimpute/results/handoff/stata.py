@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from jmimpute.atomic import replacing
-from jmimpute.results.handoff.common import name_error, prepare, stacked, suggest
+from jmimpute.results.handoff.common import prepare, refuse_names, stacked, suggest
 from jmimpute.spec.exports import EXPORT_TARGETS
 
 if TYPE_CHECKING:
@@ -87,10 +87,8 @@ def check_names(columns: Sequence[str], sources: Mapping[str, str] | None = None
 
     ``sources`` maps written names to the data's, for the message.
     """
-    bad = {c: why for c in columns if (why := _why(c)) is not None}
-    if bad:
-        fix = partial(suggest, limit=MAX_NAME_LENGTH, reserved=RESERVED)
-        raise name_error("Stata", bad, _RULE, sources, fix)
+    fix = partial(suggest, limit=MAX_NAME_LENGTH, reserved=RESERVED)
+    refuse_names("Stata", columns, _why, _RULE, sources, fix)
 
 
 def write_stata(
