@@ -10,6 +10,7 @@ that the specification never imports the results layer.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 
@@ -39,6 +40,14 @@ class ExportTarget:
     target: Literal["file", "folder"]
     suffixes: tuple[str, ...]
     columns: tuple[str, ...] = ()
+
+    def takes(self, path: Path) -> bool:
+        """Whether ``path`` names what this layout is written to.
+
+        A folder, or a file with one of the suffixes; the model-file reader and the
+        exporters ask alike.
+        """
+        return self.target == "folder" or path.suffix.lower() in self.suffixes
 
 
 EXPORT_TARGETS: dict[str, ExportTarget] = {

@@ -554,7 +554,7 @@ def _exports(reader: _Reader, body: dict[str, Any]) -> tuple[tuple[str, Path], .
         if key not in body:
             continue
         path = _user_path(reader, "output", key, body[key])
-        if entry.target == "file" and path.suffix.lower() not in entry.suffixes:
+        if not entry.takes(path):
             raise reader.error(
                 "output",
                 key,

@@ -113,7 +113,7 @@ def check_path(package: str, path: str | os.PathLike[str]) -> Path:
             f"{type(path).__name__} {path!r}"
         )
     target = Path(path).expanduser()
-    if entry.target == "file" and target.suffix.lower() not in entry.suffixes:
+    if not EXPORT_TARGETS[package.lower()].takes(target):
         usual = target.with_suffix(entry.suffixes[0])
         raise ValueError(
             f"`path` {str(path)!r}: the {package.lower()!r} export writes a file ending in "
