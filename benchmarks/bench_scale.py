@@ -45,6 +45,8 @@ import numpy as np
 import pandas as pd
 from numba import njit
 
+from jmimpute.models.augmented.generator import normal, seeded
+
 CASES = ("continuous", "categorical", "augmented")
 METHODS = {"continuous": "collapsed", "categorical": "collapsed", "augmented": "augmented"}
 """Each case's ``method``: ``augmented`` imputes the categorical data by data augmentation."""
@@ -231,7 +233,17 @@ def store(rows: int, clusters: int, seed: int) -> None:
 
 @njit(cache=True)
 def _normals(n: int) -> float:
-    """``n`` draws of Numba's normal generator, which the truncated draws use."""
+    """``n`` draws of the sweep's normal generator, which the truncated draws use."""
+    state = seeded(n)
+    total = 0.0
+    for _ in range(n):
+        total += normal(state)
+    return total
+
+
+@njit(cache=True)
+def _numba_normals(n: int) -> float:
+    """``n`` draws of Numba's own normal generator (what the sweep used before)."""
     total = 0.0
     for _ in range(n):
         total += np.random.standard_normal()  # noqa: NPY002 (Numba's generator)
@@ -294,7 +306,8 @@ def parts(rows: int, clusters: int, seed: int, repeats: int = 30) -> None:
             move.syx,
             move.syz_t,
         ),
-        "    one normal per latent (Numba's generator)": lambda: _normals(n_lat),
+        "    one normal per latent (the sweep's generator)": lambda: _normals(n_lat),
+        "    the same from Numba's np.random": lambda: _numba_normals(n_lat),
         "  random effects": lambda: draw_effects(
             lam, h, move.zz_t, move.syz_t, move.sxz_t, prec, beta, effect_normals, move.effects
         ),

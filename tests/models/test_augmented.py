@@ -16,9 +16,10 @@ from scipy import stats
 
 from jmimpute.design.suffstats import compute_stats
 from jmimpute.models.augmented.build import build_augmented_model, latent_layout
+from jmimpute.models.augmented.generator import seeded
 from jmimpute.models.augmented.move import LatentMove, conditional_regressions
 from jmimpute.models.augmented.sweep import add_rows, draw_latents
-from jmimpute.models.augmented.truncated import above, below, seed
+from jmimpute.models.augmented.truncated import above, below
 from jmimpute.spec.priors import Priors
 from tests.helpers import design_for
 
@@ -62,10 +63,10 @@ def _design(frame):
 
 @njit
 def _many(mean, sd, bound, n, upper):
-    seed(12)
+    state = seeded(12)
     out = np.empty(n)
     for i in range(n):
-        out[i] = below(mean, sd, bound) if upper else above(mean, sd, bound)
+        out[i] = below(mean, sd, bound, state) if upper else above(mean, sd, bound, state)
     return out
 
 

@@ -124,7 +124,7 @@ class LatentMove:
         self._reset()
         draw_latents(
             self.y, design.x, design.z, lat.stats.pattern, design.cluster, beta, self.effects,
-            coef, sd, lat.rows, lat.row_cells, lat.table, int(rng.integers(2**31)),
+            coef, sd, lat.rows, lat.row_cells, lat.table, int(rng.integers(2**63)),
             self.syy, self.syx, self.syz_t,
         )  # fmt: skip
 

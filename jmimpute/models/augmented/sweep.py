@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from jmimpute.models.augmented.generator import seeded
 from jmimpute.models.augmented.truncated import above, below
 
 REGIONS = {"sign": 0, "max": 1}
@@ -72,12 +73,12 @@ def draw_latents(
         Per latent cell: column, region code (:data:`REGIONS`), category code, and the
         variable's first column and number of dimensions (its columns are contiguous).
     seed : int
-        Seeds this thread's Numba generator, which the truncated draws use
-        (:mod:`jmimpute.models.augmented.truncated`).
+        Seeds the sweep's own generator (:mod:`jmimpute.models.augmented.generator`),
+        which the truncated draws use.
     syy, syx, syz_t : ndarray
         The statistics of the other rows, to which these rows' are added.
     """
-    np.random.seed(seed)  # noqa: NPY002 (inside Numba: this thread's generator)
+    state = seeded(seed)
     p = y.shape[1]
     q = x.shape[1]
     r = zdes.shape[1]
@@ -104,19 +105,19 @@ def draw_latents(
                 m += coef[k, d, a] * e[a]
             s = cond_sd[k, d]
             if region == 0:
-                v = above(m, s, 0.0) if code == 1 else below(m, s, 0.0)
+                v = above(m, s, 0.0, state) if code == 1 else below(m, s, 0.0, state)
             else:
                 first = cells[c, 3]
                 if code == 0:
-                    v = below(m, s, 0.0)
+                    v = below(m, s, 0.0, state)
                 elif d == first + code - 1:  # the category's own latent: above the rest
                     lower = 0.0
                     for t in range(first, first + cells[c, 4]):
                         if t != d:
                             lower = max(lower, y[row, t])
-                    v = above(m, s, lower)
+                    v = above(m, s, lower, state)
                 else:  # another latent: below the category's own
-                    v = below(m, s, y[row, first + code - 1])
+                    v = below(m, s, y[row, first + code - 1], state)
             y[row, d] = v
             e[d] = v - mu[d]
         _add_row(y, x, zdes, row, k, j, syy, syx, syz_t)
