@@ -17,13 +17,16 @@ each checkpoint is a new run, all runs), max R-hat, end-to-end wall time; and, w
 ``Rscript`` with mitml is found, the same for jomoImpute (``peer_jomo_full.R``: ESS of
 2000 iterations after 1000 burn-in by coda, wall time with n.burn 5000 and n.iter 100, its
 own max potential scale reduction) and the ratios. Goal (issue 3): at least 10x jomo's
-min-ESS/s and a lower wall time than jomoImpute's. Run with
+min-ESS/s and a lower wall time than jomoImpute's (issue 19: for leadership and hsb too).
+jmimpute's wall time starts after PyMC, nutpie and ArviZ are imported, as jomoImpute's
+starts after mitml is loaded; the import's seconds are printed first. Run with
 ``python benchmarks/bench_full.py`` (about 10 minutes on 2 cores).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import logging
 import subprocess
@@ -86,6 +89,9 @@ CASES = {
     ),
 }
 
+STACK = ("pymc", "nutpie", "arviz_stats")
+"""What ``jm.impute`` imports on its first call (``import jmimpute`` loads none of them)."""
+
 
 def run_ours(data: pd.DataFrame, formula: list[str], categorical: list[str]) -> dict[str, float]:
     start = time.perf_counter()
@@ -131,7 +137,14 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     report: dict[str, dict] = {}
-    lines = []
+    # jomoImpute's wall time excludes loading mitml (peer_jomo_full.R), so each case's
+    # excludes importing the sampling stack, which jm.impute defers to its first call
+    start = time.perf_counter()
+    for name in STACK:
+        importlib.import_module(name)
+    imports = time.perf_counter() - start
+    report["imports_s"] = {"jmimpute": imports}
+    lines = [f"importing {', '.join(STACK)}: {imports:.1f} s, before the first case's wall time"]
     for case in args.cases.split(","):
         load, cluster, formula, factors, cols = CASES[case]
         if case == "leadership" and not have_mitml():
