@@ -138,6 +138,54 @@ def test_sweep_keeps_categories_and_draws_the_conditional():
     assert stats.kstest(np.array(draws), ref.cdf).statistic < KS_001 / np.sqrt(len(draws))
 
 
+def _from_source(monkeypatch) -> None:
+    """Make the sweep's callees, down to the generator, their Python source."""
+    from jmimpute.models.augmented import generator, sweep, truncated
+
+    for module, names in (
+        (sweep, ("above", "below", "seeded")),
+        (truncated, ("above", "normal", "uniform")),
+        (generator, ("_rotl", "next_u64", "uniform", "normal")),
+    ):
+        for name in names:
+            monkeypatch.setattr(module, name, getattr(module, name).py_func)
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")  # uint64 wraps
+def test_compiled_sweep_is_its_source(monkeypatch):
+    """The sweep's machine code does what its source says today.
+
+    Numba caches ``draw_latents`` on disk under ``sweep.py``'s time stamp alone, so an
+    edit of what it calls (``truncated.py``, ``generator.py``) would leave stale code in a
+    developer's cache. This runs the sweep and everything it calls in Python, from
+    source, and compares every latent and statistic with the compiled sweep's, bit for
+    bit. On failure: delete ``jmimpute/models/augmented/__pycache__``.
+    """
+    design = _design(_data(rows=60, clusters=6))
+    lat = latent_layout(design)
+    p = design.p
+    rng = np.random.default_rng(3)
+    sigma = np.eye(p) + 0.3
+    beta = rng.normal(size=(design.q, p))
+    effects = rng.normal(size=(design.n_clusters, design.r, p)) * 0.3
+    coef, sd = conditional_regressions(sigma, lat.stats.masks, np.unique(lat.table[:, 0]))
+    results = []
+    for source in (False, True):
+        if source:
+            _from_source(monkeypatch)
+        sweep = draw_latents.py_func if source else draw_latents
+        y = lat.y0.copy()
+        scratch = tuple(np.zeros_like(a) for a in (lat.stats.syy, lat.stats.syx))
+        scratch += (np.zeros_like(lat.stats.syz.transpose(1, 2, 3, 0)),)
+        sweep(
+            y, design.x, design.z, lat.stats.pattern, design.cluster, beta, effects, coef, sd,
+            lat.rows, lat.row_cells, lat.table, 12345, *scratch,
+        )  # fmt: skip
+        results.append((y, *scratch))
+    for compiled, source in zip(*results, strict=True):
+        np.testing.assert_array_equal(compiled, source)
+
+
 def test_statistics_are_those_of_the_completed_data():
     design = _design(_data())
     lat = latent_layout(design)
