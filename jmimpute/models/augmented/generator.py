@@ -3,15 +3,16 @@
 One latent sweep draws a truncated normal for every observed category's latent, each by
 rejection from normal or exponential proposals (:mod:`jmimpute.models.augmented.truncated`),
 so at scale the generator is a large share of an iteration. Numba's ``np.random``
-(Mersenne Twister, normals by the polar method) costs about three times what these do
+(Mersenne Twister, normals by the polar method) costs several times what these do
 (``python benchmarks/bench_scale.py --parts`` times both), and it is one generator per
 thread that must be seeded before every sweep. Here a generator is a state array of four
 ``uint64`` that the caller owns and passes in, so a chain's draws depend on its seed
 alone, whichever thread runs it.
 
 * **Uniforms**: xoshiro256++ (Blackman and Vigna 2021, "Scrambled linear pseudorandom
-  number generators"), whose every output bit passes BigCrush, seeded through splitmix64
-  as its authors recommend; 53 bits make a double in [0, 1).
+  number generators"), a general-purpose generator whose low bits, unlike xoshiro256+'s,
+  are as good as its high ones (the normals take the layer from the low bits), seeded
+  through splitmix64 as its authors recommend; 53 bits make a double in [0, 1).
 * **Normals**: the ziggurat of Marsaglia and Tsang (2000, "The ziggurat method for
   generating random variables") with 256 layers, from one 64-bit output per proposal (8
   low bits the layer, 1 the sign, the top 53 the abscissa), and Marsaglia's exponential

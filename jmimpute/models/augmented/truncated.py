@@ -26,7 +26,7 @@ from numba import njit
 from jmimpute.models.augmented.generator import normal, uniform
 
 FAST = 0.5
-"""Below this standardised bound, plain normal draws; at or above it, exponential ones."""
+"""Below this standardised bound, normal (half-normal from 0) draws; from it, exponential."""
 
 
 @njit(cache=True, nogil=True)
