@@ -231,7 +231,7 @@ def store(rows: int, clusters: int, seed: int) -> None:
     )
 
 
-@njit(cache=True)
+@njit  # not cached: Numba's cache would miss an edit of generator.py
 def _normals(n: int) -> float:
     """``n`` draws of the sweep's normal generator, which the truncated draws use."""
     state = seeded(n)

@@ -102,11 +102,18 @@ def normal(state: np.ndarray) -> float:
         x = float(u >> np.uint64(11)) * (1.0 / 9007199254740992.0) * X[i]
         if x < X[i + 1]:  # inside the part of the layer's box under the density
             return -x if negative else x
-        if i == 0:  # the tail beyond R (Marsaglia 1964)
-            while True:
-                a = -math.log(1.0 - uniform(state)) / R
-                b = -math.log(1.0 - uniform(state))
-                if b + b > a * a:
-                    return -(R + a) if negative else R + a
+        if i == 0:  # beyond the base's box under the density: the tail
+            x = tail(state)
+            return -x if negative else x
         if F[i] + uniform(state) * (F[i + 1] - F[i]) < math.exp(-0.5 * x * x):
             return -x if negative else x
+
+
+@njit(cache=True, nogil=True)
+def tail(state: np.ndarray) -> float:
+    """A standard normal draw given that it exceeds ``R`` (Marsaglia 1964)."""
+    while True:
+        a = -math.log(1.0 - uniform(state)) / R
+        b = -math.log(1.0 - uniform(state))
+        if b + b > a * a:
+            return R + a

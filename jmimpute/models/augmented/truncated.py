@@ -5,15 +5,15 @@ truncated to its category's region, a half-line given the row's other latents
 (:mod:`jmimpute.models.augmented.sweep`). The draws take their random numbers from a
 generator state the caller passes (:mod:`jmimpute.models.augmented.generator`).
 
-Where the bound leaves at least 31% of the mass (standardised bound ``a < 1/2``), normal
+Where the bound leaves more than 30% of the mass (standardised bound ``a < 1/2``), normal
 draws are repeated until one falls above it: for ``a >= 0`` their absolute values, since
-the normal above a non-negative bound is the half-normal above it, which accepts at least
-62% of the proposals where plain draws would accept 31%. Further out, translated
-exponential proposals with Robert's optimal rate ``(a + sqrt(a^2 + 4)) / 2`` are accepted
-with probability ``exp(-t)``, ``t = (z - rate)^2 / 2`` (Robert 1995, "Simulation of
-truncated normal variables"), which accepts 60% or more of them for every ``a >= 1/2``;
-a uniform below ``1 - t``, which is below ``exp(-t)``, accepts without the exponential.
-All are exact.
+the normal above a non-negative bound is the half-normal above it, which accepts more
+than 61% of the proposals where plain draws would accept more than 30%. Further out,
+translated exponential proposals with Robert's optimal rate ``(a + sqrt(a^2 + 4)) / 2``
+are accepted with probability ``exp(-t)``, ``t = (z - rate)^2 / 2`` (Robert 1995,
+"Simulation of truncated normal variables"), which accepts more than 80% of them for every
+``a >= 1/2``; a uniform below ``1 - t``, which is below ``exp(-t)``, accepts without the
+exponential. All are exact.
 """
 
 from __future__ import annotations
