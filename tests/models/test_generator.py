@@ -30,21 +30,21 @@ def _outputs(state, n):
 
 
 @njit
+def _draws(draw, seed, n):
+    """``n`` draws of ``draw`` (a generator function of the state) from ``seeded(seed)``."""
+    state = seeded(seed)
+    out = np.empty(n)
+    for i in range(n):
+        out[i] = draw(state)
+    return out
+
+
 def _normals(seed, n):
-    state = seeded(seed)
-    out = np.empty(n)
-    for i in range(n):
-        out[i] = normal(state)
-    return out
+    return _draws(normal, seed, n)
 
 
-@njit
 def _uniforms(seed, n):
-    state = seeded(seed)
-    out = np.empty(n)
-    for i in range(n):
-        out[i] = uniform(state)
-    return out
+    return _draws(uniform, seed, n)
 
 
 def test_splitmix64_seeding_gives_the_reference_outputs():
@@ -126,17 +126,8 @@ def test_normals_are_normal_within_each_layer_interval():
     assert stats.kstest(u, "uniform").statistic < 1.95 / np.sqrt(N)
 
 
-@njit
-def _tails(seed, n):
-    state = seeded(seed)
-    out = np.empty(n)
-    for i in range(n):
-        out[i] = tail(state)
-    return out
-
-
 def test_tail_follows_the_normal_beyond_r():
-    x = _tails(17, N // 2)
+    x = _draws(tail, 17, N // 2)
     assert x.min() > R
     ref = stats.truncnorm(R, np.inf)
     assert stats.kstest(x, ref.cdf).statistic < 1.95 / np.sqrt(x.size)
