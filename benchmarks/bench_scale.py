@@ -256,7 +256,7 @@ def parts(rows: int, clusters: int, seed: int, repeats: int = 30) -> None:
     from jmimpute.models.augmented.build import build_augmented_model
     from jmimpute.models.augmented.effects import draw_effects
     from jmimpute.models.augmented.move import LatentMove, conditional_regressions
-    from jmimpute.models.augmented.sweep import add_rows, draw_latents
+    from jmimpute.models.augmented.sweep import add_latent_rows, add_rows, draw_latents
     from jmimpute.models.joint.conditional import _pattern_precisions, cluster_priors
     from jmimpute.sampling.blocked import CompiledTarget
     from jmimpute.sampling.numba_callbacks import compile_numba
@@ -287,24 +287,21 @@ def parts(rows: int, clusters: int, seed: int, repeats: int = 30) -> None:
         move._reset()
         draw_latents(
             move.y, design.x, design.z, lat.stats.pattern, design.cluster, beta, move.effects,
-            coef, sd, lat.rows, lat.row_cells, lat.table, seed,
+            coef, sd, lat.rows, lat.row_cells, lat.table, seed, move.dims,
             move.syy, move.syx, move.syz_t,
         )  # fmt: skip
 
+    latent_rows = (move.y, design.x, design.z, lat.stats.pattern, design.cluster, lat.rows)
+    statistics = (move.syy, move.syx, move.syz_t)
     timed = {
         "log density and gradient (one of NUTS's)": lambda: target(q),
         "the whole latent move": lambda: move.draw(q, rng),
         "  latent sweep and statistics": sweep,
-        "    of which the rows added to the statistics": lambda: add_rows(
-            move.y,
-            design.x,
-            design.z,
-            lat.stats.pattern,
-            design.cluster,
-            lat.rows,
-            move.syy,
-            move.syx,
-            move.syz_t,
+        "    of which the latents' products added to the statistics": lambda: add_latent_rows(
+            *latent_rows, lat.row_cells, lat.table, move.dims, *statistics
+        ),
+        "    (every product of those rows, as before the split)": lambda: add_rows(
+            *latent_rows, *statistics
         ),
         "    one normal per latent (the sweep's generator)": lambda: _normals(n_lat),
         "    the same from Numba's np.random": lambda: _numba_normals(n_lat),

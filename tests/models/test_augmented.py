@@ -18,7 +18,12 @@ from jmimpute.design.suffstats import compute_stats
 from jmimpute.models.augmented.build import build_augmented_model, latent_layout
 from jmimpute.models.augmented.generator import seeded
 from jmimpute.models.augmented.move import LatentMove, conditional_regressions
-from jmimpute.models.augmented.sweep import add_rows, draw_latents
+from jmimpute.models.augmented.sweep import (
+    add_constant_rows,
+    add_latent_rows,
+    add_rows,
+    draw_latents,
+)
 from jmimpute.models.augmented.truncated import above, below
 from jmimpute.spec.priors import Priors
 from tests.helpers import design_for
@@ -124,7 +129,7 @@ def test_sweep_keeps_categories_and_draws_the_conditional():
         keep = y[row].copy()
         draw_latents(
             y, design.x, design.z, lat.stats.pattern, design.cluster, beta, effects, coef, sd,
-            lat.rows, lat.row_cells, lat.table, int(rng.integers(2**31)), *scratch,
+            lat.rows, lat.row_cells, lat.table, int(rng.integers(2**31)), dims, *scratch,
         )  # fmt: skip
         draws.append(y[row, b_col])
         y[row] = keep  # the row's other latents fixed: one conditional, many draws
@@ -158,7 +163,8 @@ def test_compiled_sweep_is_its_source(monkeypatch):
     Numba caches ``draw_latents`` on disk under ``sweep.py``'s time stamp alone, so an
     edit of what it calls in other files (``truncated.py``, ``generator.py``) would leave
     stale code in a developer's cache. This runs the sweep and those callees in Python,
-    from source (``_add_row``, in ``sweep.py`` itself, stays compiled), and compares every
+    from source (``_add_latents`` and ``_mirror``, in ``sweep.py`` itself, stay compiled), and
+    compares every
     latent and statistic with the compiled sweep's, bit for bit. About 1% of the
     ziggurat's proposals reach a wedge, about a dozen here, and the tail rarely, so a
     stale difference only there could pass. On failure: delete
@@ -171,7 +177,8 @@ def test_compiled_sweep_is_its_source(monkeypatch):
     sigma = np.eye(p) + 0.3
     beta = rng.normal(size=(design.q, p))
     effects = rng.normal(size=(design.n_clusters, design.r, p)) * 0.3
-    coef, sd = conditional_regressions(sigma, lat.stats.masks, np.unique(lat.table[:, 0]))
+    dims = np.unique(lat.table[:, 0])
+    coef, sd = conditional_regressions(sigma, lat.stats.masks, dims)
     results = []
     for source in (False, True):
         if source:
@@ -182,7 +189,7 @@ def test_compiled_sweep_is_its_source(monkeypatch):
         scratch += (np.zeros_like(lat.stats.syz.transpose(1, 2, 3, 0)),)
         sweep(
             y, design.x, design.z, lat.stats.pattern, design.cluster, beta, effects, coef, sd,
-            lat.rows, lat.row_cells, lat.table, 12345, *scratch,
+            lat.rows, lat.row_cells, lat.table, 12345, dims, *scratch,
         )  # fmt: skip
         results.append((y, *scratch))
     for compiled, source in zip(*results, strict=True):
@@ -204,6 +211,15 @@ def test_statistics_are_those_of_the_completed_data():
     np.testing.assert_allclose(syy, stats_.syy, atol=1e-10)
     np.testing.assert_allclose(syx, stats_.syx, atol=1e-10)
     np.testing.assert_allclose(syz_t, stats_.syz.transpose(1, 2, 3, 0), atol=1e-10)
+    # the sweep's split: rows without latents, the others' constant products, then theirs
+    split = tuple(np.zeros_like(a) for a in (syy, syx, syz_t))
+    args = (y, design.x, design.z, lat.stats.pattern, design.cluster)
+    dims = np.unique(lat.table[:, 0])
+    add_rows(*args, lat.base_rows, *split)
+    add_constant_rows(*args, lat.rows, dims, *split)
+    add_latent_rows(*args, lat.rows, lat.row_cells, lat.table, dims, *split)
+    for got, full in zip(split, (syy, syx, syz_t), strict=True):
+        np.testing.assert_allclose(got, full, atol=1e-10)
 
 
 def test_move_rewrites_the_chains_statistics():
@@ -226,6 +242,10 @@ def test_move_rewrites_the_chains_statistics():
         observed=design.level1.observed,
     )  # fmt: skip
     np.testing.assert_allclose(target.shared("kernel_syy0"), expected.syy, atol=1e-9)
+    np.testing.assert_allclose(target.shared("kernel_syx0"), expected.syx, atol=1e-9)
+    np.testing.assert_allclose(
+        target.shared("kernel_syz0_t"), expected.syz.transpose(1, 2, 3, 0), atol=1e-9
+    )
     state = move.state()
     assert state.shape == (lat.cells[0].size,)
 

@@ -19,7 +19,12 @@ import numpy as np
 from jmimpute.design.standardised import Design
 from jmimpute.models.augmented.build import Latents
 from jmimpute.models.augmented.effects import draw_effects
-from jmimpute.models.augmented.sweep import add_rows, draw_latents
+from jmimpute.models.augmented.sweep import (
+    add_constant_rows,
+    add_latent_rows,
+    add_rows,
+    draw_latents,
+)
 from jmimpute.models.joint.conditional import _pattern_precisions, cluster_priors
 
 if TYPE_CHECKING:
@@ -73,17 +78,22 @@ class LatentMove:
         self.syz_t = target.shared("kernel_syz0_t")
         self.zz_t = target.shared("kernel_zz_t")
         self.sxz_t = target.shared("kernel_sxz_t")
-        # rows without latents never change: their sums are kept apart and copied in
+        # what the latents never change: the rows without latents, and the products of the
+        # other rows without a latent value; their sums are kept apart and copied in
+        self.dims = np.unique(latents.table[:, 0])
         self.base = tuple(np.zeros_like(a) for a in (self.syy, self.syx, self.syz_t))
         stats = latents.stats
         add_rows(
             self.y, design.x, design.z, stats.pattern, design.cluster, latents.base_rows,
             *self.base,
         )  # fmt: skip
+        add_constant_rows(
+            self.y, design.x, design.z, stats.pattern, design.cluster, latents.rows, self.dims,
+            *self.base,
+        )  # fmt: skip
         self.target = target
         names, slices, shapes = target.compiled.shape_info
         self.layout = {n: (s, tuple(sh)) for n, s, sh in zip(names, slices, shapes, strict=True)}
-        self.dims = np.unique(latents.table[:, 0])
         self.l2 = design.level2_patterns()
         self.effects = np.zeros((design.n_clusters, design.r, design.p))
         self._restat()
@@ -93,7 +103,7 @@ class LatentMove:
         return {n: values[s].reshape(shape) for n, (s, shape) in self.layout.items()}
 
     def _reset(self) -> None:
-        """The statistics of the rows without latents, to which the sweep adds the others."""
+        """The statistics without the latent values, to which the sweep adds their products."""
         for live, base in zip((self.syy, self.syx, self.syz_t), self.base, strict=True):
             live[...] = base
 
@@ -101,9 +111,9 @@ class LatentMove:
         """The statistics of the current latent values, in the target's shared arrays."""
         self._reset()
         lat = self.latents
-        add_rows(
+        add_latent_rows(
             self.y, self.design.x, self.design.z, lat.stats.pattern, self.design.cluster,
-            lat.rows, self.syy, self.syx, self.syz_t,
+            lat.rows, lat.row_cells, lat.table, self.dims, self.syy, self.syx, self.syz_t,
         )  # fmt: skip
 
     def draw(self, q: np.ndarray, rng: np.random.Generator) -> None:
@@ -124,7 +134,7 @@ class LatentMove:
         self._reset()
         draw_latents(
             self.y, design.x, design.z, lat.stats.pattern, design.cluster, beta, self.effects,
-            coef, sd, lat.rows, lat.row_cells, lat.table, int(rng.integers(2**63)),
+            coef, sd, lat.rows, lat.row_cells, lat.table, int(rng.integers(2**63)), self.dims,
             self.syy, self.syx, self.syz_t,
         )  # fmt: skip
 

@@ -4,9 +4,11 @@ Given the parameters and the random effects, every row's latent values are condi
 independent of the other rows'. :func:`draw_latents` gives each row one Gibbs sweep over
 its latent dimensions: each a normal given the row's other observed dimensions (the
 continuous values and the other latents) truncated to its category's region, which is a
-half-line given the row's other latents (:data:`REGIONS`). :func:`add_rows` then adds the
-rows' values to the sufficient statistics the collapsed likelihood reads, in the
-compiled kernel's layout (:class:`jmimpute._kernels.ops.KernelData`).
+half-line given the row's other latents (:data:`REGIONS`). It then adds the products
+that involve the row's latent values to the sufficient statistics the collapsed
+likelihood reads, in the compiled kernel's layout
+(:class:`jmimpute._kernels.ops.KernelData`); the products among the row's continuous
+values and covariates never change, and are added once (:func:`add_constant_rows`).
 """
 
 from __future__ import annotations
@@ -42,14 +44,15 @@ def draw_latents(
     row_cells: np.ndarray,
     cells: np.ndarray,
     seed: int,
+    dims: np.ndarray,
     syy: np.ndarray,
     syx: np.ndarray,
     syz_t: np.ndarray,
 ) -> None:
     """One Gibbs sweep over the latent cells of ``rows``, in place in ``y``.
 
-    Each row's new values are added to the statistics as it is done (:func:`add_rows`),
-    in the same pass over the rows.
+    Each row's products with its new latent values are added to the statistics as it is
+    done, in the same pass over the rows (:func:`add_latent_rows`).
 
     Parameters
     ----------
@@ -75,8 +78,11 @@ def draw_latents(
     seed : int
         Seeds the sweep's own generator (:mod:`jmimpute.models.augmented.generator`),
         which the truncated draws use.
+    dims : ndarray of int
+        The latent columns (every column of ``cells[:, 0]``).
     syy, syx, syz_t : ndarray
-        The statistics of the other rows, to which these rows' are added.
+        The statistics without these rows' latent products (:func:`add_constant_rows`),
+        to which those are added.
     """
     state = seeded(seed)
     p = y.shape[1]
@@ -120,11 +126,12 @@ def draw_latents(
                     v = below(m, s, y[row, first + code - 1], state)
             y[row, d] = v
             e[d] = v - mu[d]
-        _add_row(y, x, zdes, row, k, j, syy, syx, syz_t)
+        _add_latents(y, x, zdes, row, k, j, cells, row_cells[i], row_cells[i + 1], syy, syx, syz_t)
+    _mirror(syy, dims)
 
 
 @njit(cache=True, nogil=True)
-def _add_row(
+def _add_values(
     y: np.ndarray,
     x: np.ndarray,
     zdes: np.ndarray,
@@ -135,19 +142,130 @@ def _add_row(
     syx: np.ndarray,
     syz_t: np.ndarray,
 ) -> None:
-    p = y.shape[1]
+    """Add the products of the values ``y`` (row ``row``'s, or some) to pattern ``k``.
+
+    ``y`` is 0 where a value is not added; ``j`` is the row's cluster.
+    """
+    p = y.shape[0]
     q = x.shape[1]
     r = zdes.shape[1]
     for a in range(p):
-        ya = y[row, a]
+        ya = y[a]
         if ya == 0.0:
             continue
+        for b in range(p):
+            syy[k, a, b] += ya * y[b]
+        for b in range(q):
+            syx[k, a, b] += ya * x[row, b]
+        for b in range(r):
+            syz_t[k, a, b, j] += ya * zdes[row, b]
+
+
+@njit(cache=True, nogil=True)
+def _add_latents(
+    y: np.ndarray,
+    x: np.ndarray,
+    zdes: np.ndarray,
+    row: int,
+    k: int,
+    j: int,
+    cells: np.ndarray,
+    first: int,
+    stop: int,
+    syy: np.ndarray,
+    syx: np.ndarray,
+    syz_t: np.ndarray,
+) -> None:
+    """Add row ``row``'s products with its latent values ``cells[first:stop]``.
+
+    Into their rows of ``syy`` (:func:`_mirror` fills the columns), ``syx`` and ``syz_t``.
+    """
+    p = y.shape[1]
+    q = x.shape[1]
+    r = zdes.shape[1]
+    for c in range(first, stop):
+        a = cells[c, 0]
+        ya = y[row, a]
         for b in range(p):
             syy[k, a, b] += ya * y[row, b]
         for b in range(q):
             syx[k, a, b] += ya * x[row, b]
         for b in range(r):
             syz_t[k, a, b, j] += ya * zdes[row, b]
+
+
+@njit(cache=True, nogil=True)
+def _mirror(syy: np.ndarray, dims: np.ndarray) -> None:
+    """``syy[k, b, a] = syy[k, a, b]`` for latent ``a`` and any other column ``b``."""
+    p = syy.shape[1]
+    latent = np.zeros(p, dtype=np.bool_)
+    for a in dims:
+        latent[a] = True
+    for k in range(syy.shape[0]):
+        for a in dims:
+            for b in range(p):
+                if not latent[b]:
+                    syy[k, b, a] = syy[k, a, b]
+
+
+@njit(cache=True, nogil=True)
+def add_latent_rows(
+    y: np.ndarray,
+    x: np.ndarray,
+    zdes: np.ndarray,
+    pattern: np.ndarray,
+    cluster: np.ndarray,
+    rows: np.ndarray,
+    row_cells: np.ndarray,
+    cells: np.ndarray,
+    dims: np.ndarray,
+    syy: np.ndarray,
+    syx: np.ndarray,
+    syz_t: np.ndarray,
+) -> None:
+    """Add the products that involve ``rows``' latent values to statistics without them.
+
+    ``cells`` as in :func:`draw_latents`; the statistics hold the rest
+    (:func:`add_constant_rows`). The products of two latent values enter once from each
+    side; those of a latent value with a continuous one are added to the latent's row of
+    ``syy`` and then mirrored, so ``syy`` stays symmetric.
+    """
+    for i in range(rows.shape[0]):
+        row = rows[i]
+        _add_latents(
+            y, x, zdes, row, pattern[row], cluster[row], cells, row_cells[i], row_cells[i + 1],
+            syy, syx, syz_t,
+        )  # fmt: skip
+    _mirror(syy, dims)
+
+
+@njit(cache=True, nogil=True)
+def add_constant_rows(
+    y: np.ndarray,
+    x: np.ndarray,
+    zdes: np.ndarray,
+    pattern: np.ndarray,
+    cluster: np.ndarray,
+    rows: np.ndarray,
+    dims: np.ndarray,
+    syy: np.ndarray,
+    syx: np.ndarray,
+    syz_t: np.ndarray,
+) -> None:
+    """Add ``rows``' products that involve no latent column ``dims``.
+
+    Those are what the sweep never changes (:func:`add_latent_rows` adds the others).
+    """
+    p = y.shape[1]
+    latent = np.zeros(p, dtype=np.bool_)
+    for a in dims:
+        latent[a] = True
+    values = np.empty(p)
+    for i in range(rows.shape[0]):
+        row = rows[i]
+        for a in range(p):
+            values[a] = 0.0 if latent[a] else y[row, a]
+        _add_values(values, x, zdes, row, pattern[row], cluster[row], syy, syx, syz_t)
 
 
 @njit(cache=True, nogil=True)
@@ -169,4 +287,4 @@ def add_rows(
     """
     for i in range(rows.shape[0]):
         row = rows[i]
-        _add_row(y, x, zdes, row, pattern[row], cluster[row], syy, syx, syz_t)
+        _add_values(y[row], x, zdes, row, pattern[row], cluster[row], syy, syx, syz_t)
