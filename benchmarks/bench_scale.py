@@ -7,16 +7,18 @@ continuous, ``b`` binary (its latent above 0), ``c`` a 3-category nominal (the l
 Python process, so that its peak resident memory is its own: ``categorical`` imputes ``b``
 and ``c`` as categories, ``continuous`` the same five columns with ``b`` and ``c``
 replaced by one of their latent normals each (the reference the issue compares with, in
-the same run), and ``augmented`` the categorical data with ``method="augmented"`` (data
-augmentation, ``docs/design/categorical-at-scale.md``). Defaults otherwise (m = 5, as in
-the issue). ``--cases`` picks some of them; ``--tune`` and ``--target-accept`` replace
-the models' own NUTS settings (to compare warm-up settings).
+the same run), ``augmented`` the categorical data with ``method="augmented"`` (data
+augmentation, ``docs/design/categorical-at-scale.md``), and ``default`` the categorical
+data without ``method``, as a new user runs it (``jmimpute/models/choice.py`` chooses).
+Defaults otherwise (m = 5, as in the issue). ``--cases`` picks some of them; ``--tune``
+and ``--target-accept`` replace the models' own NUTS settings (to compare warm-up
+settings).
 
-Printed per case: wall time, compile and sampling seconds, peak resident memory, the draws
-per chain kept (``draws=None`` decides them), NUTS's mean leapfrog steps per iteration and
-step size, the resident memory at the end of sampling and after the imputations (a
-thread reads ``/proc/self/statm`` every 0.2 s and the phases are marked by the log), min
-bulk ESS, max R-hat, and whether the run converged.
+Printed per case: the method that ran, wall time, compile and sampling seconds, peak
+resident memory, the draws per chain kept (``draws=None`` decides them), NUTS's mean
+leapfrog steps per iteration and step size, the resident memory at the end of sampling and
+after the imputations (a thread reads ``/proc/self/statm`` every 0.2 s and the phases are
+marked by the log), min bulk ESS, max R-hat, and whether the run converged.
 
 Run with ``python benchmarks/bench_scale.py --rows 100000 --clusters 1000``.
 
@@ -47,9 +49,15 @@ from numba import njit
 
 from jmimpute.models.augmented.generator import normal, seeded
 
-CASES = ("continuous", "categorical", "augmented")
-METHODS = {"continuous": "collapsed", "categorical": "collapsed", "augmented": "augmented"}
-"""Each case's ``method``: ``augmented`` imputes the categorical data by data augmentation."""
+CASES = ("continuous", "categorical", "augmented", "default")
+METHODS = {
+    "continuous": "collapsed",
+    "categorical": "collapsed",
+    "augmented": "augmented",
+    "default": None,
+}
+"""Each case's ``method``: ``augmented`` imputes the categorical data by data augmentation,
+``default`` gives none (jmimpute chooses; the printed ``method`` says which ran)."""
 FORMULA = "y1 + y2 + y3 + b + c ~ 1 + (1|g)"
 
 
@@ -160,6 +168,7 @@ def one(
     del completed
     return {
         "case": case,
+        "method": imp.spec.method,
         "rows": rows,
         "clusters": clusters,
         "wall_s": wall,
@@ -367,7 +376,8 @@ def main() -> None:
         results.append(json.loads(done.stdout.strip().splitlines()[-1]))
         log.info("%s done", case)
     frame = pd.DataFrame(results).set_index("case")
-    shown = ["wall_s", "compile_s", "sampling_s", "peak_gb", "tune", "target_accept", "draws"]
+    shown = ["method", "wall_s", "compile_s", "sampling_s", "peak_gb", "tune", "target_accept"]
+    shown += ["draws"]
     shown += ["leapfrog_steps"]
     shown += ["step_size"]
     shown += ["min_ess", "max_rhat", "converged"]
@@ -377,7 +387,7 @@ def main() -> None:
             print(f"{case}: resident GB at " + ", ".join(f"{k} {v:.2f}" for k, v in marks.items()))
     if "continuous" in frame.index:
         con = frame.loc["continuous"]
-        for case in ("categorical", "augmented"):
+        for case in ("categorical", "augmented", "default"):
             if case in frame.index:
                 row = frame.loc[case]
                 print(

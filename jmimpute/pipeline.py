@@ -16,6 +16,7 @@ from dataclasses import replace
 import pandas as pd
 
 from jmimpute.models import model_for
+from jmimpute.models.choice import choose_method
 from jmimpute.results.imputation import Imputation
 from jmimpute.sampling.run import sample
 from jmimpute.spec.formula import parse_formula
@@ -37,7 +38,7 @@ def impute(
     ordinal: list[str] | None = None,
     cluster_covariance: str = "common",
     m: int = 10,
-    method: str = "collapsed",
+    method: str | None = None,
     priors: Priors | None = None,
     chains: int = 4,
     tune: int | None = None,
@@ -105,9 +106,13 @@ def impute(
         parameters per cluster); random effects and missing cells stay integrated out.
     m : int, default 10
         Number of imputations.
-    method : str, default "collapsed"
+    method : str, optional
         One of ``"collapsed"``, ``"latent"``, ``"substantive"``,
-        ``"substantive_sampled"``, ``"augmented"``.
+        ``"substantive_sampled"``, ``"augmented"``. If not given: ``"substantive"`` with
+        ``analysis``; otherwise ``"collapsed"``, or ``"augmented"`` where the collapsed
+        model would store more than 4 GB of categorical latent values and the augmented
+        model can impute the targets (:mod:`jmimpute.models.choice`; the log says which,
+        and ``imp.spec.method`` records it).
         ``"collapsed"`` integrates random effects and missing cells out of the NUTS
         target (cost independent of the number of rows) and draws them exactly
         afterwards; ``"latent"`` samples them with NUTS (the slower reference). With
@@ -116,9 +121,10 @@ def impute(
         ``"augmented"`` (level-1 binary and nominal targets, large data): NUTS moves the
         parameters only and the categories' latent values are drawn exactly between its
         steps, so that neither memory nor a gradient grows with the rows; the same
-        posterior as ``"collapsed"``, fewer effective draws per draw. On small data the
-        default is usually faster: this sampler takes its NUTS steps in Python, one
-        transition at a time, where nutpie's run compiled.
+        posterior as ``"collapsed"``, fewer effective draws per draw. On small data
+        ``"collapsed"`` is usually faster: this sampler takes its NUTS steps in Python,
+        one transition at a time, where nutpie's run compiled, and its Gibbs steps mix
+        more slowly.
     priors : Priors, optional
         Priors on the standardised scale; see :class:`jmimpute.Priors`.
     chains : int, default 4
@@ -208,8 +214,9 @@ def impute(
         spec = build_spec(formula, **options, progressbar=shown)
     seed = check_seed(random_seed)
     frame, level1, level2 = validate(data, spec)
+    design = model_for(spec.method).design(frame, spec, level1, level2)
+    spec = choose_method(spec, design)
     model = model_for(spec.method)
-    design = model.design(frame, spec, level1, level2)
     model.check(design, spec)
     _log.info(
         "imputing %s in %d rows and %d clusters",
@@ -268,7 +275,7 @@ def _substantive(
             "give either `formula` (the joint model) or `analysis` (the substantive model "
             "derived from the analysis formula), not both"
         )
-    method = "substantive" if options["method"] == "collapsed" else options["method"]
+    method = "substantive" if options["method"] in (None, "collapsed") else options["method"]
     if method not in SUBSTANTIVE:
         raise ValueError(
             f"`analysis` chooses method='substantive' (or 'substantive_sampled', its random "

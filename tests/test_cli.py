@@ -110,6 +110,8 @@ def test_model_file_defaults_and_arguments(tmp_path):
     assert (args["chains"], args["draws"], args["m"]) == (2, 100, 3)
     # no tune or target_accept in the file: the collapsed model's defaults
     assert (args["tune"], args["target_accept"]) == (500, 0.65)
+    # no method either: jm.impute chooses it from the data (jmimpute.models.choice)
+    assert args["method"] is None and model.spec.auto_method
 
 
 def test_an_analysis_model_file(tmp_path):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 import logging
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from os import PathLike
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, overload
@@ -257,7 +257,10 @@ class Imputation:
             "progressbar": progressbar,
         }
         args |= {k: v for k, v in changes.items() if v is not None}
-        spec = build_spec(args.pop("formula"), **args)
+        # the model already built, whether the user or the data chose it: the changes
+        # above could move the choice (jmimpute.models.choice), not the built model
+        args["method"] = self.spec.method
+        spec = replace(build_spec(args.pop("formula"), **args), auto_method=self.spec.auto_method)
         if random_seed is None:
             random_seed = self.tree.attrs.get("random_seed")
         seed = check_seed(random_seed)

@@ -110,6 +110,10 @@ class ImputationSpec:
         integrates the random effects and missing cells out of the NUTS target and draws
         them exactly afterwards; ``"latent"`` samples them with NUTS; ``"augmented"``
         draws categorical latents between NUTS steps on the parameters.
+    auto_method : bool
+        ``method`` was not given: :func:`jmimpute.models.choice.choose_method` chose it
+        from the data (``"collapsed"``, or ``"augmented"`` where the collapsed model's
+        store of latents would be large); ``method`` holds the choice once made.
     priors : Priors
     sampler : SamplerSettings
     analysis : str or None
@@ -129,6 +133,7 @@ class ImputationSpec:
     cluster_covariance: str = "common"
     m: int = 10
     method: str = "collapsed"
+    auto_method: bool = False
     priors: Priors = field(default_factory=Priors)
     sampler: SamplerSettings = field(default_factory=SamplerSettings)
     analysis: str | None = None
@@ -233,7 +238,7 @@ def build_spec(
     ordinal: object = None,
     cluster_covariance: object = "common",
     m: object = 10,
-    method: object = "collapsed",
+    method: object = None,
     priors: object = None,
     chains: object = 4,
     tune: object = None,
@@ -279,7 +284,13 @@ def build_spec(
             "for example priors=jm.Priors(psi_sd=0.5)"
         )
     covariance = _choice("cluster_covariance", cluster_covariance, COVARIANCES)
-    method_name = _choice("method", method, METHODS)
+    # None: the substantive model with `analysis`; otherwise chosen from the data once it is
+    # read (jmimpute.models.choice), until then the default model, whose NUTS settings the
+    # choice keeps (a test holds them equal)
+    if method is None:
+        method_name = "substantive" if analysis is not None else "collapsed"
+    else:
+        method_name = _choice("method", method, METHODS)
     if (method_name in SUBSTANTIVE) != (analysis is not None):
         raise ValueError(
             "the substantive model is chosen by giving `analysis` (an analysis formula), and "
@@ -325,6 +336,7 @@ def build_spec(
         cluster_covariance=covariance,
         m=n_m,
         method=method_name,
+        auto_method=method is None,
         priors=priors,
         sampler=settings,
         analysis=analysis,
@@ -373,7 +385,7 @@ def spec_arguments(spec: ImputationSpec) -> dict[str, object]:
         "ordinal": list(spec.ordinal),
         "cluster_covariance": spec.cluster_covariance,
         "m": spec.m,
-        "method": spec.method,
+        "method": None if spec.auto_method else spec.method,
         "priors": spec.priors,
         "chains": spec.sampler.chains,
         "tune": spec.sampler.tune,

@@ -63,11 +63,8 @@ class Latents:
 def latent_layout(design: Design) -> Latents:
     """The latents' layout and initial values: each 0.5 inside its category's region.
 
-    Raises
-    ------
-    ValueError
-        If a level-1 categorical kind has no region the sweep can draw in (ordinal
-        thresholds, which need their own move).
+    Every level-1 categorical kind must have a region the sweep draws
+    (:func:`design_refusal`).
     """
     l1 = design.level1
     y0 = np.where(l1.observed & ~l1.latent, l1.values, 0.0)
@@ -77,12 +74,6 @@ def latent_layout(design: Design) -> Latents:
         if not var.latent:
             continue
         region = var.behaviour.region
-        if region not in REGIONS:
-            raise ValueError(
-                f"method='augmented' cannot impute {var.name!r} ({var.kind}): its latent "
-                f"region is {region or 'not declared'}; the sweep draws {sorted(REGIONS)}. "
-                "Use method='collapsed' for it"
-            )
         cols = l1.columns(var.name)
         if not np.array_equal(cols, np.arange(cols[0], cols[0] + cols.size)):
             raise ValueError(f"the latent columns of {var.name!r} are not contiguous: {cols}")
@@ -126,17 +117,40 @@ def latent_layout(design: Design) -> Latents:
     )
 
 
-def build_augmented_model(design: Design, priors: Priors) -> tuple[BuiltModel, Latents]:
-    """The parameter model (NUTS's target) and the latents' layout.
+def design_refusal(design: Design) -> str | None:
+    """Why the sweep cannot draw this design's latents, with the fix; None if it can.
 
-    Level-2 categorical targets are not drawn by this sampler yet.
+    The sweep draws level-1 latents whose kind declares a region it knows (:data:`REGIONS`:
+    binary and nominal; ordinal thresholds need a move of their own); level-2 categorical
+    targets are not drawn yet.
     """
     if design.level2 is not None and np.any(design.level2.targets.latent):
         names = [v.name for v in design.level2.targets.variables if v.latent]
-        raise ValueError(
+        return (
             f"method='augmented' does not impute level-2 categorical targets yet ({names}); "
             "use method='collapsed'"
         )
+    for var in design.level1.variables:
+        if var.latent and var.behaviour.region not in REGIONS:
+            return (
+                f"method='augmented' cannot impute {var.name!r} ({var.kind}): its latent "
+                f"region is {var.behaviour.region or 'not declared'}; the sweep draws "
+                f"{sorted(REGIONS)}. Use method='collapsed' for it"
+            )
+    return None
+
+
+def build_augmented_model(design: Design, priors: Priors) -> tuple[BuiltModel, Latents]:
+    """The parameter model (NUTS's target) and the latents' layout.
+
+    Raises
+    ------
+    ValueError
+        Where the sweep cannot draw the design (:func:`design_refusal`).
+    """
+    reason = design_refusal(design)
+    if reason is not None:
+        raise ValueError(reason)
     latents = latent_layout(design)
     stats = latents.stats
     l2_masks, l2_pattern = design.level2_patterns()

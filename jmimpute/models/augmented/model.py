@@ -35,20 +35,11 @@ class AugmentedModel(JointModel):
     name = "augmented"
 
     def check(self, design: Design, spec: ImputationSpec) -> None:
-        """Its own NUTS runs on nutpie's Numba callbacks, with one covariance for all clusters."""
+        """The joint model's checks, and what this sampler cannot draw (:func:`unsupported`)."""
         super().check(design, spec)
-        settings = spec.sampler
-        if settings.sampler != "nutpie" or settings.backend != "numba":
-            raise ValueError(
-                "method='augmented' runs its own NUTS on the Numba-compiled model; got "
-                f"sampler={settings.sampler!r}, backend={settings.backend!r}. Leave both at "
-                "their defaults, or use method='collapsed' for another sampler"
-            )
-        if spec.cluster_covariance != "common":
-            raise ValueError(
-                "method='augmented' needs cluster_covariance='common'; use "
-                "method='collapsed' for cluster-specific covariances"
-            )
+        reason = unsupported(design, spec)
+        if reason is not None:
+            raise ValueError(reason)
 
     def build(self, design: Design, spec: ImputationSpec) -> BuiltModel:
         """The parameter model, with the latent move that alternates with its NUTS steps."""
@@ -86,6 +77,30 @@ class AugmentedModel(JointModel):
         streams = [int(s) for s in retained["stream"].to_numpy()]
         draws_ = draw_imputations(built.design, params, streams, seed, progressbar=progressbar)
         return draws_, retained_values(params, retained)
+
+
+def unsupported(design: Design, spec: ImputationSpec) -> str | None:
+    """Why ``method='augmented'`` cannot run this model and design, with the fix; None if it can.
+
+    It runs its own NUTS on the Numba-compiled model, with one covariance for all clusters,
+    and the design must be one its sweep draws
+    (:func:`jmimpute.models.augmented.build.design_refusal`).
+    """
+    from jmimpute.models.augmented.build import design_refusal
+
+    settings = spec.sampler
+    if settings.sampler != "nutpie" or settings.backend != "numba":
+        return (
+            "method='augmented' runs its own NUTS on the Numba-compiled model; got "
+            f"sampler={settings.sampler!r}, backend={settings.backend!r}. Leave both at "
+            "their defaults, or use method='collapsed' for another sampler"
+        )
+    if spec.cluster_covariance != "common":
+        return (
+            "method='augmented' needs cluster_covariance='common'; use "
+            "method='collapsed' for cluster-specific covariances"
+        )
+    return design_refusal(design)
 
 
 def _nearest_kept(retained: xr.Dataset, states: xr.Dataset) -> xr.Dataset:
