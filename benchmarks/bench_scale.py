@@ -265,7 +265,7 @@ def parts(rows: int, clusters: int, seed: int, repeats: int = 30) -> None:
     from jmimpute.models.augmented.build import build_augmented_model
     from jmimpute.models.augmented.effects import draw_effects
     from jmimpute.models.augmented.move import LatentMove, conditional_regressions
-    from jmimpute.models.augmented.sweep import add_latent_rows, add_rows, draw_latents
+    from jmimpute.models.augmented.sweep import add_latent_products, add_rows, draw_latents
     from jmimpute.models.joint.conditional import _pattern_precisions, cluster_priors
     from jmimpute.sampling.blocked import CompiledTarget
     from jmimpute.sampling.numba_callbacks import compile_numba
@@ -306,7 +306,7 @@ def parts(rows: int, clusters: int, seed: int, repeats: int = 30) -> None:
         "log density and gradient (one of NUTS's)": lambda: target(q),
         "the whole latent move": lambda: move.draw(q, rng),
         "  latent sweep and statistics": sweep,
-        "    of which the latents' products added to the statistics": lambda: add_latent_rows(
+        "    of which the latents' products added to the statistics": lambda: add_latent_products(
             *latent_rows, lat.row_cells, lat.table, move.dims, *statistics
         ),
         "    (every product of those rows, as before the split)": lambda: add_rows(
@@ -377,8 +377,7 @@ def main() -> None:
         log.info("%s done", case)
     frame = pd.DataFrame(results).set_index("case")
     shown = ["method", "wall_s", "compile_s", "sampling_s", "peak_gb", "tune", "target_accept"]
-    shown += ["draws"]
-    shown += ["leapfrog_steps"]
+    shown += ["draws", "leapfrog_steps"]
     shown += ["step_size"]
     shown += ["min_ess", "max_rhat", "converged"]
     with pd.option_context("display.width", 200):

@@ -110,9 +110,11 @@ def impute(
         One of ``"collapsed"``, ``"latent"``, ``"substantive"``,
         ``"substantive_sampled"``, ``"augmented"``. If not given: ``"substantive"`` with
         ``analysis``; otherwise ``"collapsed"``, or ``"augmented"`` where the collapsed
-        model would store more than 4 GB of categorical latent values and the augmented
-        model can impute the targets (:mod:`jmimpute.models.choice`; the log says which,
-        and ``imp.spec.method`` records it).
+        model would store more than
+        :data:`~jmimpute.models.choice.AUGMENTED_ABOVE_GB` (4 GB) of categorical latent
+        values and the augmented model can impute the targets
+        (:mod:`jmimpute.models.choice`; the log says which, and ``imp.spec.method``
+        records it).
         ``"collapsed"`` integrates random effects and missing cells out of the NUTS
         target (cost independent of the number of rows) and draws them exactly
         afterwards; ``"latent"`` samples them with NUTS (the slower reference). With
@@ -275,7 +277,7 @@ def _substantive(
             "give either `formula` (the joint model) or `analysis` (the substantive model "
             "derived from the analysis formula), not both"
         )
-    method = "substantive" if options["method"] in (None, "collapsed") else options["method"]
+    method = "substantive" if options["method"] is None else options["method"]
     if method not in SUBSTANTIVE:
         raise ValueError(
             f"`analysis` chooses method='substantive' (or 'substantive_sampled', its random "

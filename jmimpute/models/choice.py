@@ -36,29 +36,33 @@ augmented model gave several times more."""
 def choose_method(spec: ImputationSpec, design: Design) -> ImputationSpec:
     """``spec`` with its method chosen from ``design`` if the user did not choose one.
 
-    Only the joint model's default is replaced: ``"collapsed"`` becomes ``"augmented"``
-    where the collapsed model's store would pass :data:`AUGMENTED_ABOVE_GB` and the
-    augmented model can draw the design. Both read the same design
-    (:meth:`jmimpute.models.joint.model.JointModel.design`) and have the same NUTS
-    defaults, so nothing built from the spec so far changes. The choice is logged, and
-    ``spec.method`` records it.
+    ``spec.auto_method`` says the method was not given (never so for the substantive
+    model). The choice is then made afresh for ``design``, even for a spec chosen for
+    other data: ``"collapsed"``, or ``"augmented"`` where the collapsed model's store
+    would pass :data:`AUGMENTED_ABOVE_GB` and the augmented model can draw the design.
+    Both read the same design (:meth:`jmimpute.models.joint.model.JointModel.design`) and
+    have the same NUTS defaults, so nothing built from the spec so far changes. The
+    choice is logged, and ``spec.method`` records it.
     """
-    if not spec.auto_method or spec.method != "collapsed":
+    if not spec.auto_method:
         return spec
     from jmimpute.models.augmented.model import unsupported
     from jmimpute.models.collapsed.model import stored_gigabytes
 
-    gigabytes = stored_gigabytes(design, spec)
+    # chosen afresh for these data: a spec chosen for other data may hold "augmented"
+    default = spec if spec.method == "collapsed" else replace(spec, method="collapsed")
+    gigabytes = stored_gigabytes(design, default)
     if gigabytes <= AUGMENTED_ABOVE_GB:
-        return spec
-    reason = unsupported(design, spec)
+        return default
+    reason = unsupported(design, default)
     if reason is not None:
         _log.info(
-            "method='collapsed' (its latents would take about %.0f GB): %s",
+            "method='collapsed', although its latents would take about %.0f GB: the "
+            "augmented sampler cannot take this model (%s)",
             gigabytes,
             reason,
         )
-        return spec
+        return default
     _log.info(
         "method='augmented': the collapsed model would store about %.0f GB of latent values "
         "(more than %.0f GB); the augmented model draws them between NUTS steps and keeps "

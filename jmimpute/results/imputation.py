@@ -234,7 +234,9 @@ class Imputation:
         Returns
         -------
         Imputation
-            Equal to ``jm.impute`` with the same arguments; derived variables are kept.
+            Equal to ``jm.impute`` with the same arguments and this result's method (one
+            chosen from the data is kept, since its model is built); derived variables
+            are kept.
 
         Examples
         --------

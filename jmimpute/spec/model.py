@@ -336,7 +336,7 @@ def build_spec(
         cluster_covariance=covariance,
         m=n_m,
         method=method_name,
-        auto_method=method is None,
+        auto_method=method is None and analysis is None,
         priors=priors,
         sampler=settings,
         analysis=analysis,

@@ -19,8 +19,8 @@ from jmimpute.models.augmented.build import build_augmented_model, latent_layout
 from jmimpute.models.augmented.generator import seeded
 from jmimpute.models.augmented.move import LatentMove, conditional_regressions
 from jmimpute.models.augmented.sweep import (
-    add_constant_rows,
-    add_latent_rows,
+    add_constant_products,
+    add_latent_products,
     add_rows,
     draw_latents,
 )
@@ -163,11 +163,10 @@ def test_compiled_sweep_is_its_source(monkeypatch):
     Numba caches ``draw_latents`` on disk under ``sweep.py``'s time stamp alone, so an
     edit of what it calls in other files (``truncated.py``, ``generator.py``) would leave
     stale code in a developer's cache. This runs the sweep and those callees in Python,
-    from source (``_add_latents`` and ``_mirror``, in ``sweep.py`` itself, stay compiled), and
-    compares every
-    latent and statistic with the compiled sweep's, bit for bit. About 1% of the
-    ziggurat's proposals reach a wedge, about a dozen here, and the tail rarely, so a
-    stale difference only there could pass. On failure: delete
+    from source (``_add_latents`` and ``_mirror``, in ``sweep.py`` itself, stay compiled),
+    and compares every latent and statistic with the compiled sweep's, bit for bit. About
+    1% of the ziggurat's proposals reach a wedge, about a dozen here, and the tail rarely,
+    so a stale difference only there could pass. On failure: delete
     ``jmimpute/models/augmented/__pycache__``.
     """
     design = _design(_data())
@@ -216,8 +215,8 @@ def test_statistics_are_those_of_the_completed_data():
     args = (y, design.x, design.z, lat.stats.pattern, design.cluster)
     dims = np.unique(lat.table[:, 0])
     add_rows(*args, lat.base_rows, *split)
-    add_constant_rows(*args, lat.rows, dims, *split)
-    add_latent_rows(*args, lat.rows, lat.row_cells, lat.table, dims, *split)
+    add_constant_products(*args, lat.rows, dims, *split)
+    add_latent_products(*args, lat.rows, lat.row_cells, lat.table, dims, *split)
     for got, full in zip(split, (syy, syx, syz_t), strict=True):
         np.testing.assert_allclose(got, full, atol=1e-10)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -23,6 +24,7 @@ def _frame(rows: int = 120, seed: int = 3) -> pd.DataFrame:
         {
             "g": g,
             "y": rng.normal(size=rows),
+            "w": pd.Categorical(np.where(g % 2 == 0, "x", "z")),
             "b": pd.Categorical(np.where(rng.normal(size=rows) > 0, "yes", "no")),
             "o": pd.Categorical(
                 rng.choice(["lo", "mid", "hi"], rows), categories=["lo", "mid", "hi"], ordered=True
@@ -35,7 +37,7 @@ def _frame(rows: int = 120, seed: int = 3) -> pd.DataFrame:
     return frame
 
 
-def _chosen(formula: str = FORMULA, **options: object):
+def _chosen(formula: str | list[str] = FORMULA, **options: object):
     spec = build_spec(formula, **options)
     design = design_for(_frame(), formula, **options)
     return spec, design, choice.choose_method(spec, design)
@@ -51,12 +53,20 @@ def test_the_default_is_recorded_as_not_given():
 
 
 def test_analysis_without_method_is_the_substantive_model(monkeypatch):
-    """``jm.specify(formula, analysis=...)`` needs no ``method``; the choice leaves it."""
+    """``jm.specify(formula, analysis=...)`` needs no ``method``, and is not a choice."""
     monkeypatch.setattr(choice, "AUGMENTED_ABOVE_GB", 0.0)
-    spec = build_spec("y ~ 1 + (1|g)", analysis="y ~ b + (1|g)", categorical=["b"])
-    assert spec.method == "substantive"
-    design = design_for(_frame(), FORMULA, categorical=["b"])
-    assert choice.choose_method(spec, design) is spec
+    spec = build_spec(FORMULA, analysis="y ~ b + (1|g)", categorical=["b"])
+    assert (spec.method, spec.auto_method) == ("substantive", False)
+    assert choice.choose_method(spec, design_for(_frame(), FORMULA, categorical=["b"])) is spec
+
+
+def test_analysis_with_the_collapsed_method_is_refused():
+    """``method="collapsed"`` no longer doubles as the default: with ``analysis`` it is an
+    error, as in ``jm.specify`` and model files."""
+    import jmimpute as jm
+
+    with pytest.raises(ValueError, match="cannot be combined with it"):
+        jm.impute(_frame(), analysis="y ~ b + (1|g)", method="collapsed")
 
 
 def test_the_choice_keeps_the_nuts_settings():
@@ -80,6 +90,17 @@ def test_large_stores_choose_the_augmented_model(monkeypatch, caplog):
     assert "method='augmented'" in caplog.text and "method='collapsed' to keep" in caplog.text
 
 
+def test_a_spec_chosen_for_other_data_is_chosen_again(monkeypatch):
+    """``jm.impute(data, imp.spec)``: the method a spec holds from its first data is not
+    kept when the method was chosen; ``refit`` keeps it (tested below)."""
+    spec = build_spec(FORMULA, categorical=["b"])
+    design = design_for(_frame(), FORMULA, categorical=["b"])
+    chosen_before = replace(spec, method="augmented")
+    assert choice.choose_method(chosen_before, design) == spec  # small data: collapsed
+    monkeypatch.setattr(choice, "AUGMENTED_ABOVE_GB", 0.0)
+    assert choice.choose_method(chosen_before, design).method == "augmented"
+
+
 def test_a_given_method_is_never_replaced(monkeypatch):
     monkeypatch.setattr(choice, "AUGMENTED_ABOVE_GB", 0.0)
     spec, _, chosen = _chosen(categorical=["b"], method="collapsed")
@@ -91,6 +112,12 @@ def test_a_given_method_is_never_replaced(monkeypatch):
     [
         ("y + o ~ 1 + (1|g)", {"ordinal": ["o"]}, "'o' (ordinal)"),
         (FORMULA, {"categorical": ["b"], "sampler": "pymc"}, "sampler='pymc'"),
+        (
+            FORMULA,
+            {"categorical": ["b"], "cluster_covariance": "random", "backend": "numba"},
+            "cluster_covariance='common'",
+        ),
+        ([FORMULA, "w ~ 1"], {"categorical": ["b", "w"]}, "level-2 categorical"),
     ],
 )
 def test_what_the_augmented_model_cannot_draw_stays_collapsed(
@@ -121,3 +148,15 @@ def test_impute_records_the_choice_and_refit_keeps_it(monkeypatch):
     monkeypatch.setattr(choice, "AUGMENTED_ABOVE_GB", 1e9)  # would choose otherwise now
     again = imp.refit(draws=60)
     assert (again.spec.method, again.spec.auto_method) == ("augmented", True)
+
+
+@pytest.mark.filterwarnings("ignore::jmimpute.diagnostics.ConvergenceWarning")
+def test_a_specified_model_is_chosen_when_it_runs(monkeypatch):
+    """``jm.specify`` reads no data, so ``jm.impute(data, spec)`` makes the choice."""
+    import jmimpute as jm
+
+    monkeypatch.setattr(choice, "AUGMENTED_ABOVE_GB", 0.0)
+    spec = jm.specify(FORMULA, categorical=["b"], m=2, chains=2, tune=50, draws=50)
+    assert (spec.method, spec.auto_method) == ("collapsed", True)
+    imp = jm.impute(_frame(), spec, random_seed=2, progressbar=False)
+    assert imp.spec.method == "augmented"

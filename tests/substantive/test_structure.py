@@ -169,7 +169,7 @@ def test_infinite_values_are_refused(data):
 def test_string_options_are_names_not_letters(data):
     from jmimpute.pipeline import _substantive
 
-    options = {"categorical": "sex", "ordinal": None, "method": "collapsed"}
+    options = {"categorical": "sex", "ordinal": None, "method": None}
     formulas, out = _substantive(data, None, "y ~ x + sex + (1 | g)", "z", "latent", options)
     assert out["auxiliary"] == ["z"] and out["method"] == "substantive"
     assert formulas == ["`y` + `x` + `z` ~ 1 + (1 | `g`)"]

@@ -20,8 +20,8 @@ from jmimpute.design.standardised import Design
 from jmimpute.models.augmented.build import Latents
 from jmimpute.models.augmented.effects import draw_effects
 from jmimpute.models.augmented.sweep import (
-    add_constant_rows,
-    add_latent_rows,
+    add_constant_products,
+    add_latent_products,
     add_rows,
     draw_latents,
 )
@@ -87,7 +87,7 @@ class LatentMove:
             self.y, design.x, design.z, stats.pattern, design.cluster, latents.base_rows,
             *self.base,
         )  # fmt: skip
-        add_constant_rows(
+        add_constant_products(
             self.y, design.x, design.z, stats.pattern, design.cluster, latents.rows, self.dims,
             *self.base,
         )  # fmt: skip
@@ -111,7 +111,7 @@ class LatentMove:
         """The statistics of the current latent values, in the target's shared arrays."""
         self._reset()
         lat = self.latents
-        add_latent_rows(
+        add_latent_products(
             self.y, self.design.x, self.design.z, lat.stats.pattern, self.design.cluster,
             lat.rows, lat.row_cells, lat.table, self.dims, self.syy, self.syx, self.syz_t,
         )  # fmt: skip

@@ -8,7 +8,7 @@ half-line given the row's other latents (:data:`REGIONS`). It then adds the prod
 that involve the row's latent values to the sufficient statistics the collapsed
 likelihood reads, in the compiled kernel's layout
 (:class:`jmimpute._kernels.ops.KernelData`); the products among the row's continuous
-values and covariates never change, and are added once (:func:`add_constant_rows`).
+values and covariates never change, and are added once (:func:`add_constant_products`).
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def draw_latents(
     """One Gibbs sweep over the latent cells of ``rows``, in place in ``y``.
 
     Each row's products with its new latent values are added to the statistics as it is
-    done, in the same pass over the rows (:func:`add_latent_rows`).
+    done, in the same pass over the rows (:func:`add_latent_products`).
 
     Parameters
     ----------
@@ -81,7 +81,7 @@ def draw_latents(
     dims : ndarray of int
         The latent columns (every column of ``cells[:, 0]``).
     syy, syx, syz_t : ndarray
-        The statistics without these rows' latent products (:func:`add_constant_rows`),
+        The statistics without these rows' latent products (:func:`add_constant_products`),
         to which those are added.
     """
     state = seeded(seed)
@@ -195,12 +195,19 @@ def _add_latents(
 
 
 @njit(cache=True, nogil=True)
-def _mirror(syy: np.ndarray, dims: np.ndarray) -> None:
-    """``syy[k, b, a] = syy[k, a, b]`` for latent ``a`` and any other column ``b``."""
-    p = syy.shape[1]
+def _is_latent(p: int, dims: np.ndarray) -> np.ndarray:
+    """Which of the ``p`` columns are latent (``dims``)."""
     latent = np.zeros(p, dtype=np.bool_)
     for a in dims:
         latent[a] = True
+    return latent
+
+
+@njit(cache=True, nogil=True)
+def _mirror(syy: np.ndarray, dims: np.ndarray) -> None:
+    """``syy[k, b, a] = syy[k, a, b]`` for latent ``a`` and any other column ``b``."""
+    p = syy.shape[1]
+    latent = _is_latent(p, dims)
     for k in range(syy.shape[0]):
         for a in dims:
             for b in range(p):
@@ -209,7 +216,7 @@ def _mirror(syy: np.ndarray, dims: np.ndarray) -> None:
 
 
 @njit(cache=True, nogil=True)
-def add_latent_rows(
+def add_latent_products(
     y: np.ndarray,
     x: np.ndarray,
     zdes: np.ndarray,
@@ -226,7 +233,7 @@ def add_latent_rows(
     """Add the products that involve ``rows``' latent values to statistics without them.
 
     ``cells`` as in :func:`draw_latents`; the statistics hold the rest
-    (:func:`add_constant_rows`). The products of two latent values enter once from each
+    (:func:`add_constant_products`). The products of two latent values enter once from each
     side; those of a latent value with a continuous one are added to the latent's row of
     ``syy`` and then mirrored, so ``syy`` stays symmetric.
     """
@@ -240,7 +247,7 @@ def add_latent_rows(
 
 
 @njit(cache=True, nogil=True)
-def add_constant_rows(
+def add_constant_products(
     y: np.ndarray,
     x: np.ndarray,
     zdes: np.ndarray,
@@ -254,12 +261,10 @@ def add_constant_rows(
 ) -> None:
     """Add ``rows``' products that involve no latent column ``dims``.
 
-    Those are what the sweep never changes (:func:`add_latent_rows` adds the others).
+    Those are what the sweep never changes (:func:`add_latent_products` adds the others).
     """
     p = y.shape[1]
-    latent = np.zeros(p, dtype=np.bool_)
-    for a in dims:
-        latent[a] = True
+    latent = _is_latent(p, dims)
     values = np.empty(p)
     for i in range(rows.shape[0]):
         row = rows[i]

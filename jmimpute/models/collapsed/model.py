@@ -36,8 +36,9 @@ class CollapsedModel(JointModel):
                 "method='collapsed' samples and stores every observed category's latent "
                 "value at every iteration (warm-up included): about %.0f GB for this run. "
                 "method='augmented' keeps them at a few draws only (level-1 binary and "
-                "nominal targets; chosen where `method` is not given and the store would be "
-                "larger still); see docs/design/categorical-at-scale.md",
+                "nominal targets, nutpie's Numba backend; jm.impute chooses it where `method` "
+                "is not given and the store is larger still); see "
+                "docs/design/categorical-at-scale.md",
                 gigabytes,
             )
 
