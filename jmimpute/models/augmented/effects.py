@@ -52,6 +52,11 @@ def draw_effects(
         m_mat[:, :] = lam[j]
         b_vec[:] = h[j]
         for k in range(n_pat):
+            rows = 0.0  # the pattern's rows in the cluster add nothing if none (or z = 0)
+            for e in range(r):
+                rows += zz_t[k, e, e, j]
+            if rows == 0.0:
+                continue
             for e in range(r):
                 for m in range(r):
                     zz = zz_t[k, e, m, j]
