@@ -11,8 +11,9 @@ the same run), ``augmented`` the categorical data with ``method="augmented"`` (d
 augmentation, ``docs/design/categorical-at-scale.md``), and ``default`` the categorical
 data without ``method``, as a new user runs it (``jmimpute/models/choice.py`` chooses).
 Defaults otherwise (m = 5, as in the issue). ``--cases`` picks some of them; ``--tune``
-and ``--target-accept`` replace the models' own NUTS settings (to compare warm-up
-settings).
+and ``--target-accept`` replace the models' own NUTS settings, and ``--metric`` the
+augmented sampler's metric estimate (:data:`jmimpute.sampling.adapt.METRICS`), to compare
+warm-up settings.
 
 Printed per case: the method that ran, wall time, compile and sampling seconds, peak
 resident memory, the draws per chain kept (``draws=None`` decides them), NUTS's mean
@@ -349,6 +350,12 @@ def main() -> None:
     parser.add_argument(
         "--target-accept", type=float, default=None, help="NUTS target (default: the model's)"
     )
+    parser.add_argument(
+        "--metric",
+        default=None,
+        help="the augmented sampler's warm-up metric, 'gradients' or 'draws' (default: "
+        "jmimpute.sampling.adapt.METRIC)",
+    )
     parser.add_argument("--one", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--json", type=Path, default=None, help="write the results here")
     args = parser.parse_args()
@@ -361,6 +368,10 @@ def main() -> None:
     nuts = {"tune": args.tune, "target_accept": args.target_accept}
     nuts = {k: v for k, v in nuts.items() if v is not None}
     if args.one:
+        if args.metric is not None:
+            from jmimpute.sampling import adapt
+
+            adapt.METRIC = args.metric
         print(json.dumps(one(args.one, args.rows, args.clusters, args.seed, nuts)))
         return
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -370,6 +381,7 @@ def main() -> None:
         command = [sys.executable, __file__, "--one", case, "--rows", str(args.rows)]
         command += ["--clusters", str(args.clusters), "--seed", str(args.seed)]
         command += [f"--{k.replace('_', '-')}={v}" for k, v in nuts.items()]
+        command += [] if args.metric is None else ["--metric", args.metric]
         done = subprocess.run(command, capture_output=True, text=True, check=False)
         if done.returncode != 0:
             raise RuntimeError(f"{case} failed:\n{done.stderr[-3000:]}")

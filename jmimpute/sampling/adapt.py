@@ -3,9 +3,19 @@
 Stan's scheme (Stan Reference Manual, "HMC algorithm parameters"; Hoffman and Gelman
 2014, section 3.2), used by :mod:`jmimpute.sampling.blocked`: a first buffer of
 iterations adapts only the step size; then windows of doubling length each estimate the
-variances of the position (regularised towards 1e-3) and restart the step size's dual
-averaging; a last buffer adapts the step size to the final metric. After warm-up the step
-size is the dual average's.
+metric (regularised towards 1e-3) and restart the step size's dual averaging; a last
+buffer adapts the step size to the final metric. After warm-up the step size is the dual
+average's.
+
+The metric (:data:`METRICS`) is by default nutpie's: each window's variances of the
+position divided by those of the gradient, square-rooted, and the first buffer's metric
+``1 / |gradient|`` at the initial point, not the identity. For a Gaussian that is its
+variances, as Stan's estimate is; but the data-augmentation sampler's NUTS target changes
+with the latents after every transition, and the positions' spread over a window is the
+parameters' marginal spread, wider than that of any one target in the directions the
+latents inform, while the gradients' spread reflects the targets' own curvature. The
+blend takes fewer leapfrog steps there (``python benchmarks/bench_scale.py --metric``
+compares the two).
 """
 
 from __future__ import annotations
@@ -18,6 +28,13 @@ from jmimpute.sampling.hmc import Nuts, State
 
 GAMMA, T0, KAPPA = 0.05, 10.0, 0.75
 """Dual averaging's constants (Stan's defaults)."""
+METRICS: tuple[str, ...] = ("gradients", "draws")
+"""How a window estimates the diagonal metric: nutpie's ``"gradients"`` (positions' and
+gradients' variances) or Stan's ``"draws"`` (positions' variances alone)."""
+METRIC = "gradients"
+"""The metric a :class:`Warmup` adapts unless told otherwise (a benchmark changes it)."""
+LIMITS = (1e-10, 1e10)
+"""Bounds on each inverse-metric entry estimated from gradients (nutpie's)."""
 
 
 @dataclass
@@ -69,10 +86,34 @@ class Welford:
         self.mean = self.mean + delta / self.n
         self.m2 = self.m2 + delta * (x - self.mean)
 
-    def inverse_mass(self) -> np.ndarray:
-        """Stan's regularised variance estimate: shrunk towards 1e-3 with weight 5/(n+5)."""
-        var = self.m2 / max(self.n - 1, 1)
-        return (self.n / (self.n + 5.0)) * var + 1e-3 * (5.0 / (self.n + 5.0))
+    @property
+    def variance(self) -> np.ndarray:
+        """The sample variances."""
+        return self.m2 / max(self.n - 1, 1)
+
+    def inverse_mass(self, gradients: Welford | None = None) -> np.ndarray:
+        """Stan's regularised estimate: shrunk towards 1e-3 with weight 5/(n+5).
+
+        With ``gradients`` (of the same positions), of ``sqrt(var(q) / var(grad))``
+        (nutpie's), within :data:`LIMITS`; otherwise of ``var(q)`` (Stan's).
+        """
+        estimate = self.variance
+        if gradients is not None:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                estimate = np.sqrt(estimate / gradients.variance)
+            estimate = np.clip(np.nan_to_num(estimate, nan=1.0, posinf=LIMITS[1]), *LIMITS)
+        return (self.n / (self.n + 5.0)) * estimate + 1e-3 * (5.0 / (self.n + 5.0))
+
+
+def initial_inverse_mass(grad: np.ndarray) -> np.ndarray:
+    """The first metric, as nutpie sets it: ``1 / |gradient|`` at the initial point.
+
+    A coordinate whose gradient is 0 there keeps 1; within :data:`LIMITS`.
+    """
+    scale = np.abs(np.asarray(grad, dtype=float))
+    with np.errstate(divide="ignore"):
+        inverse = np.where(scale > 0.0, 1.0 / scale, 1.0)
+    return np.clip(inverse, *LIMITS)
 
 
 def metric_windows(
@@ -137,10 +178,18 @@ def initial_step_size(nuts: Nuts, z: State, step_size: float = 1.0) -> float:
 class Warmup:
     """Adapts ``nuts``'s step size and metric over ``tune`` transitions.
 
-    Call :meth:`after` with each warm-up transition's end point and acceptance.
+    Call :meth:`after` with each warm-up transition's end point, acceptance and (for the
+    ``"gradients"`` metric) the gradient there. ``metric``: one of :data:`METRICS`
+    (default :data:`METRIC`).
     """
 
-    def __init__(self, nuts: Nuts, tune: int, target_accept: float) -> None:
+    def __init__(
+        self, nuts: Nuts, tune: int, target_accept: float, metric: str | None = None
+    ) -> None:
+        metric = METRIC if metric is None else metric
+        if metric not in METRICS:
+            raise ValueError(f"`metric` must be one of {METRICS}, got {metric!r}")
+        self.metric = metric
         self.nuts = nuts
         self.tune = tune
         self.first, ends = metric_windows(tune)
@@ -149,17 +198,23 @@ class Warmup:
         self.dual = DualAveraging(target_accept)
         self.dual.restart(nuts.step_size)
         self.variances = Welford()
+        self.gradients = Welford()
         self.count = 0
 
-    def after(self, q: np.ndarray, accept: float) -> None:
-        """Adapt after warm-up transition ``self.count + 1`` ended at ``q``."""
+    def after(self, q: np.ndarray, accept: float, grad: np.ndarray | None = None) -> None:
+        """Adapt after warm-up transition ``self.count + 1`` ended at ``q`` (gradient ``grad``)."""
         self.count += 1
         self.nuts.step_size = self.dual.update(accept)
         if self.first < self.count <= self.last_end:
             self.variances.add(q)
+            if self.metric == "gradients":
+                if grad is None:
+                    raise ValueError("the 'gradients' metric needs each transition's gradient")
+                self.gradients.add(grad)
         if self.count in self.ends:
-            self.nuts.inv_mass = self.variances.inverse_mass()
-            self.variances = Welford()
+            gradients = self.gradients if self.metric == "gradients" else None
+            self.nuts.inv_mass = self.variances.inverse_mass(gradients)
+            self.variances, self.gradients = Welford(), Welford()
             start = self.nuts.start(q)
             self.nuts.step_size = initial_step_size(self.nuts, start, self.nuts.step_size)
             self.dual.restart(self.nuts.step_size)

@@ -31,7 +31,7 @@ import xarray as xr
 from tqdm.auto import tqdm
 
 from jmimpute.models.protocol import MOVE_STATES
-from jmimpute.sampling.adapt import Warmup, initial_step_size
+from jmimpute.sampling.adapt import Warmup, initial_inverse_mass, initial_step_size
 from jmimpute.sampling.hmc import Nuts, TransitionStats
 from jmimpute.sampling.nuts import Checkpoints
 
@@ -206,6 +206,7 @@ class ChainRun:
         self.iterations = 0  # transitions made, warm-up included
         self.nuts = Nuts(target, np.ones(target.n_dim), 1.0, rng, settings.max_depth)
         self.z = self.nuts.start(start)
+        self.grad = self.z.grad
         if not np.isfinite(self.z.logp):
             raise RuntimeError("the log density is not finite at the chain's initial point")
         self.warmed = False
@@ -215,6 +216,7 @@ class ChainRun:
         if self.stop is not None and self.stop.is_set():
             raise Stopped(f"stopped after {self.iterations} iterations")
         self.z, stats = self.nuts.transition(self.z)
+        self.grad = self.z.grad  # the transition's own target, before the move changes it
         self.iterations += 1
         if self.move is not None:
             self.move.draw(self.z.q, self.nuts.rng)
@@ -226,11 +228,14 @@ class ChainRun:
     def advance(self, draws: int) -> Chain:
         """Sample until the chain has ``draws`` draws (warming up first)."""
         if not self.warmed:
-            self.nuts.step_size = initial_step_size(self.nuts, self.z)
             warm = Warmup(self.nuts, self.settings.tune, self.settings.target_accept)
+            if warm.metric == "gradients":
+                self.nuts.inv_mass = initial_inverse_mass(self.z.grad)
+            self.nuts.step_size = initial_step_size(self.nuts, self.z)
+            warm.dual.restart(self.nuts.step_size)
             for _ in range(self.settings.tune):
                 stats = self._step()
-                warm.after(self.z.q, stats.accept)
+                warm.after(self.z.q, stats.accept, self.grad)
             self.warmed = True
             self.chain.step_size = self.nuts.step_size
         chain = self.chain
