@@ -146,19 +146,9 @@ def _add_values(
 
     ``y`` is 0 where a value is not added; ``j`` is the row's cluster.
     """
-    p = y.shape[0]
-    q = x.shape[1]
-    r = zdes.shape[1]
-    for a in range(p):
-        ya = y[a]
-        if ya == 0.0:
-            continue
-        for b in range(p):
-            syy[k, a, b] += ya * y[b]
-        for b in range(q):
-            syx[k, a, b] += ya * x[row, b]
-        for b in range(r):
-            syz_t[k, a, b, j] += ya * zdes[row, b]
+    for a in range(y.shape[0]):
+        if y[a] != 0.0:
+            _add_column(a, y, x, zdes, row, k, j, syy, syx, syz_t)
 
 
 @njit(cache=True, nogil=True)
@@ -180,18 +170,32 @@ def _add_latents(
 
     Into their rows of ``syy`` (:func:`_mirror` fills the columns), ``syx`` and ``syz_t``.
     """
-    p = y.shape[1]
-    q = x.shape[1]
-    r = zdes.shape[1]
+    values = y[row]
     for c in range(first, stop):
-        a = cells[c, 0]
-        ya = y[row, a]
-        for b in range(p):
-            syy[k, a, b] += ya * y[row, b]
-        for b in range(q):
-            syx[k, a, b] += ya * x[row, b]
-        for b in range(r):
-            syz_t[k, a, b, j] += ya * zdes[row, b]
+        _add_column(cells[c, 0], values, x, zdes, row, k, j, syy, syx, syz_t)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _add_column(
+    a: int,
+    y: np.ndarray,
+    x: np.ndarray,
+    zdes: np.ndarray,
+    row: int,
+    k: int,
+    j: int,
+    syy: np.ndarray,
+    syx: np.ndarray,
+    syz_t: np.ndarray,
+) -> None:
+    """Add value ``y[a]``'s products with ``y``, row ``row``'s covariates and its effects'."""
+    ya = y[a]
+    for b in range(y.shape[0]):
+        syy[k, a, b] += ya * y[b]
+    for b in range(x.shape[1]):
+        syx[k, a, b] += ya * x[row, b]
+    for b in range(zdes.shape[1]):
+        syz_t[k, a, b, j] += ya * zdes[row, b]
 
 
 @njit(cache=True, nogil=True)
