@@ -195,6 +195,32 @@ def test_compiled_sweep_is_its_source(monkeypatch):
         np.testing.assert_array_equal(compiled, source)
 
 
+def test_conditional_regressions_are_the_gaussian_conditionals():
+    """Per pattern and latent dimension ``d`` with observed set ``O``: from the precision
+    ``Q = Sigma_OO^-1``, the regression on ``O \\ d`` is ``-Q_d. / Q_dd`` and the
+    conditional variance ``1 / Q_dd`` (another route than the solve in the move)."""
+    rng = np.random.default_rng(4)
+    p = 5
+    a = rng.normal(size=(p, p))
+    sigma = a @ a.T / p + np.eye(p)
+    masks = np.array([[1, 1, 1, 1, 1], [1, 0, 1, 0, 1], [0, 1, 0, 0, 0], [0, 0, 1, 1, 0]], bool)
+    dims = np.array([1, 2, 4])
+    coef, sd = conditional_regressions(sigma, masks, dims)
+    for k, mask in enumerate(masks):
+        seen = np.flatnonzero(mask)
+        q = np.linalg.inv(sigma[np.ix_(seen, seen)])
+        for d in dims:
+            if not mask[d]:
+                np.testing.assert_array_equal(coef[k, d], 0.0)
+                continue
+            i = int(np.flatnonzero(seen == d)[0])
+            expected = np.zeros(p)
+            expected[seen] = -q[i] / q[i, i]
+            expected[d] = 0.0
+            np.testing.assert_allclose(coef[k, d], expected, atol=1e-12)
+            assert sd[k, d] == pytest.approx(np.sqrt(1.0 / q[i, i]), rel=1e-12)
+
+
 def test_statistics_are_those_of_the_completed_data():
     design = _design(_data())
     lat = latent_layout(design)
