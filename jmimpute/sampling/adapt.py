@@ -8,8 +8,9 @@ buffer adapts the step size to the final metric. After warm-up the step size is 
 average's.
 
 The metric (:data:`METRICS`) is by default nutpie's: each window's variances of the
-position divided by those of the gradient, square-rooted, and the first buffer's metric
-``1 / |gradient|`` at the initial point, not the identity. For a Gaussian that is its
+position divided by those of the gradient, square-rooted, and for the first buffer
+``1 / |gradient|`` at the initial point, not the identity (:func:`initial_inverse_mass`,
+which the chain sets before its warm-up). For independent normals that is their
 variances, as Stan's estimate is; but the data-augmentation sampler's NUTS target changes
 with the latents after every transition, and the positions' spread over a window is the
 parameters' marginal spread, wider than that of any one target in the directions the
