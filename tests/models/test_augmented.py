@@ -18,12 +18,7 @@ from jmimpute.design.suffstats import compute_stats
 from jmimpute.models.augmented.build import build_augmented_model, latent_layout
 from jmimpute.models.augmented.generator import seeded
 from jmimpute.models.augmented.move import LatentMove, conditional_regressions
-from jmimpute.models.augmented.sweep import (
-    add_constant_products,
-    add_latent_products,
-    add_rows,
-    draw_latents,
-)
+from jmimpute.models.augmented.sweep import add_latent_products, add_rows, draw_latents
 from jmimpute.models.augmented.truncated import above, below
 from jmimpute.spec.priors import Priors
 from tests.helpers import design_for
@@ -163,7 +158,7 @@ def test_compiled_sweep_is_its_source(monkeypatch):
     Numba caches ``draw_latents`` on disk under ``sweep.py``'s time stamp alone, so an
     edit of what it calls in other files (``truncated.py``, ``generator.py``) would leave
     stale code in a developer's cache. This runs the sweep and those callees in Python,
-    from source (``_add_latents`` and ``_mirror``, in ``sweep.py`` itself, stay compiled),
+    from source (``_add_column`` and ``_mirror``, in ``sweep.py`` itself, stay compiled),
     and compares every latent and statistic with the compiled sweep's, bit for bit. About
     1% of the ziggurat's proposals reach a wedge, about a dozen here, and the tail rarely,
     so a stale difference only there could pass. On failure: delete
@@ -241,7 +236,9 @@ def test_statistics_are_those_of_the_completed_data():
     args = (y, design.x, design.z, lat.stats.pattern, design.cluster)
     dims = np.unique(lat.table[:, 0])
     add_rows(*args, lat.base_rows, *split)
-    add_constant_products(*args, lat.rows, dims, *split)
+    constant = y.copy()
+    constant[:, dims] = 0.0
+    add_rows(constant, *args[1:], lat.rows, *split)
     add_latent_products(*args, lat.rows, lat.row_cells, lat.table, dims, *split)
     for got, full in zip(split, (syy, syx, syz_t), strict=True):
         np.testing.assert_allclose(got, full, atol=1e-10)

@@ -20,12 +20,7 @@ from numba import njit
 from jmimpute.design.standardised import Design
 from jmimpute.models.augmented.build import Latents
 from jmimpute.models.augmented.effects import draw_effects
-from jmimpute.models.augmented.sweep import (
-    add_constant_products,
-    add_latent_products,
-    add_rows,
-    draw_latents,
-)
+from jmimpute.models.augmented.sweep import add_latent_products, add_rows, draw_latents
 from jmimpute.models.joint.conditional import _pattern_precisions, cluster_priors
 
 if TYPE_CHECKING:
@@ -98,10 +93,11 @@ class LatentMove:
             self.y, design.x, design.z, stats.pattern, design.cluster, latents.base_rows,
             *self.base,
         )  # fmt: skip
-        add_constant_products(
-            self.y, design.x, design.z, stats.pattern, design.cluster, latents.rows, self.dims,
-            *self.base,
-        )  # fmt: skip
+        constant = self.y.copy()
+        constant[:, self.dims] = 0.0
+        add_rows(
+            constant, design.x, design.z, stats.pattern, design.cluster, latents.rows, *self.base
+        )
         self.target = target
         names, slices, shapes = target.compiled.shape_info
         self.layout = {n: (s, tuple(sh)) for n, s, sh in zip(names, slices, shapes, strict=True)}

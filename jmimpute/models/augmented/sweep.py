@@ -8,7 +8,8 @@ half-line given the row's other latents (:data:`REGIONS`). It then adds the prod
 that involve the row's latent values to the sufficient statistics the collapsed
 likelihood reads, in the compiled kernel's layout
 (:class:`jmimpute._kernels.ops.KernelData`); the products among the row's continuous
-values and covariates never change, and are added once (:func:`add_constant_products`).
+values and covariates never change, and are added once (:func:`add_rows` with the latent
+columns at 0).
 """
 
 from __future__ import annotations
@@ -81,8 +82,8 @@ def draw_latents(
     dims : ndarray of int
         The latent columns (every column of ``cells[:, 0]``).
     syy, syx, syz_t : ndarray
-        The statistics without these rows' latent products (:func:`add_constant_products`),
-        to which those are added.
+        The statistics without these rows' latent products (:func:`add_rows` of the values
+        with the latent columns at 0), to which those are added.
     """
     state = seeded(seed)
     p = y.shape[1]
@@ -126,53 +127,9 @@ def draw_latents(
                     v = below(m, s, y[row, first + code - 1], state)
             y[row, d] = v
             e[d] = v - mu[d]
-        _add_latents(y, x, zdes, row, k, j, cells, row_cells[i], row_cells[i + 1], syy, syx, syz_t)
+        for c in range(row_cells[i], row_cells[i + 1]):  # the new values' products
+            _add_column(cells[c, 0], y[row], x, zdes, row, k, j, syy, syx, syz_t)
     _mirror(syy, dims)
-
-
-@njit(cache=True, nogil=True)
-def _add_values(
-    y: np.ndarray,
-    x: np.ndarray,
-    zdes: np.ndarray,
-    row: int,
-    k: int,
-    j: int,
-    syy: np.ndarray,
-    syx: np.ndarray,
-    syz_t: np.ndarray,
-) -> None:
-    """Add the products of the values ``y`` (row ``row``'s, or some) to pattern ``k``.
-
-    ``y`` is 0 where a value is not added; ``j`` is the row's cluster.
-    """
-    for a in range(y.shape[0]):
-        if y[a] != 0.0:
-            _add_column(a, y, x, zdes, row, k, j, syy, syx, syz_t)
-
-
-@njit(cache=True, nogil=True)
-def _add_latents(
-    y: np.ndarray,
-    x: np.ndarray,
-    zdes: np.ndarray,
-    row: int,
-    k: int,
-    j: int,
-    cells: np.ndarray,
-    first: int,
-    stop: int,
-    syy: np.ndarray,
-    syx: np.ndarray,
-    syz_t: np.ndarray,
-) -> None:
-    """Add row ``row``'s products with its latent values ``cells[first:stop]``.
-
-    Into their rows of ``syy`` (:func:`_mirror` fills the columns), ``syx`` and ``syz_t``.
-    """
-    values = y[row]
-    for c in range(first, stop):
-        _add_column(cells[c, 0], values, x, zdes, row, k, j, syy, syx, syz_t)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -188,7 +145,11 @@ def _add_column(
     syx: np.ndarray,
     syz_t: np.ndarray,
 ) -> None:
-    """Add value ``y[a]``'s products with ``y``, row ``row``'s covariates and its effects'."""
+    """Add value ``y[a]``'s products with ``y``, row ``row``'s covariates and its effects'.
+
+    Into ``y[a]``'s row of ``syy`` (for a latent ``a``, :func:`_mirror` fills its column),
+    ``syx`` and ``syz_t``.
+    """
     ya = y[a]
     for b in range(y.shape[0]):
         syy[k, a, b] += ya * y[b]
@@ -199,19 +160,12 @@ def _add_column(
 
 
 @njit(cache=True, nogil=True)
-def _is_latent(p: int, dims: np.ndarray) -> np.ndarray:
-    """Which of the ``p`` columns are latent (``dims``)."""
-    latent = np.zeros(p, dtype=np.bool_)
-    for a in dims:
-        latent[a] = True
-    return latent
-
-
-@njit(cache=True, nogil=True)
 def _mirror(syy: np.ndarray, dims: np.ndarray) -> None:
     """``syy[k, b, a] = syy[k, a, b]`` for latent ``a`` and any other column ``b``."""
     p = syy.shape[1]
-    latent = _is_latent(p, dims)
+    latent = np.zeros(p, dtype=np.bool_)
+    for a in dims:
+        latent[a] = True
     for k in range(syy.shape[0]):
         for a in dims:
             for b in range(p):
@@ -236,45 +190,18 @@ def add_latent_products(
 ) -> None:
     """Add the products that involve ``rows``' latent values to statistics without them.
 
-    ``cells`` as in :func:`draw_latents`; the statistics hold the rest
-    (:func:`add_constant_products`). The products of two latent values enter once from each
+    ``cells`` as in :func:`draw_latents`; the statistics hold the rest (:func:`add_rows` of
+    the values with the latent columns at 0). The products of two latent values enter once from each
     side; those of a latent value with a continuous one are added to the latent's row of
     ``syy`` and then mirrored, so ``syy`` stays symmetric.
     """
     for i in range(rows.shape[0]):
         row = rows[i]
-        _add_latents(
-            y, x, zdes, row, pattern[row], cluster[row], cells, row_cells[i], row_cells[i + 1],
-            syy, syx, syz_t,
-        )  # fmt: skip
+        for c in range(row_cells[i], row_cells[i + 1]):
+            _add_column(
+                cells[c, 0], y[row], x, zdes, row, pattern[row], cluster[row], syy, syx, syz_t
+            )
     _mirror(syy, dims)
-
-
-@njit(cache=True, nogil=True)
-def add_constant_products(
-    y: np.ndarray,
-    x: np.ndarray,
-    zdes: np.ndarray,
-    pattern: np.ndarray,
-    cluster: np.ndarray,
-    rows: np.ndarray,
-    dims: np.ndarray,
-    syy: np.ndarray,
-    syx: np.ndarray,
-    syz_t: np.ndarray,
-) -> None:
-    """Add ``rows``' products that involve no latent column ``dims``.
-
-    Those are what the sweep never changes (:func:`add_latent_products` adds the others).
-    """
-    p = y.shape[1]
-    latent = _is_latent(p, dims)
-    values = np.empty(p)
-    for i in range(rows.shape[0]):
-        row = rows[i]
-        for a in range(p):
-            values[a] = 0.0 if latent[a] else y[row, a]
-        _add_values(values, x, zdes, row, pattern[row], cluster[row], syy, syx, syz_t)
 
 
 @njit(cache=True, nogil=True)
@@ -296,4 +223,6 @@ def add_rows(
     """
     for i in range(rows.shape[0]):
         row = rows[i]
-        _add_values(y[row], x, zdes, row, pattern[row], cluster[row], syy, syx, syz_t)
+        for a in range(y.shape[1]):
+            if y[row, a] != 0.0:
+                _add_column(a, y[row], x, zdes, row, pattern[row], cluster[row], syy, syx, syz_t)
