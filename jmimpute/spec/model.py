@@ -176,10 +176,10 @@ def _positive_int(name: str, value: object, minimum: int = 1) -> int:
     return int(value)
 
 
-def _choice(name: str, value: object, options: Sequence[str]) -> str:
+def _choice(name: str, value: object, options: Sequence[str], hint: str = "") -> str:
     if value not in options:
         valid = ", ".join(repr(o) for o in options)
-        raise ValueError(f"`{name}` must be one of {valid}; got {value!r}")
+        raise ValueError(f"`{name}` must be one of {valid}; got {value!r}{hint}")
     return str(value)
 
 
@@ -290,7 +290,9 @@ def build_spec(
     if method is None:
         method_name = "substantive" if analysis is not None else "collapsed"
     else:
-        method_name = _choice("method", method, METHODS)
+        method_name = _choice(
+            "method", method, METHODS, "; or leave it out, and jmimpute chooses from the data"
+        )
     if (method_name in SUBSTANTIVE) != (analysis is not None):
         raise ValueError(
             "the substantive model is chosen by giving `analysis` (an analysis formula), and "

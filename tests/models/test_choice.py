@@ -60,6 +60,11 @@ def test_analysis_without_method_is_the_substantive_model(monkeypatch):
     assert choice.choose_method(spec, design_for(_frame(), FORMULA, categorical=["b"])) is spec
 
 
+def test_an_unknown_method_names_the_way_to_choose_none():
+    with pytest.raises(ValueError, match=r"got 'auto'; or leave it out, and jmimpute chooses"):
+        build_spec(FORMULA, method="auto")
+
+
 def test_analysis_with_the_collapsed_method_is_refused():
     """``method="collapsed"`` no longer doubles as the default: with ``analysis`` it is an
     error, as in ``jm.specify`` and model files."""
@@ -158,5 +163,12 @@ def test_a_specified_model_is_chosen_when_it_runs(monkeypatch):
     monkeypatch.setattr(choice, "AUGMENTED_ABOVE_GB", 0.0)
     spec = jm.specify(FORMULA, categorical=["b"], m=2, chains=2, tune=50, draws=50)
     assert (spec.method, spec.auto_method) == ("collapsed", True)
-    imp = jm.impute(_frame(), spec, random_seed=2, progressbar=False)
+    frame = _frame()
+    before = frame.copy(deep=True)
+    imp = jm.impute(frame, spec, random_seed=2, progressbar=False)
     assert imp.spec.method == "augmented"
+    pd.testing.assert_frame_equal(frame, before)  # the user's frame is not mutated
+    done = imp.complete(1)
+    seen = before["b"].notna()
+    pd.testing.assert_series_equal(done.loc[seen, "b"], before.loc[seen, "b"])
+    assert done["b"].notna().all() and set(done["b"].unique()) <= {"no", "yes"}
